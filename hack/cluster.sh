@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# A real local control plane for e2e tests, without Docker: etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler run as local processes (kwokctl's binary runtime) and KWOK fakes the nodes and their pods.
+#
+#   hack/cluster.sh up [--zones N] [--nodes-per-zone M] [--name NAME] [--download]
+#   hack/cluster.sh down | status | kubeconfig | env         [--name NAME]
+#   hack/cluster.sh stop  [COMPONENT]   stop one component (e.g. kube-apiserver), or the whole cluster
+#   hack/cluster.sh start               start whatever is stopped, keeping all data
+#
+# Binaries are built from the versions pinned in hack/tools/*/go.mod into $SPOFLESS_CACHE (hack/lib/tools.sh).
+# --download (or SPOFLESS_DOWNLOAD=1) is for users with internet access but no Go: nothing is built, kwokctl
+# must be on PATH and downloads the release binaries of the same versions itself (kubectl is taken from PATH).
+# Progress goes to stderr; `up` prints `export KUBECONFIG=...` as its last line on stdout.
+set -euo pipefail
+
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HACK_DIR/lib/tools.sh"
+
+NAME=${SPOFLESS_CLUSTER:-spofless}
+ZONES=${SPOFLESS_ZONES:-3}
+NODES_PER_ZONE=${SPOFLESS_NODES_PER_ZONE:-3}
+DOWNLOAD=${SPOFLESS_DOWNLOAD:-0}
+# kwokctl keeps each cluster (config, pids, logs, etcd data, kubeconfig) in $KWOK_WORKDIR/clusters/NAME:
+# in the cache, never in the repo.
+export KWOK_WORKDIR=$SPOFLESS_CACHE
+
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit "${1:-0}"; }
+
+cluster_dir() { echo "$KWOK_WORKDIR/clusters/$NAME"; }
+kubeconfig() { echo "$(cluster_dir)/kubeconfig.yaml"; }
+
+# pinned DIR MODULE: the version hack/tools/DIR/go.mod pins, read without Go (for --download).
+pinned() { awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m { print $2; exit }' "$TOOLS_DIR/$1/go.mod"; }
+
+# The built kubectl matches the server; an older one on PATH may not. Empty in download mode.
+kubectl_dir() {
+  local d="$SPOFLESS_CACHE/kube-$(pinned kube k8s.io/kubernetes)"
+  if [[ -x "$d/kubectl" ]]; then echo "$d"; fi
+}
+
+# kwokctl logs JSON when not on a terminal; keep its warnings and errors, our log() says the rest.
+kwokctl() {
+  local d="$SPOFLESS_CACHE/kwok-$(pinned kwok sigs.k8s.io/kwok)"
+  if [[ -x "$d/kwokctl" ]]; then "$d/kwokctl" -v WARN --name "$NAME" "$@"; else command kwokctl -v WARN --name "$NAME" "$@"; fi
+}
+
+kubectl() {
+  local d; d=$(kubectl_dir)
+  if [[ -n $d ]]; then KUBECONFIG=$(kubeconfig) "$d/kubectl" "$@"; else KUBECONFIG=$(kubeconfig) command kubectl "$@"; fi
+}
+
+# Points kwokctl at the locally built binaries (KWOK_* variables are its documented overrides).
+use_built_binaries() {
+  build_cluster_tools
+  local kube; kube=$(kube_dir)
+  export KWOK_KUBE_BINARY_PREFIX=$kube # kube-apiserver, kube-controller-manager, kube-scheduler
+  export KWOK_KUBECTL_BINARY=$kube/kubectl
+  export KWOK_ETCD_BINARY=$(etcd_dir)/etcd
+  export KWOK_CONTROLLER_BINARY=$(kwok_dir)/kwok
+  export PATH=$kube:$PATH # kwokctl runs the first kubectl on PATH
+}
+
+running() { [[ -f "$(cluster_dir)/kwok.yaml" ]] && kubectl get --raw /readyz >/dev/null 2>&1; }
+
+# wait_until SECONDS WHAT CMD...: polls CMD once a second.
+wait_until() {
+  local timeout=$1 what=$2 i; shift 2
+  for ((i = 0; i < timeout; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "timed out after ${timeout} s waiting for $what"
+}
+
+# Plain Node objects, Ready once KWOK picks them up (the binary runtime's kwok manages all nodes; the
+# annotation is for KWOK deployed elsewhere with its default selector). No taint, so pods need no toleration.
+node_manifests() {
+  local letters=abcdefghijklmnopqrstuvwxyz z i zone node
+  for ((z = 0; z < ZONES; z++)); do
+    zone=zone-${letters:z:1}
+    for ((i = 1; i <= NODES_PER_ZONE; i++)); do
+      node=kwok-$zone-$i
+      cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $node
+  annotations:
+    kwok.x-k8s.io/node: fake
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $node
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/region: region-1
+    topology.kubernetes.io/zone: $zone
+spec:
+  providerID: kwok://$node
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+    done
+  done
+}
+
+cmd_up() {
+  ((ZONES >= 1 && ZONES <= 26 && NODES_PER_ZONE >= 1)) || die "need 1-26 zones and at least 1 node per zone"
+  if [[ $DOWNLOAD == 1 ]]; then
+    command -v kwokctl >/dev/null || die "--download needs kwokctl on PATH"
+    export KWOK_KUBE_VERSION=$(pinned kube k8s.io/kubernetes) KWOK_ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
+  else
+    use_built_binaries
+  fi
+  local start=$SECONDS
+  if [[ -f "$(cluster_dir)/kwok.yaml" ]]; then
+    log "cluster $NAME exists; starting any stopped component"
+    kwokctl start cluster >&2
+  else
+    log "creating cluster $NAME in $(cluster_dir)"
+    # --kubeconfig "": leave ~/.kube/config alone; the cluster has its own kubeconfig.
+    kwokctl --config "$HACK_DIR/kwok/kwokctl.yaml" --config "$HACK_DIR/kwok/stages.yaml" \
+      create cluster --kubeconfig "" >&2
+  fi
+  wait_until 60 "kube-apiserver" kubectl get --raw /readyz
+  log "waiting for $((ZONES * NODES_PER_ZONE)) nodes in $ZONES zones to be Ready"
+  node_manifests | kubectl apply -f - >/dev/null
+  kubectl wait --for=condition=Ready node -l type=kwok --timeout=60s >/dev/null
+  # Pods are rejected until the service account controller has created the namespace's "default" account.
+  wait_until 60 "the default service account" kubectl get serviceaccount default
+  log "cluster $NAME is up ($((SECONDS - start)) s)"
+  echo "export KUBECONFIG=$(kubeconfig)"
+}
+
+cmd_down() {
+  local dir pids pid
+  dir=$(cluster_dir)
+  [[ -d $dir ]] || { log "no cluster $NAME"; return 0; }
+  pids=$(awk 1 "$dir"/pids/*.pid 2>/dev/null || true) # one pid a line (the files lack a newline)
+  # --kubeconfig: kwokctl would otherwise remove its context from ~/.kube/config, where it never added one.
+  kwokctl delete cluster --kubeconfig "$(kubeconfig)" >&2
+  for pid in $pids; do # kwokctl kills them; make sure none lingers (a zombie awaiting its reaper is gone)
+    if [[ $(ps -o stat= -p "$pid" 2>/dev/null || true) == [^Z]* ]]; then log "killing leftover process $pid" && kill -KILL "$pid"; fi
+  done
+  rm -rf "$dir"
+}
+
+# stop COMPONENT kills one component the way kwokctl does (SIGKILL) and drops its pid file, so that
+# `start` (kwokctl start cluster: starts what is not running) brings it back with the same flags and port.
+# Without the pid file kwokctl does not mistake a killed process not yet reaped (a zombie) for a running one.
+cmd_stop() {
+  [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME"
+  if [[ -z ${1:-} ]]; then kwokctl stop cluster >&2; return; fi
+  local pidfile pid
+  pidfile="$(cluster_dir)/pids/$1.pid"
+  [[ -f $pidfile ]] || die "$1 is not running (no $pidfile)"
+  pid=$(<"$pidfile")
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  log "stopped $1 (pid $pid)"
+}
+
+cmd_start() {
+  [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME; run: hack/cluster.sh up"
+  kwokctl start cluster >&2
+  wait_until 60 "kube-apiserver" kubectl get --raw /readyz
+}
+
+cmd_status() {
+  if running; then echo "cluster $NAME: running"
+  elif [[ -d "$(cluster_dir)" ]]; then echo "cluster $NAME: created, not serving"
+  else echo "cluster $NAME: absent"; return 0; fi
+  echo "kubeconfig: $(kubeconfig)"
+  running && kubectl get nodes -L topology.kubernetes.io/zone
+}
+
+cmd_env() {
+  local d; d=$(kubectl_dir)
+  echo "${d:+export PATH=$d:\$PATH; }export KUBECONFIG=$(kubeconfig)"
+}
+
+command=${1:-}
+[[ -n $command ]] || usage 1
+shift
+args=()
+while (($#)); do
+  case $1 in
+    --zones) ZONES=$2; shift 2 ;;
+    --nodes-per-zone) NODES_PER_ZONE=$2; shift 2 ;;
+    --name) NAME=$2; shift 2 ;;
+    --download) DOWNLOAD=1; shift ;;
+    -h | --help) usage ;;
+    -*) die "unknown option $1" ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+case $command in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  stop) cmd_stop "${args[@]}" ;;
+  start) cmd_start ;;
+  status) cmd_status ;;
+  kubeconfig) kubeconfig ;;
+  env) cmd_env ;;
+  -h | --help | help) usage ;;
+  *) usage 1 ;;
+esac

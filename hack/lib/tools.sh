@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the local cluster's pinned tools from Go modules into a cache outside the repo,
+# keyed by version, and reuses what is already there. Sourced by hack/cluster.sh.
+# The versions live in one place: hack/tools/*/go.mod (with go.sum).
+
+HACK_DIR=${HACK_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+TOOLS_DIR="$HACK_DIR/tools"
+SPOFLESS_CACHE=${SPOFLESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spofless}
+export CGO_ENABLED=0
+
+log() { printf '[spofless %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# module_version DIR MODULE: the version DIR's go.mod pins for MODULE.
+module_version() {
+  go -C "$TOOLS_DIR/$1" list -m -f '{{.Version}}' "$2"
+}
+
+# with_heartbeat LABEL CMD...: runs CMD, printing a progress line every 30 s so a
+# cold build (many minutes on 2 cores) never looks hung.
+with_heartbeat() {
+  local label=$1; shift
+  local start=$SECONDS
+  "$@" &
+  local pid=$!
+  while ! wait_for_pid "$pid" 30; do
+    log "$label: still building ($((SECONDS - start)) s)"
+  done
+  wait "$pid" || die "$label failed (exit $?)"
+  log "$label: built in $((SECONDS - start)) s"
+}
+
+# wait_for_pid PID SECONDS: true once PID has exited, false if it still runs after SECONDS.
+wait_for_pid() {
+  local pid=$1 i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 1
+  done
+  ! kill -0 "$pid" 2>/dev/null
+}
+
+# build_into DEST LABEL MODULE_DIR GO_BUILD_ARGS...: go build into DEST unless DEST/.done exists.
+build_into() {
+  local dest=$1 label=$2 dir=$3; shift 3
+  if [[ -f "$dest/.done" ]]; then
+    log "$label: cached in $dest"
+    return 0
+  fi
+  log "$label: building into $dest (a cold build takes many minutes; later runs reuse it)"
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  with_heartbeat "$label" go -C "$TOOLS_DIR/$dir" build -trimpath -o "$dest.tmp/" "$@"
+  touch "$dest.tmp/.done"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+}
+
+kube_dir() { echo "$SPOFLESS_CACHE/kube-$(module_version kube k8s.io/kubernetes)"; }
+etcd_dir() { echo "$SPOFLESS_CACHE/etcd-$(module_version etcd go.etcd.io/etcd/server/v3)"; }
+kwok_dir() { echo "$SPOFLESS_CACHE/kwok-$(module_version kwok sigs.k8s.io/kwok)"; }
+helm_dir() { echo "$SPOFLESS_CACHE/helm-$(module_version helm helm.sh/helm/v3)"; }
+
+build_kube() {
+  local v; v=$(module_version kube k8s.io/kubernetes)
+  local major=${v#v}; major=${major%%.*}
+  local minor=${v#v*.}; minor=${minor%%.*}
+  local ldflags="" pkg
+  # Without these, /version reports v0.0.0-master and kwokctl and kubectl misjudge the server.
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  build_into "$(kube_dir)" "kubernetes $v" kube -tags selinux,notest,grpcnotrace -ldflags "-s -w$ldflags" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+build_etcd() {
+  local dest; dest=$(etcd_dir)
+  build_into "$dest" "etcd $(module_version etcd go.etcd.io/etcd/server/v3)" etcd -ldflags "-s -w" \
+    go.etcd.io/etcd/server/v3
+  # go build names the binary after the path element before /v3, i.e. "server"; kwokctl wants "etcd".
+  [[ -x "$dest/etcd" ]] || mv "$dest/server" "$dest/etcd"
+}
+
+build_kwok() {
+  local v; v=$(module_version kwok sigs.k8s.io/kwok)
+  build_into "$(kwok_dir)" "kwok $v" kwok -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v" \
+    sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+}
+
+build_helm() {
+  local v; v=$(module_version helm helm.sh/helm/v3)
+  build_into "$(helm_dir)" "helm $v" helm -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v" \
+    helm.sh/helm/v3/cmd/helm
+}
+
+build_cluster_tools() {
+  command -v go >/dev/null || die "Go is needed to build the local cluster (or see README: kwokctl can download release binaries)"
+  build_etcd
+  build_kwok
+  build_kube
+}

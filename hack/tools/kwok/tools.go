@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools records the commands built from this module.
+package tools
+
+import (
+	_ "sigs.k8s.io/kwok/cmd/kwok"
+	_ "sigs.k8s.io/kwok/cmd/kwokctl"
+)

@@ -1,0 +1,3 @@
+from spofless.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""The ResilientSite API: spec and status models, the single source of the CRD schema.
+
+Field names are snake_case in Python and camelCase on the wire (aliases). Descriptions
+become the `kubectl explain` text, so they are written for the person reading them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "spofless.dev"
+VERSION = "v1alpha1"
+KIND = "ResilientSite"
+PLURAL = "resilientsites"
+SINGULAR = "resilientsite"
+SHORT_NAMES = ["rsite", "rsites"]
+DEFAULT_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
+
+# A label value: what a zone name must be to select nodes by it.
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+# A qualified label key such as topology.kubernetes.io/zone.
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+
+Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
+Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget"]
+
+
+class Model(BaseModel):
+    """Base of every API model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        """The model as the API server stores it (camelCase, no unset optionals)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class ServicePort(Model):
+    """One port of the site's Service."""
+
+    name: str | None = Field(
+        default=None,
+        max_length=15,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Port name (an IANA_SVC_NAME); required when the Service has more than one port.",
+    )
+    port: int = Field(ge=1, le=65535, description="The port the Service exposes.")
+    target_port: int | str | None = Field(
+        default=None,
+        description="The container port (number or name) traffic goes to; defaults to port.",
+        json_schema_extra={"x-kubernetes-int-or-string": True},
+    )
+    protocol: Literal["TCP", "UDP", "SCTP"] = Field(default="TCP", description="TCP, UDP or SCTP.")
+
+
+class ServiceSpec(Model):
+    """The Service put in front of the site's pods in every zone."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Service type: ClusterIP, NodePort or LoadBalancer."
+    )
+    ports: list[ServicePort] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Ports to expose. Empty: the container ports of the template, or a headless Service if it has none.",
+    )
+
+
+class DisruptionBudgetSpec(Model):
+    """The PodDisruptionBudget kept for each zone's Deployment."""
+
+    max_unavailable: int = Field(
+        default=1,
+        ge=0,
+        description="Pods of one zone that voluntary disruptions (drains) may take down at once. 0 forbids every drain: reported as a warning.",
+    )
+
+
+class FailoverSpec(Model):
+    """How capacity moves when a zone is lost and when it comes back."""
+
+    enabled: bool = Field(
+        default=True, description="Move a lost zone's replicas to the healthy zones while the outage lasts."
+    )
+    failback_after_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=86400,
+        description="How long a recovered zone must stay healthy, without a blink, before replicas move back to it.",
+    )
+
+
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The pod template, as in a Deployment. spofless adds its labels, the zone's node affinity and a spread over the zone's nodes.",
+    "x-kubernetes-preserve-unknown-fields": True,
+    "required": ["spec"],
+    "properties": {
+        "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "spec": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "required": ["containers"],
+            "properties": {
+                "containers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 64,
+                    "description": "The pod's containers; at least one.",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "image"],
+                        "x-kubernetes-preserve-unknown-fields": True,
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 63},
+                            "image": {"type": "string", "minLength": 1},
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+
+
+class ResilientSiteSpec(Model):
+    """The desired state of a site that must never stand on a single pillar."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.zones) || self.minZones <= size(self.zones)",
+                    "message": "minZones cannot be larger than the number of zones listed in spec.zones",
+                    "fieldPath": ".minZones",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "!has(self.zones) || self.zones.all(z, self.zones.exists_one(y, y == z))",
+                    "message": "spec.zones must not list a zone twice",
+                    "fieldPath": ".zones",
+                    "reason": "FieldValueDuplicate",
+                },
+            ]
+        }
+    )
+
+    replicas: int = Field(default=3, ge=0, le=10000, description="Total replicas across all zones.")
+    min_zones: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Fewer zones with ready replicas than this is a single point of failure.",
+    )
+    zones: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Zones to run in. Default: every zone found in the nodes' topologyKey label.",
+        json_schema_extra={
+            "items": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": LABEL_VALUE_PATTERN}
+        },
+    )
+    topology_key: str = Field(
+        default=DEFAULT_TOPOLOGY_KEY,
+        max_length=316,
+        pattern=LABEL_KEY_PATTERN,
+        description="The node label whose value names a node's zone.",
+    )
+    template: dict[str, Any] = Field(json_schema_extra=TEMPLATE_SCHEMA)
+    service: ServiceSpec = Field(default_factory=ServiceSpec, description="The Service over the site's pods.")
+    disruption_budget: DisruptionBudgetSpec = Field(
+        default_factory=DisruptionBudgetSpec, description="The per-zone PodDisruptionBudget."
+    )
+    failover: FailoverSpec = Field(default_factory=FailoverSpec, description="Failover and failback between zones.")
+
+
+class ZoneStatus(Model):
+    """What one zone holds of the site."""
+
+    name: str
+    deployment: str = Field(description="The zone's Deployment.")
+    desired_replicas: int = Field(description="Replicas the zone's Deployment is asked for.")
+    ready_replicas: int = Field(description="Ready pods of the site in the zone.")
+    nodes: int = Field(description="Nodes in the zone.")
+    ready_nodes: int = Field(description="Nodes in the zone that are Ready and schedulable.")
+    healthy: bool = Field(description="False when the zone is lost: no Ready node is left in it.")
+    since: str | None = Field(default=None, description="When the zone last turned healthy or lost (RFC 3339).")
+
+
+class Finding(Model):
+    """One single point of failure (or a warning) found in the site."""
+
+    scope: Scope
+    name: str = Field(description="The zone, node, replica or object that is the single point.")
+    severity: Literal["SPOF", "Warning"] = "SPOF"
+    message: str
+
+
+class ZoneLoss(Model):
+    """What losing one more zone would leave."""
+
+    zone: str
+    ready_replicas_left: int
+    ready_zones_left: int
+    spof: bool = Field(description="True when the site would then have a single point of failure, or no replica.")
+
+
+class Condition(Model):
+    """A standard metav1.Condition."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class ResilientSiteStatus(Model):
+    """What the operator observed and decided, written by the operator only."""
+
+    observed_generation: int | None = Field(default=None, description="The spec generation this status describes.")
+    phase: Phase = Field(
+        default="Pending",
+        description="Redundant: no single point of failure. Degraded: a zone is lost but the site is still spread. "
+        "AtRisk: a single point of failure or no ready replica. Invalid: the spec cannot be carried out (see conditions).",
+    )
+    spof: bool = Field(default=True, description="True while the site has a single point of failure.")
+    message: str = Field(default="", description="One line a person reads first.")
+    replicas: int = Field(default=0, description="Replicas the zones' Deployments are asked for in all.")
+    ready_replicas: int = Field(default=0, description="Ready pods of the site, on Ready nodes.")
+    ready_zones: int = Field(default=0, description="Zones with at least one ready pod of the site.")
+    zones: list[ZoneStatus] = Field(
+        default_factory=list, description="One entry per zone, empty or lost zones included."
+    )
+    known_zones: list[str] = Field(
+        default_factory=list, description="Every zone the site has had nodes in; a vanished one stays reported."
+    )
+    single_points_of_failure: list[Finding] = Field(default_factory=list, description="Empty when there is none.")
+    zone_loss: list[ZoneLoss] = Field(default_factory=list, description="What-if: what losing each zone would leave.")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Redundant, Reconciled and FailoverActive, in the standard shape."
+    )

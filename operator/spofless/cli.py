@@ -1,0 +1,90 @@
+"""The `spofless` command: `run` the operator, print the `crd`, show the `version`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import zlib
+from collections.abc import Sequence
+
+from spofless import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spofless", description="Keeps a site free of single points of failure.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable; globs allowed)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)")
+    run.add_argument("--liveness", default=os.environ.get("SPOFLESS_LIVENESS", "http://0.0.0.0:8080/healthz"),
+                     help="liveness endpoint URL, or '' for none (default %(default)s)")  # fmt: skip
+    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("SPOFLESS_METRICS_PORT", "9090")),
+                     help="port of /metrics, 0 for none (default %(default)s)")  # fmt: skip
+    run.add_argument(
+        "--log-format", choices=["plain", "full", "json"], default=os.environ.get("SPOFLESS_LOG_FORMAT", "full")
+    )
+    run.add_argument(
+        "--log-level", choices=["debug", "info", "warning"], default=os.environ.get("SPOFLESS_LOG_LEVEL", "info")
+    )
+    run.add_argument("--standalone", action="store_true", help="no peering: for a single replica or tests")
+    run.add_argument(
+        "--peering",
+        default=os.environ.get("SPOFLESS_PEERING", "spofless"),
+        help="peering object shared by the replicas",
+    )
+    run.add_argument("--priority", type=int, default=None,
+                     help="peering priority; the highest live replica is active (default: derived from the pod name)")  # fmt: skip
+    sub.add_parser("crd", help="print the ResilientSite CustomResourceDefinition as YAML")
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def default_priority(identity: str) -> int:
+    """A stable priority per replica, distinct between replicas with different names."""
+    return 100 + zlib.crc32(identity.encode()) % 100_000
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf  # imported late: `spofless crd` must not need a cluster library's start-up
+
+    from spofless import handlers, metrics
+
+    kopf.configure(
+        debug=args.log_level == "debug",
+        quiet=args.log_level == "warning",
+        log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
+            args.log_format
+        ],
+    )
+    if args.metrics_port:
+        metrics.serve(args.metrics_port)
+    identity = os.environ.get("POD_NAME") or socket.gethostname()
+    priority = args.priority if args.priority is not None else default_priority(identity)
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness or None,
+        standalone=args.standalone,
+        peering_name=None if args.standalone else args.peering,
+        priority=priority,
+    )
+    del handlers  # registered on import
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "crd":
+        from spofless import crd
+
+        sys.stdout.write(crd.crd_yaml())
+        return 0
+    if args.command == "version":
+        print(__version__)
+        return 0
+    return run(args)

@@ -1,0 +1,327 @@
+"""The one decision the operator makes about a site: what to apply, what to report, what to announce.
+
+Pure: the site, what is observed and the time go in; manifests, a status and events come out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from spofless import analysis, desired, naming, placement, zones
+from spofless.api import Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
+from spofless.observed import Observed
+
+
+@dataclass(frozen=True)
+class Site:
+    """The ResilientSite object, as the decision needs it."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    status: dict[str, Any]
+
+    @property
+    def owner(self) -> desired.Owner:
+        return desired.Owner(name=self.name, namespace=self.namespace, uid=self.uid)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: dict[str, Any]
+    apply: list[desired.Manifest] = field(default_factory=list)
+    delete: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of children no longer wanted
+    events: list[Event] = field(default_factory=list)
+
+
+def timestamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def previous_status(raw: dict[str, Any]) -> ResilientSiteStatus:
+    """The status written last time; anything unreadable (hand edits, older versions) is dropped."""
+    try:
+        return ResilientSiteStatus.model_validate({k: v for k, v in raw.items() if k != "kopf"})
+    except ValidationError:
+        return ResilientSiteStatus()
+
+
+def set_condition(
+    conditions: list[Condition], kind: str, ok: bool, reason: str, message: str, now: datetime, generation: int
+) -> list[Condition]:
+    """The conditions with one replaced; its transition time moves only when its status does."""
+    status: Literal["True", "False"] = "True" if ok else "False"
+    old = next((c for c in conditions if c.type == kind), None)
+    since = old.last_transition_time if old is not None and old.status == status else timestamp(now)
+    new = Condition(
+        type=kind,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    return [c for c in conditions if c.type != kind] + [new]
+
+
+def decide(site: Site, observed: Observed, now: datetime) -> Decision:
+    prev = previous_status(site.status)
+    try:
+        spec = ResilientSiteSpec.model_validate(site.spec)
+    except ValidationError as err:
+        return invalid(site, prev, "InvalidSpec", _validation_message(err), now)
+    zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, prev.known_zones)
+    if zone_set.unknown:
+        listed = ", ".join(zone_set.unknown)
+        message = f"zone(s) {listed} in spec.zones have no node labelled {spec.topology_key}; nothing was changed"
+        return invalid(site, prev, "UnknownZone", message, now, spec=spec, zone_set=zone_set, observed=observed)
+    if not zone_set.expected:
+        message = f"no node carries the label {spec.topology_key}, so no zone can be found; nothing was changed"
+        return invalid(site, prev, "NoZones", message, now, spec=spec, zone_set=zone_set, observed=observed)
+
+    zone_times = _zone_times(zone_set, prev, now)
+    window = spec.failover.failback_after_seconds
+    # Zones back for less than the failback window still count as out of service: no flapping.
+    recovering = [
+        z for z, t in zone_times.items()
+        if t is not None and zone_set.health[z].healthy and (now - t).total_seconds() < window
+    ]  # fmt: skip
+    current = _current_replicas(site, zone_set, observed)
+    ready = analysis.readiness(observed, list(zone_set.expected))
+    plan = placement.place(
+        total=spec.replicas,
+        zones=zone_set.expected,
+        out_of_service=[*zone_set.lost, *recovering],
+        current=current,
+        ready=ready.per_zone,
+        failover=spec.failover.enabled,
+    )
+    status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now)
+    status.conditions = set_condition(
+        status.conditions, "Reconciled", True, "Applied", "children match the spec", now, site.generation
+    )
+    manifests = desired.children(site.owner, spec, plan.desired)
+    wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
+    stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted]
+    # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
+    delete = stale if ready.total >= spec.replicas else []
+    events = _events(prev, status, plan, current, zone_set)
+    return Decision(
+        status=status.wire(),
+        apply=manifests,
+        delete=delete,
+        events=events,
+    )
+
+
+def invalid(
+    site: Site,
+    prev: ResilientSiteStatus,
+    reason: str,
+    message: str,
+    now: datetime,
+    spec: ResilientSiteSpec | None = None,
+    zone_set: zones.ZoneSet | None = None,
+    observed: Observed | None = None,
+) -> Decision:
+    """Phase Invalid and Reconciled=False; nothing is applied or deleted, running pods are untouched."""
+    status = prev.model_copy(deep=True)
+    if spec is not None and zone_set is not None and observed is not None:
+        # Still report what is running, so the SPOF picture stays true while the spec is fixed.
+        ready = analysis.readiness(observed, list(zone_set.expected))
+        status.ready_replicas = ready.total
+        status.ready_zones = len(ready.zones)
+        status.single_points_of_failure = analysis.findings(spec, zone_set, ready, observed, site.name)
+        status.spof = any(f.severity == "SPOF" for f in status.single_points_of_failure)
+    status.phase = "Invalid"
+    status.message = message
+    status.observed_generation = site.generation
+    status.conditions = set_condition(status.conditions, "Reconciled", False, reason, message, now, site.generation)
+    was = next((c for c in prev.conditions if c.type == "Reconciled"), None)
+    events = (
+        []
+        if was is not None and was.status == "False" and was.message == message
+        else [Event("Warning", reason, message)]
+    )
+    return Decision(status=status.wire(), events=events)
+
+
+def _validation_message(err: ValidationError) -> str:
+    parts = [f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3]]
+    return "; ".join(parts)
+
+
+def _zone_times(zone_set: zones.ZoneSet, prev: ResilientSiteStatus, now: datetime) -> dict[str, datetime | None]:
+    """When each zone last turned healthy or lost; None for a zone healthy since first seen."""
+    before = {z.name: z for z in prev.zones}
+    out: dict[str, datetime | None] = {}
+    for zone in zone_set.expected:
+        healthy = zone_set.health[zone].healthy
+        old = before.get(zone)
+        if old is None:
+            out[zone] = None if healthy else now
+        elif old.healthy != healthy:
+            out[zone] = now
+        else:
+            out[zone] = _parse_time(old.since)
+    return out
+
+
+def _current_replicas(site: Site, zone_set: zones.ZoneSet, observed: Observed) -> dict[str, int | None]:
+    by_name = {c.name: c for c in observed.children if c.kind == "Deployment"}
+    out: dict[str, int | None] = {}
+    for zone in zone_set.expected:
+        child = by_name.get(naming.child_name(site.name, zone))
+        out[zone] = child.replicas if child is not None else None
+    return out
+
+
+def _status(
+    site: Site,
+    spec: ResilientSiteSpec,
+    prev: ResilientSiteStatus,
+    zone_set: zones.ZoneSet,
+    zone_times: dict[str, datetime | None],
+    plan: placement.Placement,
+    ready: analysis.Readiness,
+    observed: Observed,
+    now: datetime,
+) -> ResilientSiteStatus:
+    found = analysis.findings(spec, zone_set, ready, observed, site.name)
+    spof = any(f.severity == "SPOF" for f in found)
+    lost = list(zone_set.lost)
+    phase, message = _phase(spec, prev, spof, found, lost, ready, zone_set)
+    status = ResilientSiteStatus(
+        observed_generation=site.generation,
+        phase=phase,
+        spof=spof,
+        message=message,
+        replicas=sum(plan.desired.values()),
+        ready_replicas=ready.total,
+        ready_zones=len(ready.zones),
+        zones=[
+            ZoneStatus(
+                name=z,
+                deployment=naming.child_name(site.name, z),
+                desired_replicas=plan.desired[z],
+                ready_replicas=ready.per_zone.get(z, 0),
+                nodes=zone_set.health[z].nodes,
+                ready_nodes=zone_set.health[z].ready_nodes,
+                healthy=zone_set.health[z].healthy,
+                since=timestamp(t) if (t := zone_times[z]) is not None else None,
+            )
+            for z in zone_set.expected
+        ],
+        known_zones=zones.remembered(zone_set, prev.known_zones),
+        single_points_of_failure=found,
+        zone_loss=analysis.zone_loss(spec, zone_set.expected, ready),
+        conditions=prev.conditions,
+    )
+    gen = site.generation
+    all_ready = ready.total >= spec.replicas
+    status.conditions = set_condition(
+        status.conditions, "Ready", all_ready, "AllReplicasReady" if all_ready else "ReplicasNotReady",
+        f"{ready.total} of {spec.replicas} replicas ready", now, gen,
+    )  # fmt: skip
+    first = next((f for f in found if f.severity == "SPOF"), None)
+    status.conditions = set_condition(
+        status.conditions, "Redundant", not spof, "SinglePointOfFailure" if first else "NoSinglePointOfFailure",
+        first.message if first else f"losing any one zone leaves at least {_worst_left(status)} ready replicas", now, gen,
+    )  # fmt: skip
+    moved = {z: plan.desired[z] - plan.base[z] for z in plan.base if plan.desired[z] != plan.base[z]}
+    status.conditions = set_condition(
+        status.conditions, "FailoverActive", plan.failover_active, "ZoneLost" if plan.failover_active else "EvenSpread",
+        _failover_message(lost, moved) if plan.failover_active else "replicas are spread evenly over the zones", now, gen,
+    )  # fmt: skip
+    return status
+
+
+def _worst_left(status: ResilientSiteStatus) -> int:
+    return min((z.ready_replicas_left for z in status.zone_loss), default=0)
+
+
+def _failover_message(lost: list[str], moved: dict[str, int]) -> str:
+    where = ", ".join(f"{z} {n:+d}" for z, n in sorted(moved.items()))
+    return f"zone(s) {', '.join(lost) or '(recovering)'} out of service; replicas moved: {where}"
+
+
+def _phase(
+    spec: ResilientSiteSpec,
+    prev: ResilientSiteStatus,
+    spof: bool,
+    found: list[Finding],
+    lost: list[str],
+    ready: analysis.Readiness,
+    zone_set: zones.ZoneSet,
+) -> tuple[Phase, str]:
+    rolling_out = prev.phase == "Pending" and not lost and ready.total < spec.replicas
+    if rolling_out:
+        return "Pending", f"rolling out: {ready.total} of {spec.replicas} replicas ready"
+    if spof:
+        first = next(f for f in found if f.severity == "SPOF")
+        return "AtRisk", f"single point of failure: {first.message}"
+    if lost or ready.total < spec.replicas:
+        where = f"zone(s) {', '.join(lost)} lost; " if lost else ""
+        return "Degraded", f"{where}{ready.total} of {spec.replicas} replicas ready in {len(ready.zones)} zones"
+    return "Redundant", f"{ready.total} ready replicas in {len(ready.zones)} zones; no single point of failure"
+
+
+def _events(
+    prev: ResilientSiteStatus,
+    new: ResilientSiteStatus,
+    plan: placement.Placement,
+    current: dict[str, int | None],
+    zone_set: zones.ZoneSet,
+) -> list[Event]:
+    out: list[Event] = []
+    before = {z.name: z.healthy for z in prev.zones}
+    for zone in zone_set.expected:
+        was, now_healthy = before.get(zone), zone_set.health[zone].healthy
+        if was is True and not now_healthy:
+            out.append(
+                Event(
+                    "Warning",
+                    "ZoneLost",
+                    f"zone {zone} lost: none of its {zone_set.health[zone].nodes} node(s) is Ready",
+                )
+            )
+        elif was is False and now_healthy:
+            out.append(
+                Event(
+                    "Normal", "ZoneRecovered", f"zone {zone} is back: {zone_set.health[zone].ready_nodes} node(s) Ready"
+                )
+            )
+    changes = {z: (c, plan.desired[z]) for z, c in current.items() if c is not None and c != plan.desired[z]}
+    if changes:
+        reason = "Failover" if plan.failover_active and any(new > old for old, new in changes.values()) else "Failback"
+        if not plan.failover_active and not any(
+            c.type == "FailoverActive" and c.status == "True" for c in prev.conditions
+        ):
+            reason = "Scaled"
+        moves = ", ".join(f"{z} {old}->{new}" for z, (old, new) in sorted(changes.items()))
+        out.append(Event("Normal", reason, f"replicas per zone: {moves}"))
+    if new.phase != "Pending":
+        old_spofs = {(f.scope, f.name) for f in prev.single_points_of_failure if f.severity == "SPOF"}
+        for finding in new.single_points_of_failure:
+            if finding.severity == "SPOF" and (finding.scope, finding.name) not in old_spofs:
+                out.append(Event("Warning", "SinglePointOfFailure", f"{finding.scope}: {finding.message}"))
+    if new.phase == "Redundant" and prev.phase != "Redundant":
+        out.append(Event("Normal", "Redundant", new.message))
+    return out

@@ -1,0 +1,167 @@
+"""kopf registrations, and nothing else: watch, index, and hand each site to the reconciler.
+
+What a site is made of lives in kopf indices, filled from watches; a change to a site, one
+of its children, one of its pods or endpoints, or a node, triggers the same idempotent
+reconcile. A timer covers timed steps (failback) and anything a watch missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from spofless import api, metrics, naming, observed
+from spofless.decision import Event
+from spofless.kube import Kube
+from spofless.reconciler import Reconciler, SiteKey
+
+SITES = (api.GROUP, api.VERSION, api.PLURAL)
+OWNED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+RESYNC_SECONDS = 10.0  # the timer's period: failback precision and the drift safety net
+STALL_SECONDS = 120.0  # no finished pass for this long while sites exist: liveness fails
+
+_log = logging.getLogger("spofless")
+
+
+def _post(body: Mapping[str, Any], event: Event) -> None:
+    kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"  # unused: no delete handler, owner references GC
+    settings.watching.server_timeout = 300  # re-list now and then; watches also reconnect by themselves
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 30
+    memo.reconciler = Reconciler(kube=await Kube.connect(), post=_post, logger=_log)
+    memo.nodes = {}
+    memo.sites = set()
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.kube.close()
+
+
+# --- indices: what the reconciler reads instead of asking the API ---------------------------
+
+
+@kopf.index(*SITES)
+def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, dict[str, Any]]:
+    return {(namespace, name): dict(body)}
+
+
+@kopf.index("nodes")
+def node_index(body: kopf.Body, **_: Any) -> dict[None, observed.Node]:
+    return {None: observed.node_from(body)}
+
+
+@kopf.index("pods", labels=OWNED)
+def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Pod]:
+    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.pod_from(body)}
+
+
+@kopf.index("discovery.k8s.io", "v1", "endpointslices", labels=OWNED)
+def endpoint_index(
+    namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[SiteKey, tuple[observed.Endpoint, ...]]:
+    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.endpoints_from(body)}
+
+
+@kopf.index("apps", "v1", "deployments", labels=OWNED)
+@kopf.index("policy", "v1", "poddisruptionbudgets", labels=OWNED)
+@kopf.index("v1", "services", labels=OWNED)
+def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Child]:
+    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.child_from(dict(body))}
+
+
+def _observed(key: SiteKey, indices: Mapping[str, Any]) -> observed.Observed:
+    return observed.Observed(
+        nodes=tuple(indices["node_index"].get(None, ())),
+        pods=tuple(indices["pod_index"].get(key, ())),
+        endpoints=tuple(e for part in indices["endpoint_index"].get(key, ()) for e in part),
+        children=tuple(indices["child_index"].get(key, ())),
+    )
+
+
+async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
+    async def load() -> tuple[Mapping[str, Any], observed.Observed] | None:
+        bodies = list(indices["site_index"].get(key, ()))
+        return (bodies[0], _observed(key, indices)) if bodies else None
+
+    reconciler: Reconciler = memo.reconciler
+    with metrics.RECONCILE_SECONDS.time():
+        try:
+            await reconciler.request(key, load)
+        except (TimeoutError, ApiException, aiohttp.ClientError) as err:
+            metrics.RECONCILE_ERRORS.inc()
+            # The API is unreachable or busy: change nothing, try again soon.
+            raise kopf.TemporaryError(f"API call failed, retrying: {err}", delay=5) from err
+        finally:
+            metrics.RECONCILES.inc()
+
+
+# --- triggers ------------------------------------------------------------------------------
+
+
+@kopf.on.resume(*SITES)
+@kopf.on.create(*SITES)
+@kopf.on.update(*SITES)
+@kopf.timer(*SITES, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+async def site_changed(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    await _reconcile(memo, (namespace, name), kwargs)
+
+
+@kopf.on.event(*SITES)
+async def site_event(type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        memo.sites.discard((namespace, name))
+        memo.reconciler.forget((namespace, name))
+    else:
+        memo.sites.add((namespace, name))
+
+
+@kopf.on.event("pods", labels=OWNED)
+@kopf.on.event("discovery.k8s.io", "v1", "endpointslices", labels=OWNED)
+@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+@kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=OWNED)
+@kopf.on.event("v1", "services", labels=OWNED)
+async def child_changed(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **kwargs: Any) -> None:
+    site = labels.get(naming.LABEL_SITE)
+    if site:
+        await _quietly(memo, (namespace, site), kwargs)
+
+
+@kopf.on.event("nodes")
+async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A node that turns Ready or NotReady, or comes or goes, may change every site's zones."""
+    record = None if type == "DELETED" else observed.node_from(body)
+    if memo.nodes.get(name) == record:
+        return  # a heartbeat or an unrelated field: nothing a site cares about
+    memo.nodes[name] = record
+    keys = list(kwargs["site_index"])
+    await asyncio.gather(*(_quietly(memo, key, kwargs) for key in keys))
+
+
+async def _quietly(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
+    """Event handlers are not retried by kopf: a failure waits for the site's timer."""
+    try:
+        await _reconcile(memo, key, indices)
+    except kopf.TemporaryError as err:
+        _log.warning("reconcile of %s/%s deferred: %s", *key, err)
+
+
+@kopf.on.probe(id="reconciling")
+def reconciling(memo: kopf.Memo, **_: Any) -> float:
+    """Seconds since the last finished pass; fails the liveness endpoint when processing stalled."""
+    reconciler: Reconciler = memo.reconciler
+    idle = asyncio.get_running_loop().time() - reconciler.last_pass
+    if memo.sites and reconciler.last_pass and idle > STALL_SECONDS:
+        raise kopf.PermanentError(f"no reconcile finished for {idle:.0f} s")
+    return idle

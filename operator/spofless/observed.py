@@ -1,0 +1,115 @@
+"""What the operator sees of the cluster, reduced to the few facts its decisions use.
+
+The kopf indices store these small records instead of whole objects; the functions here
+turn an API object (a plain dict) into its record and are pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spofless import naming
+
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    labels: Mapping[str, str]
+    ready: bool
+
+    def zone(self, topology_key: str) -> str | None:
+        return self.labels.get(topology_key)
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    zone: str
+    node: str | None
+    ready: bool
+    terminating: bool
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ready: bool
+    zone: str | None
+    node: str | None
+
+
+@dataclass(frozen=True)
+class Child:
+    """An object the site owns, as observed: kind, name, zone, and the body for drift checks."""
+
+    kind: str
+    name: str
+    zone: str | None
+    body: Body = field(compare=False, repr=False)
+
+    @property
+    def replicas(self) -> int | None:
+        value = self.body.get("spec", {}).get("replicas")
+        return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything one decision about one site looks at."""
+
+    nodes: tuple[Node, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    children: tuple[Child, ...] = ()
+
+
+def _condition(body: Body, kind: str) -> str | None:
+    for cond in body.get("status", {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return str(cond.get("status"))
+    return None
+
+
+def node_from(body: Body) -> Node:
+    meta = body.get("metadata", {})
+    return Node(
+        name=meta.get("name", ""),
+        labels=dict(meta.get("labels") or {}),
+        ready=_condition(body, "Ready") == "True",
+    )
+
+
+def pod_from(body: Body) -> Pod:
+    meta = body.get("metadata", {})
+    return Pod(
+        name=meta.get("name", ""),
+        zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE, ""),
+        node=body.get("spec", {}).get("nodeName"),
+        ready=_condition(body, "Ready") == "True",
+        terminating=meta.get("deletionTimestamp") is not None,
+    )
+
+
+def endpoints_from(body: Body) -> tuple[Endpoint, ...]:
+    """The endpoints of one EndpointSlice. A missing `ready` means ready (API semantics)."""
+    return tuple(
+        Endpoint(
+            ready=(ep.get("conditions") or {}).get("ready") is not False,
+            zone=ep.get("zone"),
+            node=ep.get("nodeName"),
+        )
+        for ep in body.get("endpoints") or []
+    )
+
+
+def child_from(body: Body) -> Child:
+    meta = body.get("metadata", {})
+    return Child(
+        kind=body.get("kind", ""),
+        name=meta.get("name", ""),
+        zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE),
+        body=body,
+    )

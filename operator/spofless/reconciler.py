@@ -1,0 +1,140 @@
+"""Carries out the core's decision for one site: applies what drifted, patches the status when
+it changed, posts events. The only module that writes to the API on a site's behalf."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from spofless import decision, metrics
+from spofless.kube import Kube, Refused
+from spofless.observed import Child, Observed
+
+SiteKey = tuple[str, str]  # (namespace, name)
+Poster = Callable[[Mapping[str, Any], decision.Event], None]
+
+
+def covers(want: Any, have: Any) -> bool:
+    """True when every field of `want` is in `have` with the same value (the API adds defaults)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and covers(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and all(map(covers, want, have))
+    return bool(want == have)
+
+
+def _digest(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Reconciler:
+    """One reconcile per site at a time; requests arriving meanwhile fold into one more pass."""
+
+    kube: Kube
+    post: Poster
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
+    # (kind, namespace, name) -> (digest of what was applied, resourceVersion it left):
+    # lets a field the API normalises (say "1000m" -> "1") not cost an apply on every pass.
+    applied: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    _running: set[SiteKey] = field(default_factory=set)
+    _again: set[SiteKey] = field(default_factory=set)
+    last_pass: float = 0.0  # monotonic time of the last finished pass, for the liveness probe
+
+    async def request(
+        self, key: SiteKey, load: Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
+    ) -> None:
+        """Reconciles `key` now, or once more after the pass already running for it."""
+        if key in self._running:
+            self._again.add(key)
+            return
+        self._running.add(key)
+        try:
+            while True:
+                self._again.discard(key)
+                loaded = await load()
+                if loaded is not None:
+                    await self.reconcile(key, *loaded)
+                if key not in self._again:
+                    break
+            self.last_pass = asyncio.get_running_loop().time()
+        finally:
+            self._running.discard(key)
+
+    async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
+        site = site_from(body)
+        now = datetime.now(UTC)
+        result = decision.decide(site, observed, now)
+        if result.apply:
+            try:
+                await self._apply(site, result.apply, observed.children)
+            except Refused as err:
+                # Nothing was written: the dry run refused it first. Running pods stay as they are.
+                prev = decision.previous_status(site.status)
+                result = decision.invalid(site, prev, "ApplyRefused", f"the API server refused {err}", now)
+        for kind, name in result.delete:
+            self.logger.info("deleting %s %s/%s: its zone is no longer part of the site", kind, site.namespace, name)
+            await self.kube.delete(kind, site.namespace, name)
+            metrics.API_WRITES.labels("delete").inc()
+        current = {k: v for k, v in site.status.items() if k != "kopf"}
+        if result.status != current:
+            await self.kube.patch_status(site.namespace, site.name, result.status)
+            metrics.API_WRITES.labels("patch_status").inc()
+        metrics.STATUSES.statuses[key] = result.status
+        for event in result.events:
+            if event.reason in ("Failover", "Failback", "Scaled"):
+                metrics.MOVES.labels(event.reason).inc()
+            self.post(body, event)
+        return result
+
+    async def _apply(self, site: decision.Site, manifests: list[dict[str, Any]], children: tuple[Child, ...]) -> None:
+        observed = {(c.kind, c.name): c.body for c in children}
+        stale = [
+            m
+            for m in manifests
+            if self._needs_apply(site.namespace, m, observed.get((m["kind"], m["metadata"]["name"])))
+        ]
+        if not stale:
+            return
+        # Dry-run everything first: a template the API refuses must not leave half the zones updated.
+        for manifest in stale:
+            await self.kube.apply(manifest, dry_run=True)
+        for manifest in stale:
+            stored = await self.kube.apply(manifest)
+            metrics.API_WRITES.labels("apply").inc()
+            ident = (manifest["kind"], site.namespace, manifest["metadata"]["name"])
+            self.applied[ident] = (_digest(manifest), stored.get("metadata", {}).get("resourceVersion", ""))
+            self.logger.info("applied %s %s/%s", *ident)
+
+    def _needs_apply(self, namespace: str, manifest: dict[str, Any], have: Mapping[str, Any] | None) -> bool:
+        if have is None:
+            return True
+        if covers(manifest, have):
+            return False
+        done = self.applied.get((manifest["kind"], namespace, manifest["metadata"]["name"]))
+        version = have.get("metadata", {}).get("resourceVersion")
+        return done != (_digest(manifest), version)
+
+    def forget(self, key: SiteKey) -> None:
+        """Drops what is remembered of a deleted site's children."""
+        namespace, name = key
+        metrics.STATUSES.statuses.pop(key, None)
+        self.applied = {k: v for k, v in self.applied.items() if not (k[1] == namespace and k[2].startswith(name))}
+
+
+def site_from(body: Mapping[str, Any]) -> decision.Site:
+    meta = body.get("metadata", {})
+    return decision.Site(
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace", ""),
+        uid=meta.get("uid", ""),
+        generation=int(meta.get("generation") or 0),
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+    )
