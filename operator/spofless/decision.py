@@ -92,7 +92,8 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
         listed = ", ".join(zone_set.unknown)
         message = f"zone(s) {listed} in spec.zones have no node labelled {spec.topology_key}; nothing was changed"
         return invalid(site, prev, "UnknownZone", message, now, spec=spec, zone_set=zone_set, observed=observed)
-    if not zone_set.expected:
+    unlabelled = bool(observed.nodes) and not any(n.zone(spec.topology_key) for n in observed.nodes)
+    if unlabelled or not zone_set.expected:  # nodes exist but none is in a zone: a wrong key, not an outage
         message = f"no node carries the label {spec.topology_key}, so no zone can be found; nothing was changed"
         return invalid(site, prev, "NoZones", message, now, spec=spec, zone_set=zone_set, observed=observed)
 
@@ -121,7 +122,7 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted]
     # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
-    delete = stale if ready.total >= spec.replicas else []
+    delete = stale if sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas else []
     events = _events(prev, status, plan, current, zone_set)
     return Decision(
         status=status.wire(),

@@ -26,7 +26,13 @@ def nodes(zones: dict[str, int], not_ready: tuple[str, ...] = ()) -> tuple[Node,
 def pods(per_zone: dict[str, int], site: str = "shop", ready: bool = True, node_of: Any = None) -> tuple[Pod, ...]:
     """Ready pods spread round-robin over nodes <zone>-0..2 unless node_of(zone, i) says otherwise."""
     return tuple(
-        Pod(name=f"{site}-{z}-{i}", zone=z, node=node_of(z, i) if node_of else f"{z}-{i % 3}", ready=ready, terminating=False)
+        Pod(
+            name=f"{site}-{z}-{i}",
+            zone=z,
+            node=node_of(z, i) if node_of else f"{z}-{i % 3}",
+            ready=ready,
+            terminating=False,
+        )
         for z, n in per_zone.items()
         for i in range(n)
     )

@@ -21,8 +21,10 @@ def test_zones_that_clean_to_the_same_name_do_not_collide() -> None:
     assert child_name("shop", "Zone_A") != child_name("shop", "zone-a")
 
 
-@given(site=st.from_regex(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True),
-       zone=st.from_regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", fullmatch=True))
+@given(
+    site=st.from_regex(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True),
+    zone=st.from_regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", fullmatch=True),
+)
 def test_child_names_are_always_dns_labels(site: str, zone: str) -> None:
     import re
 

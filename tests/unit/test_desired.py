@@ -1,0 +1,85 @@
+from spofless import desired, naming
+from spofless.api import ResilientSiteSpec
+
+from .builders import TEMPLATE
+
+OWNER = desired.Owner(name="shop", namespace="web", uid="uid-1")
+
+
+def spec(**extra: object) -> ResilientSiteSpec:
+    return ResilientSiteSpec.model_validate({"template": TEMPLATE, **extra})
+
+
+def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
+    out = desired.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
+    kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
+    assert kinds == [
+        ("Service", "shop"),
+        ("Deployment", "shop-zone-a"),
+        ("PodDisruptionBudget", "shop-zone-a"),
+        ("Deployment", "shop-zone-b"),
+        ("PodDisruptionBudget", "shop-zone-b"),
+    ]
+    for m in out:
+        assert m["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+        assert m["metadata"]["labels"][naming.LABEL_SITE] == "shop"
+
+
+def test_deployment_is_pinned_to_its_zone_and_spread_over_its_nodes() -> None:
+    dep = desired.deployment(OWNER, spec(), "zone-a", 3)
+    pod = dep["spec"]["template"]["spec"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [
+        {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-a"]}]}
+    ]
+    spread = pod["topologySpreadConstraints"][-1]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["template"]["metadata"]["labels"][naming.LABEL_ZONE] == "zone-a"
+
+
+def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
+    template = {
+        "spec": {
+            "containers": [{"name": "web", "image": "nginx"}],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}
+            ]}}},
+        }
+    }  # fmt: skip
+    dep = desired.deployment(OWNER, spec(template=template), "zone-a", 1)
+    term = dep["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"][0]
+    assert [e["key"] for e in term["matchExpressions"]] == ["disk", "topology.kubernetes.io/zone"]
+    assert (
+        template["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ][0]["matchExpressions"][-1]["key"]
+        == "disk"
+    )  # input untouched
+
+
+def test_budget_never_blocks_draining_a_dead_node() -> None:
+    pdb = desired.disruption_budget(OWNER, spec(disruptionBudget={"maxUnavailable": 2}), "zone-a")
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert pdb["spec"]["maxUnavailable"] == 2
+
+
+def test_service_ports_default_to_the_container_ports() -> None:
+    svc = desired.service(OWNER, spec())
+    assert svc["spec"]["ports"] == [{"port": 8080, "targetPort": 8080, "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == naming.site_labels("shop")
+
+
+def test_service_ports_from_the_spec() -> None:
+    svc = desired.service(OWNER, spec(service={"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}))
+    assert svc["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]
+    assert svc["spec"]["type"] == "NodePort"
+
+
+def test_no_port_anywhere_makes_a_headless_service() -> None:
+    svc = desired.service(OWNER, spec(template={"spec": {"containers": [{"name": "w", "image": "busybox"}]}}))
+    assert svc["spec"]["clusterIP"] == "None"
+    assert "ports" not in svc["spec"]

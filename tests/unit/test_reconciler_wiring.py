@@ -1,0 +1,87 @@
+"""Narrow wiring tests of the reconciler with an in-process stand-in for the API calls."""
+
+import asyncio
+from typing import Any
+
+from spofless import decision
+from spofless.kube import Refused
+from spofless.observed import Child, Observed
+from spofless.reconciler import Reconciler, covers
+
+from .builders import T0, site, world
+
+ZONES = {"zone-a": 3, "zone-b": 3, "zone-c": 3}
+EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
+
+
+class Calls:
+    """Records the calls; `refuse` makes a real (non dry-run) or dry-run apply of that kind fail."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.log: list[tuple[str, Any]] = []
+        self.refuse = refuse
+
+    async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        if manifest["kind"] == self.refuse:
+            raise Refused(manifest["kind"], manifest["metadata"]["name"], "spec.template: Invalid value")
+        self.log.append(("dry-run" if dry_run else "apply", manifest["metadata"]["name"]))
+        return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": "7"}}
+
+    async def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.log.append(("delete", name))
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.log.append(("status", status["phase"]))
+
+
+def body_of(s: decision.Site) -> dict[str, Any]:
+    return {
+        "apiVersion": "spofless.dev/v1alpha1", "kind": "ResilientSite",
+        "metadata": {"name": s.name, "namespace": s.namespace, "uid": s.uid, "generation": s.generation},
+        "spec": s.spec, "status": s.status,
+    }  # fmt: skip
+
+
+def reconcile(calls: Calls, body: dict[str, Any], observed: Observed) -> decision.Decision:
+    events: list[decision.Event] = []
+    reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))  # type: ignore[arg-type]
+    return asyncio.run(reconciler.reconcile(("web", "shop"), body, observed))
+
+
+def as_applied(result: decision.Decision) -> Observed:
+    """The world after the manifests were applied: children equal to them plus API defaults."""
+    base = world(ZONES, EVEN)
+    children = tuple(
+        Child(kind=m["kind"], name=m["metadata"]["name"], zone=m["metadata"]["labels"].get("spofless.dev/zone"),
+              body={**m, "status": {}, "metadata": {**m["metadata"], "uid": "x", "resourceVersion": "7"}})
+        for m in result.apply
+    )  # fmt: skip
+    return Observed(nodes=base.nodes, pods=base.pods, endpoints=base.endpoints, children=children)
+
+
+def test_first_pass_dry_runs_then_applies_everything_and_writes_status() -> None:
+    calls = Calls()
+    reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
+    verbs = [v for v, _ in calls.log]
+    assert verbs == ["dry-run"] * 7 + ["apply"] * 7 + ["status"]
+
+
+def test_a_pass_with_nothing_to_change_makes_no_call() -> None:
+    first = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0)
+    calls = Calls()
+    reconcile(calls, body_of(site({"replicas": 6}, first.status)), as_applied(first))
+    assert [v for v, _ in calls.log if v != "status"] == []
+
+
+def test_a_refused_template_writes_nothing_but_the_invalid_status() -> None:
+    calls = Calls(refuse="Deployment")
+    result = reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
+    assert result.status["phase"] == "Invalid"
+    assert all(v in ("dry-run", "status") for v, _ in calls.log)
+    assert ("status", "Invalid") in calls.log
+
+
+def test_covers_ignores_fields_the_api_adds() -> None:
+    assert covers({"a": [{"b": 1}]}, {"a": [{"b": 1, "c": 2}], "d": 3})
+    assert not covers({"a": [{"b": 1}]}, {"a": [{"b": 2}]})
+    assert not covers({"a": [1, 2]}, {"a": [1]})
