@@ -1,0 +1,86 @@
+"""What the e2e tests use to talk to the cluster in KUBECONFIG: kubectl, and waits with timeouts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+KUBECTL = os.environ.get("KUBECTL", "kubectl")
+POLL = 0.5  # seconds between two looks at the cluster
+
+
+class KubectlError(Exception):
+    def __init__(self, args: tuple[str, ...], stderr: str) -> None:
+        super().__init__(f"kubectl {' '.join(args)}: {stderr.strip()}")
+        self.stderr = stderr
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
+    done = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    if check and done.returncode != 0:
+        raise KubectlError(args, done.stderr)
+    return done.stdout
+
+
+def apply(obj: dict[str, Any] | str, *extra: str) -> str:
+    text = obj if isinstance(obj, str) else yaml.safe_dump(obj)
+    return kubectl("apply", "-f", "-", *extra, stdin=text)
+
+
+def get(kind: str, name: str = "", namespace: str | None = None, selector: str | None = None) -> Any:
+    """One object (None if absent) or, without a name, the list of items."""
+    args = ["get", kind, *([name] if name else []), "-o", "json"]
+    if namespace:
+        args += ["-n", namespace]
+    if selector:
+        args += ["-l", selector]
+    try:
+        out = json.loads(kubectl(*args))
+    except KubectlError as err:
+        if "NotFound" in err.stderr:
+            return None
+        raise
+    return out if name else out["items"]
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
+    """Polls `probe` until it returns something truthy; fails with `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except (KubectlError, KeyError, IndexError, StopIteration, TypeError) as err:
+            last = err
+        if last and not isinstance(last, Exception):
+            return last  # type: ignore[no-any-return]
+        time.sleep(POLL)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+def stays(what: str, probe: Callable[[], bool], seconds: float) -> None:
+    """Asserts `probe` holds at every look for `seconds` (a check that nothing happens)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert probe(), f"{what} stopped holding"
+        time.sleep(POLL)
+
+
+def site(name: str, namespace: str) -> Any:
+    return get("resilientsite", name, namespace)
+
+
+def status(name: str, namespace: str) -> dict[str, Any]:
+    obj = site(name, namespace) or {}
+    return obj.get("status") or {}
+
+
+def condition(name: str, namespace: str, kind: str) -> dict[str, Any]:
+    return next((c for c in status(name, namespace).get("conditions", []) if c["type"] == kind), {})

@@ -1,0 +1,130 @@
+"""Session set-up for the e2e suite: the CRD, the operator, one namespace per test.
+
+Runs unchanged against whatever KUBECONFIG points to. The operator runs as a subprocess of
+the suite, unless SPOFLESS_E2E_OPERATOR=external says one already runs (in-cluster on kind).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .cluster import apply, get, kubectl, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
+LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e"))
+
+pytestmark = pytest.mark.e2e
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+class Operator:
+    """The operator as a child process, killable and restartable like a pod."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, *extra: str) -> None:
+        self.starts += 1
+        log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
+        cmd = [sys.executable, "-m", "spofless", "run", "--log-format", "full", "--metrics-port", "0", *extra]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def log_tail(self, lines: int = 60) -> str:
+        path = self.log_dir / f"operator-{self.starts}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def crd() -> None:
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd/resilientsites.spofless.dev", "--timeout=60s")
+
+
+@pytest.fixture(scope="session")
+def operator(crd: None) -> Iterator[Operator | None]:
+    if os.environ.get("SPOFLESS_E2E_OPERATOR") == "external":
+        yield None
+        return
+    LOGS.mkdir(parents=True, exist_ok=True)
+    op = Operator(LOGS)
+    op.start("--standalone", "--liveness", "http://127.0.0.1:18080/healthz")
+    try:
+        yield op
+    finally:
+        op.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def ns(operator: Operator | None, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"e2e-{request.node.name[5:30].replace('_', '-').strip('-').lower()}-{uuid.uuid4().hex[:5]}"
+    kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed and operator is not None:
+            print(f"--- operator log tail ---\n{operator.log_tail()}")
+        kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def zone_nodes(zone: str) -> list[str]:
+    return [n["metadata"]["name"] for n in get("nodes", selector=f"topology.kubernetes.io/zone={zone}")]
+
+
+def zones() -> list[str]:
+    return sorted(
+        {
+            n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+            for n in get("nodes", selector="topology.kubernetes.io/zone")
+        }
+    )
+
+
+@pytest.fixture
+def healthy_nodes() -> Iterator[None]:
+    """Every node Ready and schedulable before and after the test, whatever the test broke."""
+
+    def heal() -> None:
+        kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", check=False)
+        kubectl("uncordon", "--selector", "topology.kubernetes.io/zone", check=False)
+        wait_for("every node Ready", lambda: all(_ready(n) for n in get("nodes")), timeout=90)
+
+    heal()
+    yield
+    heal()
+
+
+def _ready(node: dict[str, object]) -> bool:
+    conds = node.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
+__all__ = ["apply", "zone_nodes", "zones"]

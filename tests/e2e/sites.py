@@ -1,0 +1,60 @@
+"""ResilientSite manifests and the checks the scenarios share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cluster import get, status, wait_for
+
+TEMPLATE = {
+    "metadata": {"labels": {"app": "web"}},
+    "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]},
+}
+
+
+def manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "spofless.dev/v1alpha1",
+        "kind": "ResilientSite",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"template": TEMPLATE, **spec},
+    }
+
+
+def wait_phase(name: str, namespace: str, phase: str, timeout: float = 90, **extra: Any) -> dict[str, Any]:
+    """Waits until the status has `phase` (and the given top-level values) for the current generation."""
+
+    def probe() -> dict[str, Any] | None:
+        obj = get("resilientsite", name, namespace)
+        st = obj.get("status") or {}
+        current = st.get("observedGeneration") == obj["metadata"]["generation"]
+        ok = current and st.get("phase") == phase and all(st.get(k) == v for k, v in extra.items())
+        return st if ok else None
+
+    return wait_for(f"site {namespace}/{name} phase {phase} {extra or ''}", probe, timeout)
+
+
+def deployments(namespace: str, site: str) -> dict[str, dict[str, Any]]:
+    items = get("deployments", namespace=namespace, selector=f"spofless.dev/site={site}")
+    return {d["metadata"]["labels"]["spofless.dev/zone"]: d for d in items}
+
+
+def ready_pods(namespace: str, site: str) -> list[dict[str, Any]]:
+    pods = get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
+    return [
+        p for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+    ]  # fmt: skip
+
+
+def replicas_by_zone(namespace: str, site: str) -> dict[str, int]:
+    return {z: d["spec"]["replicas"] for z, d in deployments(namespace, site).items()}
+
+
+def findings(name: str, namespace: str) -> set[tuple[str, str]]:
+    return {
+        (f["scope"], f["name"])
+        for f in status(name, namespace).get("singlePointsOfFailure", [])
+        if f.get("severity", "SPOF") == "SPOF"
+    }
