@@ -1,0 +1,45 @@
+# The few targets a person needs. `make demo` and `make test` set up everything themselves.
+SHELL := bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help demo test lint unit e2e cluster-up cluster-down crd chart bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+
+$(BIN)/spofless: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(BIN)/spofless ## bring up a local 3-zone cluster, run the operator, apply examples/ and watch
+	hack/demo.sh
+
+test: $(BIN)/spofless ## lint, then unit and e2e tests on a local cluster brought up and torn down here
+	hack/test.sh
+
+lint: $(BIN)/spofless ## ruff and mypy
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+	$(BIN)/mypy
+
+unit: $(BIN)/spofless ## the pure-core tests, no cluster needed
+	$(BIN)/pytest tests/unit
+
+e2e: $(BIN)/spofless ## the e2e suite against the cluster in KUBECONFIG (kind included)
+	$(BIN)/pytest tests/e2e
+
+cluster-up: ## build (cached) and start the local cluster; prints the KUBECONFIG line
+	hack/cluster.sh up
+
+cluster-down: ## stop and remove the local cluster
+	hack/cluster.sh down
+
+crd: $(BIN)/spofless ## regenerate crds/ from the models
+	$(BIN)/spofless crd > crds/resilientsite.yaml
+
+clean: ## remove the virtualenv and caches in the repo (the tool cache outside it stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make demo`: the operator's main job end to end on a local 3-zone cluster. Brings the cluster up
+# (building its binaries once), installs the CRD, runs the operator, applies examples/, shows the sites
+# becoming redundant, then takes zone-b down and brings it back to show failover and failback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib/tools.sh
+NS=${SPOFLESS_DEMO_NAMESPACE:-demo}
+CHAOS=node-not-ready.stage.kwok.x-k8s.io
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "local cluster (the first run builds Kubernetes, etcd and kwok: many minutes; later runs reuse them)"
+eval "$(hack/cluster.sh up | tail -n 1)"
+eval "$(hack/cluster.sh env)"
+
+step "CRD and operator"
+kubectl apply --server-side -f crds/ >/dev/null
+kubectl wait --for=condition=Established crd/resilientsites.spofless.dev --timeout=60s >/dev/null
+log_file=$SPOFLESS_CACHE/demo-operator.log
+.venv/bin/spofless run --standalone --liveness http://127.0.0.1:18081/healthz --metrics-port 0 >"$log_file" 2>&1 &
+operator=$!
+trap 'kill $operator 2>/dev/null || true' EXIT
+echo "operator running (pid $operator), log: $log_file"
+
+show() {
+  kubectl get rsite -n "$NS"
+  echo
+  kubectl get pods -n "$NS" -L spofless.dev/zone --sort-by=.spec.nodeName \
+    -o custom-columns=POD:.metadata.name,ZONE:.metadata.labels.spofless\\.dev/zone,NODE:.spec.nodeName,PHASE:.status.phase
+}
+
+# until_phase SITE PHASE SECONDS: waits, showing progress, until the site reports PHASE.
+until_phase() {
+  local i
+  for ((i = 0; i < $3; i += 3)); do
+    [[ $(kubectl get rsite "$1" -n "$NS" -o jsonpath='{.status.phase}' 2>/dev/null) == "$2" ]] && return 0
+    kubectl get rsite -n "$NS" --no-headers 2>/dev/null | sed 's/^/  /'
+    sleep 3
+  done
+  die "$1 did not reach $2 within $3 s; see $log_file"
+}
+
+step "apply examples/ in namespace $NS"
+kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -n "$NS" -f examples/
+until_phase shop Redundant 120
+show
+echo
+kubectl get rsite shop -n "$NS" -o jsonpath='{.status.message}{"\n"}{range .status.zoneLoss[*]}  losing {.zone} leaves {.readyReplicasLeft} ready replicas{"\n"}{end}'
+
+step "zone-b goes down (KWOK marks its nodes NotReady)"
+kubectl label nodes -l topology.kubernetes.io/zone=zone-b "$CHAOS=true" >/dev/null
+until_phase shop Degraded 120
+kubectl get rsite shop -n "$NS" -o jsonpath='{.status.message}{"\n"}{range .status.conditions[?(@.type=="FailoverActive")]}{.message}{"\n"}{end}'
+echo "waiting for the moved replicas to be ready in the other zones..."
+for ((i = 0; i < 60; i++)); do
+  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.readyReplicas}') == 6 ]] && break
+  sleep 2
+done
+show
+echo
+kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 6
+
+step "zone-b comes back; replicas return after failbackAfterSeconds (20 s in examples/shop.yaml)"
+kubectl label nodes -l topology.kubernetes.io/zone=zone-b "$CHAOS-" >/dev/null
+for ((i = 0; i < 60; i++)); do
+  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="FailoverActive")].status}') == False ]] && break
+  sleep 3
+done
+until_phase shop Redundant 120
+show
+echo
+kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 4
+
+step "done"
+cat <<EOT
+The cluster keeps running. To look around:
+  $(hack/cluster.sh env)
+  kubectl get rsite -A; kubectl describe rsite shop -n $NS
+To tear everything down:
+  hack/cluster.sh down      (or: make cluster-down)
+EOT
