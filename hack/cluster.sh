@@ -4,13 +4,14 @@
 #
 #   hack/cluster.sh up [--zones N] [--nodes-per-zone M] [--name NAME] [--download]
 #   hack/cluster.sh down | status | kubeconfig | env         [--name NAME]
-#   hack/cluster.sh stop  [COMPONENT]   stop one component (e.g. kube-apiserver), or the whole cluster
-#   hack/cluster.sh start               start whatever is stopped, keeping all data
+#   hack/cluster.sh stop [COMPONENT...]  kill components (e.g. kube-apiserver), or stop the whole cluster
+#   hack/cluster.sh start                start whatever is stopped, keeping all data
 #
 # Binaries are built from the versions pinned in hack/tools/*/go.mod into $SPOFLESS_CACHE (hack/lib/tools.sh).
 # --download (or SPOFLESS_DOWNLOAD=1) is for users with internet access but no Go: nothing is built, kwokctl
 # must be on PATH and downloads the release binaries of the same versions itself (kubectl is taken from PATH).
-# Progress goes to stderr; `up` prints `export KUBECONFIG=...` as its last line on stdout.
+# Progress goes to stderr; `up` prints `export KUBECONFIG=...` as its last line on stdout; `status` exits 0
+# only if the cluster serves.
 set -euo pipefail
 
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,40 +25,27 @@ DOWNLOAD=${SPOFLESS_DOWNLOAD:-0}
 # in the cache, never in the repo.
 export KWOK_WORKDIR=$SPOFLESS_CACHE
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit "${1:-0}"; }
-
-cluster_dir() { echo "$KWOK_WORKDIR/clusters/$NAME"; }
-kubeconfig() { echo "$(cluster_dir)/kubeconfig.yaml"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "$0" >&2; exit "${1:-0}"; }
 
 # pinned DIR MODULE: the version hack/tools/DIR/go.mod pins, read without Go (for --download).
 pinned() { awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m { print $2; exit }' "$TOOLS_DIR/$1/go.mod"; }
+# Where tools.sh builds (or has built) kubectl and kwokctl. First on PATH: kwokctl runs the first kubectl
+# there, and the built one matches the server where an older one might not. (--download: PATH's own.)
+KUBE_BIN=$SPOFLESS_CACHE/kube-$(pinned kube k8s.io/kubernetes)
+export PATH=$KUBE_BIN:$SPOFLESS_CACHE/kwok-$(pinned kwok sigs.k8s.io/kwok):$PATH
 
-# The built kubectl matches the server; an older one on PATH may not. Empty in download mode.
-kubectl_dir() {
-  local d="$SPOFLESS_CACHE/kube-$(pinned kube k8s.io/kubernetes)"
-  if [[ -x "$d/kubectl" ]]; then echo "$d"; fi
-}
-
+cluster_dir() { echo "$KWOK_WORKDIR/clusters/$NAME"; }
+kubeconfig() { echo "$(cluster_dir)/kubeconfig.yaml"; }
+kubectl() { KUBECONFIG=$(kubeconfig) command kubectl "$@"; }
 # kwokctl logs JSON when not on a terminal; keep its warnings and errors, our log() says the rest.
-kwokctl() {
-  local d="$SPOFLESS_CACHE/kwok-$(pinned kwok sigs.k8s.io/kwok)"
-  if [[ -x "$d/kwokctl" ]]; then "$d/kwokctl" -v WARN --name "$NAME" "$@"; else command kwokctl -v WARN --name "$NAME" "$@"; fi
-}
-
-kubectl() {
-  local d; d=$(kubectl_dir)
-  if [[ -n $d ]]; then KUBECONFIG=$(kubeconfig) "$d/kubectl" "$@"; else KUBECONFIG=$(kubeconfig) command kubectl "$@"; fi
-}
+kwokctl() { command kwokctl -v WARN --name "$NAME" "$@"; }
 
 # Points kwokctl at the locally built binaries (KWOK_* variables are its documented overrides).
 use_built_binaries() {
   build_cluster_tools
-  local kube; kube=$(kube_dir)
-  export KWOK_KUBE_BINARY_PREFIX=$kube # kube-apiserver, kube-controller-manager, kube-scheduler
-  export KWOK_KUBECTL_BINARY=$kube/kubectl
+  export KWOK_KUBE_BINARY_PREFIX=$(kube_dir) # kube-apiserver, kube-controller-manager, kube-scheduler
   export KWOK_ETCD_BINARY=$(etcd_dir)/etcd
   export KWOK_CONTROLLER_BINARY=$(kwok_dir)/kwok
-  export PATH=$kube:$PATH # kwokctl runs the first kubectl on PATH
 }
 
 running() { [[ -f "$(cluster_dir)/kwok.yaml" ]] && kubectl get --raw /readyz >/dev/null 2>&1; }
@@ -108,7 +96,7 @@ EOF
 cmd_up() {
   ((ZONES >= 1 && ZONES <= 26 && NODES_PER_ZONE >= 1)) || die "need 1-26 zones and at least 1 node per zone"
   if [[ $DOWNLOAD == 1 ]]; then
-    command -v kwokctl >/dev/null || die "--download needs kwokctl on PATH"
+    type -P kwokctl >/dev/null || die "--download needs kwokctl on PATH"
     export KWOK_KUBE_VERSION=$(pinned kube k8s.io/kubernetes) KWOK_ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
   else
     use_built_binaries
@@ -141,24 +129,26 @@ cmd_down() {
   # --kubeconfig: kwokctl would otherwise remove its context from ~/.kube/config, where it never added one.
   kwokctl delete cluster --kubeconfig "$(kubeconfig)" >&2
   for pid in $pids; do # kwokctl kills them; make sure none lingers (a zombie awaiting its reaper is gone)
-    if [[ $(ps -o stat= -p "$pid" 2>/dev/null || true) == [^Z]* ]]; then log "killing leftover process $pid" && kill -KILL "$pid"; fi
+    if [[ $(ps -o stat= -p "$pid" || true) == [^Z]* ]]; then log "killing leftover pid $pid"; kill -KILL "$pid"; fi
   done
   rm -rf "$dir"
 }
 
-# stop COMPONENT kills one component the way kwokctl does (SIGKILL) and drops its pid file, so that
-# `start` (kwokctl start cluster: starts what is not running) brings it back with the same flags and port.
-# Without the pid file kwokctl does not mistake a killed process not yet reaped (a zombie) for a running one.
+# stop COMPONENT... kills components the way kwokctl does (SIGKILL) and drops their pid files, so that
+# `start` (kwokctl start cluster: starts what is not running) brings them back with the same flags and ports.
+# Without the pid file kwokctl would mistake a killed process not yet reaped (a zombie) for a running one.
 cmd_stop() {
   [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME"
-  if [[ -z ${1:-} ]]; then kwokctl stop cluster >&2; return; fi
-  local pidfile pid
-  pidfile="$(cluster_dir)/pids/$1.pid"
-  [[ -f $pidfile ]] || die "$1 is not running (no $pidfile)"
-  pid=$(<"$pidfile")
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  log "stopped $1 (pid $pid)"
+  if (($# == 0)); then kwokctl stop cluster >&2; return; fi
+  local component pidfile pid
+  for component; do
+    pidfile="$(cluster_dir)/pids/$component.pid"
+    [[ -f $pidfile ]] || die "$component is not running (no $pidfile)"
+    pid=$(<"$pidfile")
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+    log "stopped $component (pid $pid)"
+  done
 }
 
 cmd_start() {
@@ -167,17 +157,18 @@ cmd_start() {
   wait_until 60 "kube-apiserver" kubectl get --raw /readyz
 }
 
+# status exits 0 only if the cluster serves.
 cmd_status() {
-  if running; then echo "cluster $NAME: running"
-  elif [[ -d "$(cluster_dir)" ]]; then echo "cluster $NAME: created, not serving"
-  else echo "cluster $NAME: absent"; return 0; fi
+  [[ -d "$(cluster_dir)" ]] || { echo "cluster $NAME: absent"; return 1; }
+  running || { echo "cluster $NAME: not serving (hack/cluster.sh start)"; return 1; }
+  echo "cluster $NAME: running"
   echo "kubeconfig: $(kubeconfig)"
-  running && kubectl get nodes -L topology.kubernetes.io/zone
+  kubectl get nodes -L topology.kubernetes.io/zone
 }
 
 cmd_env() {
-  local d; d=$(kubectl_dir)
-  echo "${d:+export PATH=$d:\$PATH; }export KUBECONFIG=$(kubeconfig)"
+  if [[ -x $KUBE_BIN/kubectl ]]; then printf 'export PATH=%s:$PATH; ' "$KUBE_BIN"; fi
+  echo "export KUBECONFIG=$(kubeconfig)"
 }
 
 command=${1:-}
