@@ -144,7 +144,7 @@ class ResilientSiteSpec(Model):
                     "rule": "!has(self.zones) || self.zones.all(z, self.zones.exists_one(y, y == z))",
                     "message": "spec.zones must not list a zone twice",
                     "fieldPath": ".zones",
-                    "reason": "FieldValueDuplicate",
+                    "reason": "FieldValueInvalid",
                 },
             ]
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import sys
@@ -57,10 +58,14 @@ def run(args: argparse.Namespace) -> int:
     kopf.configure(
         debug=args.log_level == "debug",
         quiet=args.log_level == "warning",
+        log_prefix=args.log_level == "debug",
         log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
             args.log_format
         ],
     )
+    if args.log_level != "debug":
+        # kopf reports every handler run at INFO; spofless logs what it does itself.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if args.metrics_port:
         metrics.serve(args.metrics_port)
     identity = os.environ.get("POD_NAME") or socket.gethostname()

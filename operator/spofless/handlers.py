@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,7 +100,12 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) 
     with metrics.RECONCILE_SECONDS.time():
         try:
             await reconciler.request(key, load)
-        except (TimeoutError, ApiException, aiohttp.ClientError) as err:
+        except ApiException as err:
+            if err.status == 403 and "NamespaceTerminating" in str(err.body):
+                return  # the namespace and the site in it are going away
+            metrics.RECONCILE_ERRORS.inc()
+            raise kopf.TemporaryError(f"API call failed, retrying: {err.status} {err.reason}", delay=5) from err
+        except (TimeoutError, aiohttp.ClientError) as err:
             metrics.RECONCILE_ERRORS.inc()
             # The API is unreachable or busy: change nothing, try again soon.
             raise kopf.TemporaryError(f"API call failed, retrying: {err}", delay=5) from err
@@ -158,10 +164,10 @@ async def _quietly(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) ->
 
 
 @kopf.on.probe(id="reconciling")
-def reconciling(memo: kopf.Memo, **_: Any) -> float:
+async def reconciling(memo: kopf.Memo, **_: Any) -> float:
     """Seconds since the last finished pass; fails the liveness endpoint when processing stalled."""
     reconciler: Reconciler = memo.reconciler
-    idle = asyncio.get_running_loop().time() - reconciler.last_pass
+    idle = time.monotonic() - reconciler.last_pass
     if memo.sites and reconciler.last_pass and idle > STALL_SECONDS:
         raise kopf.PermanentError(f"no reconcile finished for {idle:.0f} s")
     return idle

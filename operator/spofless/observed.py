@@ -43,12 +43,14 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Child:
-    """An object the site owns, as observed: kind, name, zone, and the body for drift checks."""
+    """An object the site owns, as observed: kind, name, zone, and the body for drift checks.
+
+    The body takes part in equality: kopf keeps an index value only when it compares unequal."""
 
     kind: str
     name: str
     zone: str | None
-    body: Body = field(compare=False, repr=False)
+    body: Body = field(repr=False, hash=False)
 
     @property
     def replicas(self) -> int | None:

@@ -3,12 +3,12 @@ it changed, posts events. The only module that writes to the API on a site's beh
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,9 +40,13 @@ class Reconciler:
     kube: Kube
     post: Poster
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
-    # (kind, namespace, name) -> (digest of what was applied, resourceVersion it left):
-    # lets a field the API normalises (say "1000m" -> "1") not cost an apply on every pass.
-    applied: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    # (kind, namespace, name) -> (digest of what was applied, resourceVersions before and after):
+    # neither a field the API normalises (say "1000m" -> "1") nor an index that has not caught up
+    # with our own write yet costs another apply.
+    applied: dict[tuple[str, str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # site -> (resourceVersion before and after our last status patch, the status written): a pass
+    # that runs before the index shows that patch compares against what was written, not older news.
+    written: dict[SiteKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     _running: set[SiteKey] = field(default_factory=set)
     _again: set[SiteKey] = field(default_factory=set)
     last_pass: float = 0.0  # monotonic time of the last finished pass, for the liveness probe
@@ -59,16 +63,20 @@ class Reconciler:
             while True:
                 self._again.discard(key)
                 loaded = await load()
-                if loaded is not None:
+                if loaded is not None and not loaded[0].get("metadata", {}).get("deletionTimestamp"):
                     await self.reconcile(key, *loaded)
                 if key not in self._again:
                     break
-            self.last_pass = asyncio.get_running_loop().time()
+            self.last_pass = time.monotonic()
         finally:
             self._running.discard(key)
 
     async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
         site = site_from(body)
+        version = body.get("metadata", {}).get("resourceVersion", "")
+        before, _, status = self.written.get(key, ("", "", {}))
+        if version and version == before:
+            site = replace(site, status=status)  # the index still holds the object from before our patch
         now = datetime.now(UTC)
         result = decision.decide(site, observed, now)
         if result.apply:
@@ -84,7 +92,9 @@ class Reconciler:
             metrics.API_WRITES.labels("delete").inc()
         current = {k: v for k, v in site.status.items() if k != "kopf"}
         if result.status != current:
-            await self.kube.patch_status(site.namespace, site.name, result.status)
+            stored = await self.kube.patch_status(site.namespace, site.name, result.status)
+            after = stored.get("metadata", {}).get("resourceVersion", "")
+            self.written[key] = (version, after, result.status)
             metrics.API_WRITES.labels("patch_status").inc()
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
@@ -109,7 +119,12 @@ class Reconciler:
             stored = await self.kube.apply(manifest)
             metrics.API_WRITES.labels("apply").inc()
             ident = (manifest["kind"], site.namespace, manifest["metadata"]["name"])
-            self.applied[ident] = (_digest(manifest), stored.get("metadata", {}).get("resourceVersion", ""))
+            have = observed.get((manifest["kind"], manifest["metadata"]["name"])) or {}
+            versions = {
+                have.get("metadata", {}).get("resourceVersion", ""),
+                stored.get("metadata", {}).get("resourceVersion", ""),
+            }
+            self.applied[ident] = (_digest(manifest), frozenset(versions - {""}))
             self.logger.info("applied %s %s/%s", *ident)
 
     def _needs_apply(self, namespace: str, manifest: dict[str, Any], have: Mapping[str, Any] | None) -> bool:
@@ -117,14 +132,16 @@ class Reconciler:
             return True
         if covers(manifest, have):
             return False
-        done = self.applied.get((manifest["kind"], namespace, manifest["metadata"]["name"]))
-        version = have.get("metadata", {}).get("resourceVersion")
-        return done != (_digest(manifest), version)
+        digest, versions = self.applied.get(
+            (manifest["kind"], namespace, manifest["metadata"]["name"]), ("", frozenset())
+        )
+        return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
 
     def forget(self, key: SiteKey) -> None:
         """Drops what is remembered of a deleted site's children."""
         namespace, name = key
         metrics.STATUSES.statuses.pop(key, None)
+        self.written.pop(key, None)
         self.applied = {k: v for k, v in self.applied.items() if not (k[1] == namespace and k[2].startswith(name))}
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Operator:
     """The operator as a child process, killable and restartable like a pod."""
 
@@ -38,12 +46,28 @@ class Operator:
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.liveness = ""
 
     def start(self, *extra: str) -> None:
+        self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        extra = ("--liveness", self.liveness, *extra)
         self.starts += 1
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         cmd = [sys.executable, "-m", "spofless", "run", "--log-format", "full", "--metrics-port", "0", *extra]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def wait_alive(self, timeout: float = 60) -> None:
+        """Until the liveness endpoint answers: kopf has logged in and started its watches."""
+
+        def alive() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, f"the operator exited:\n{self.log_tail()}"
+            try:
+                with urllib.request.urlopen(self.liveness, timeout=2) as reply:
+                    return bool(reply.status == 200)
+            except OSError:
+                return False
+
+        wait_for("the operator's liveness endpoint", alive, timeout)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -68,8 +92,9 @@ def operator(crd: None) -> Iterator[Operator | None]:
         return
     LOGS.mkdir(parents=True, exist_ok=True)
     op = Operator(LOGS)
-    op.start("--standalone", "--liveness", "http://127.0.0.1:18080/healthz")
     try:
+        op.start("--standalone")
+        op.wait_alive()
         yield op
     finally:
         op.kill(signal.SIGTERM)

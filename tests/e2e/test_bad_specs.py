@@ -58,7 +58,7 @@ def test_the_api_refuses_it_with_a_readable_message(
     ns: str, running: dict[str, Any], case: str, spec: dict[str, Any], words: str
 ) -> None:
     with pytest.raises(KubectlError) as err:
-        apply(manifest("shop", ns, replicas=3, **spec))
+        apply(manifest("shop", ns, **{"replicas": 3, **spec}))
     assert words in err.value.stderr, err.value.stderr
     untouched(ns, running)
 

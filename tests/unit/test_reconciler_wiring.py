@@ -30,8 +30,9 @@ class Calls:
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         self.log.append(("delete", name))
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
         self.log.append(("status", status["phase"]))
+        return {"metadata": {"resourceVersion": "8"}, "status": status}
 
 
 def body_of(s: decision.Site) -> dict[str, Any]:
