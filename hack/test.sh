@@ -16,6 +16,7 @@ hack/cluster.sh down >&2 || true
 env_line=$(hack/cluster.sh up | tail -n 1)
 if [[ ${SPOFLESS_KEEP_CLUSTER:-0} != 1 ]]; then trap 'echo "== tearing the cluster down" >&2; hack/cluster.sh down >&2' EXIT; fi
 eval "$env_line"
+export SPOFLESS_E2E_LOCAL_CLUSTER=1  # the suite may restart this cluster's kube-apiserver
 eval "$(hack/cluster.sh env)"
 
 echo "== unit and e2e tests" >&2
