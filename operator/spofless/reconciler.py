@@ -44,9 +44,10 @@ class Reconciler:
     # neither a field the API normalises (say "1000m" -> "1") nor an index that has not caught up
     # with our own write yet costs another apply.
     applied: dict[tuple[str, str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
-    # site -> (resourceVersion before and after our last status patch, the status written): a pass
-    # that runs before the index shows that patch compares against what was written, not older news.
-    written: dict[SiteKey, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    # site -> (digests of the statuses our last patches replaced, the status last written): a pass
+    # that runs before the index shows those patches starts from what was written, so no transition
+    # is announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
+    written: dict[SiteKey, tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=dict)
     _running: set[SiteKey] = field(default_factory=set)
     _again: set[SiteKey] = field(default_factory=set)
     last_pass: float = 0.0  # monotonic time of the last finished pass, for the liveness probe
@@ -73,10 +74,11 @@ class Reconciler:
 
     async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
         site = site_from(body)
-        version = body.get("metadata", {}).get("resourceVersion", "")
-        before, _, status = self.written.get(key, ("", "", {}))
-        if version and version == before:
-            site = replace(site, status=status)  # the index still holds the object from before our patch
+        current = {k: v for k, v in site.status.items() if k != "kopf"}
+        older, latest = self.written.get(key, ((), None))
+        if latest is not None and _digest(current) in older:
+            current = latest  # the index still shows a status our later patches replaced
+            site = replace(site, status=latest)
         now = datetime.now(UTC)
         result = decision.decide(site, observed, now)
         if result.apply:
@@ -90,11 +92,9 @@ class Reconciler:
             self.logger.info("deleting %s %s/%s: its zone is no longer part of the site", kind, site.namespace, name)
             await self.kube.delete(kind, site.namespace, name)
             metrics.API_WRITES.labels("delete").inc()
-        current = {k: v for k, v in site.status.items() if k != "kopf"}
         if result.status != current:
-            stored = await self.kube.patch_status(site.namespace, site.name, result.status)
-            after = stored.get("metadata", {}).get("resourceVersion", "")
-            self.written[key] = (version, after, result.status)
+            await self.kube.patch_status(site.namespace, site.name, result.status)
+            self.written[key] = ((*older[-7:], _digest(current)), result.status)
             metrics.API_WRITES.labels("patch_status").inc()
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
