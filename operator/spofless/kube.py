@@ -25,6 +25,9 @@ _PATHS = {
 }
 
 
+REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
+
+
 class Refused(Exception):
     """The API server refused an object as invalid (HTTP 400 or 422): a spec problem, not an outage."""
 
@@ -81,6 +84,7 @@ class Kube:
             response_types_map={200: "object", 201: "object"},
             auth_settings=["BearerToken"],
             _return_http_data_only=True,
+            _request_timeout=REQUEST_TIMEOUT,
         )
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:

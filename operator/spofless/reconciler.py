@@ -48,9 +48,8 @@ class Reconciler:
     # that runs before the index shows those patches starts from what was written, so no transition
     # is announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
     written: dict[SiteKey, tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=dict)
-    _running: set[SiteKey] = field(default_factory=set)
+    _running: dict[SiteKey, float] = field(default_factory=dict)  # site -> when its pass started
     _again: set[SiteKey] = field(default_factory=set)
-    last_pass: float = 0.0  # monotonic time of the last finished pass, for the liveness probe
 
     async def request(
         self, key: SiteKey, load: Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
@@ -59,7 +58,7 @@ class Reconciler:
         if key in self._running:
             self._again.add(key)
             return
-        self._running.add(key)
+        self._running[key] = time.monotonic()
         try:
             while True:
                 self._again.discard(key)
@@ -68,9 +67,8 @@ class Reconciler:
                     await self.reconcile(key, *loaded)
                 if key not in self._again:
                     break
-            self.last_pass = time.monotonic()
         finally:
-            self._running.discard(key)
+            del self._running[key]
 
     async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
         site = site_from(body)
@@ -136,6 +134,10 @@ class Reconciler:
             (manifest["kind"], namespace, manifest["metadata"]["name"]), ("", frozenset())
         )
         return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
+
+    def longest_pass(self) -> float:
+        """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""
+        return max((time.monotonic() - t for t in self._running.values()), default=0.0)
 
     def forget(self, key: SiteKey) -> None:
         """Drops what is remembered of a deleted site's children."""

@@ -146,3 +146,14 @@ def test_deleting_the_site_collects_every_child(ns: str, healthy_nodes: None) ->
             lambda kind=kind: get(kind, namespace=ns, selector="spofless.dev/site=shop") == [],
             timeout=90,
         )
+
+
+def test_a_zone_removed_from_the_spec_is_drained_then_deleted(ns: str, healthy_nodes: None) -> None:
+    a, b, c = zones()[:3]
+    apply(manifest("shop", ns, replicas=6, zones=[a, b, c]))
+    wait_phase("shop", ns, "Redundant", readyReplicas=6)
+    apply(manifest("shop", ns, replicas=6, zones=[a, b]))
+    wait_for(f"{c}'s Deployment and budget deleted", lambda: set(deployments(ns, "shop")) == {a, b}
+             and {p["metadata"]["name"] for p in get("poddisruptionbudgets", namespace=ns, selector="spofless.dev/site=shop")} == {f"shop-{a}", f"shop-{b}"})  # fmt: skip
+    assert replicas_by_zone(ns, "shop") == {a: 3, b: 3}
+    wait_phase("shop", ns, "Redundant", readyReplicas=6)

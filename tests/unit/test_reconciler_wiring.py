@@ -86,3 +86,24 @@ def test_covers_ignores_fields_the_api_adds() -> None:
     assert covers({"a": [{"b": 1}]}, {"a": [{"b": 1, "c": 2}], "d": 3})
     assert not covers({"a": [{"b": 1}]}, {"a": [{"b": 2}]})
     assert not covers({"a": [1, 2]}, {"a": [1]})
+
+
+def test_a_wedged_pass_shows_in_the_liveness_figure() -> None:
+    async def scenario() -> tuple[float, float]:
+        entered, gate = asyncio.Event(), asyncio.Event()
+        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)  # type: ignore[arg-type]
+
+        async def load() -> None:
+            entered.set()
+            await gate.wait()  # stands for an API call that does not return
+
+        task = asyncio.create_task(reconciler.request(("web", "shop"), load))
+        await entered.wait()
+        during = reconciler.longest_pass()
+        gate.set()
+        await task
+        return during, reconciler.longest_pass()
+
+    during, after = asyncio.run(scenario())
+    assert during > 0.0
+    assert after == 0.0
