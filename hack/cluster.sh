@@ -109,7 +109,7 @@ cmd_up() {
     log "creating cluster $NAME in $(cluster_dir)"
     # --kubeconfig "": leave ~/.kube/config alone; the cluster has its own kubeconfig.
     kwokctl --config "$HACK_DIR/kwok/kwokctl.yaml" --config "$HACK_DIR/kwok/stages.yaml" \
-      create cluster --kubeconfig "" >&2
+      create cluster --kubeconfig "" --kube-audit-policy "$HACK_DIR/kwok/audit-policy.yaml" >&2
   fi
   wait_until 60 "kube-apiserver" kubectl get --raw /readyz
   log "waiting for $((ZONES * NODES_PER_ZONE)) nodes in $ZONES zones to be Ready"
@@ -118,7 +118,7 @@ cmd_up() {
   # Pods are rejected until the service account controller has created the namespace's "default" account.
   wait_until 60 "the default service account" kubectl get serviceaccount default
   log "cluster $NAME is up ($((SECONDS - start)) s)"
-  echo "export KUBECONFIG=$(kubeconfig)"
+  echo "export KUBECONFIG=$(kubeconfig) SPOFLESS_AUDIT_LOG=$(cluster_dir)/logs/audit.log"
 }
 
 cmd_down() {
@@ -168,7 +168,7 @@ cmd_status() {
 
 cmd_env() {
   if [[ -x $KUBE_BIN/kubectl ]]; then printf 'export PATH=%s:$PATH; ' "$KUBE_BIN"; fi
-  echo "export KUBECONFIG=$(kubeconfig)"
+  echo "export KUBECONFIG=$(kubeconfig) SPOFLESS_AUDIT_LOG=$(cluster_dir)/logs/audit.log"
 }
 
 command=${1:-}

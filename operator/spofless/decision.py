@@ -45,6 +45,7 @@ class Decision:
     apply: list[desired.Manifest] = field(default_factory=list)
     delete: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of children no longer wanted
     events: list[Event] = field(default_factory=list)
+    wake_after: float | None = None  # seconds until a timed step (a failback window ending) is due
 
 
 def timestamp(now: datetime) -> str:
@@ -100,10 +101,12 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
     zone_times = _zone_times(zone_set, prev, now)
     window = spec.failover.failback_after_seconds
     # Zones back for less than the failback window still count as out of service: no flapping.
-    recovering = [
-        z for z, t in zone_times.items()
+    remaining = {
+        z: window - (now - t).total_seconds()
+        for z, t in zone_times.items()
         if t is not None and zone_set.health[z].healthy and (now - t).total_seconds() < window
-    ]  # fmt: skip
+    }
+    recovering = list(remaining)
     current = _current_replicas(site, zone_set, observed)
     ready = analysis.readiness(observed, list(zone_set.expected))
     plan = placement.place(
@@ -129,6 +132,7 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
         apply=manifests,
         delete=delete,
         events=events,
+        wake_after=min(remaining.values()) if remaining else None,
     )
 
 

@@ -3,6 +3,7 @@ it changed, posts events. The only module that writes to the API on a site's beh
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from spofless.observed import Child, Observed
 
 SiteKey = tuple[str, str]  # (namespace, name)
 Poster = Callable[[Mapping[str, Any], decision.Event], None]
+Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 
 def covers(want: Any, have: Any) -> bool:
@@ -49,11 +51,10 @@ class Reconciler:
     # is announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
     written: dict[SiteKey, tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=dict)
     _running: dict[SiteKey, float] = field(default_factory=dict)  # site -> when its pass started
+    _wakeups: dict[SiteKey, asyncio.TimerHandle] = field(default_factory=dict)
     _again: set[SiteKey] = field(default_factory=set)
 
-    async def request(
-        self, key: SiteKey, load: Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
-    ) -> None:
+    async def request(self, key: SiteKey, load: Loader) -> None:
         """Reconciles `key` now, or once more after the pass already running for it."""
         if key in self._running:
             self._again.add(key)
@@ -64,7 +65,8 @@ class Reconciler:
                 self._again.discard(key)
                 loaded = await load()
                 if loaded is not None and not loaded[0].get("metadata", {}).get("deletionTimestamp"):
-                    await self.reconcile(key, *loaded)
+                    result = await self.reconcile(key, *loaded)
+                    self._wake(key, load, result.wake_after)
                 if key not in self._again:
                     break
         finally:
@@ -135,6 +137,20 @@ class Reconciler:
         )
         return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
 
+    def _wake(self, key: SiteKey, load: Loader, delay: float | None) -> None:
+        """Comes back when a timed step is due, rather than on the next resync tick."""
+        if old := self._wakeups.pop(key, None):
+            old.cancel()
+        if delay is not None:
+            loop = asyncio.get_running_loop()
+            self._wakeups[key] = loop.call_later(delay + 0.1, lambda: loop.create_task(self._woken(key, load)))
+
+    async def _woken(self, key: SiteKey, load: Loader) -> None:
+        try:
+            await self.request(key, load)
+        except Exception as err:  # nobody awaits this task: the resync timer retries
+            self.logger.warning("timed pass of %s/%s failed, the resync will retry: %s", *key, err)
+
     def longest_pass(self) -> float:
         """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""
         return max((time.monotonic() - t for t in self._running.values()), default=0.0)
@@ -142,6 +158,8 @@ class Reconciler:
     def forget(self, key: SiteKey) -> None:
         """Drops what is remembered of a deleted site's children."""
         namespace, name = key
+        if wakeup := self._wakeups.pop(key, None):
+            wakeup.cancel()
         metrics.STATUSES.statuses.pop(key, None)
         self.written.pop(key, None)
         self.applied = {k: v for k, v in self.applied.items() if not (k[1] == namespace and k[2].startswith(name))}

@@ -6,6 +6,7 @@ the suite, unless SPOFLESS_E2E_OPERATOR=external says one already runs (in-clust
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -39,8 +40,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def service_account_kubeconfig(account: str, path: Path) -> Path:
+    """A kubeconfig for the current cluster that authenticates as `namespace/name` with a real
+    token, so the operator runs with exactly the permissions its role grants."""
+    namespace, name = account.split("/")
+    token = kubectl("create", "token", name, "-n", namespace, "--duration=4h").strip()
+    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+    config["users"] = [{"name": account, "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = account
+    path.write_text(json.dumps(config))
+    return path
+
+
 class Operator:
-    """The operator as a child process, killable and restartable like a pod."""
+    """The operator as a child process, killable and restartable like a pod. With
+    SPOFLESS_E2E_SERVICE_ACCOUNT=namespace/name it runs as that ServiceAccount."""
+
+    kubeconfig: Path | None = None  # shared by every operator process of the session
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
@@ -54,7 +70,8 @@ class Operator:
         self.starts += 1
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         cmd = [sys.executable, "-m", "spofless", "run", "--log-format", "full", "--metrics-port", "0", *extra]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
 
     def wait_alive(self, timeout: float = 60) -> None:
         """Until the liveness endpoint answers: kopf has logged in and started its watches."""
@@ -91,6 +108,8 @@ def operator(crd: None) -> Iterator[Operator | None]:
         yield None
         return
     LOGS.mkdir(parents=True, exist_ok=True)
+    if account := os.environ.get("SPOFLESS_E2E_SERVICE_ACCOUNT"):
+        Operator.kubeconfig = service_account_kubeconfig(account, LOGS / "operator-kubeconfig.json")
     op = Operator(LOGS)
     try:
         op.start("--standalone")

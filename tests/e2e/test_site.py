@@ -58,13 +58,18 @@ def test_updates_roll_children_in_place_and_an_idle_pass_writes_nothing(ns: str,
     wait_phase("shop", ns, "Redundant", readyReplicas=3)
     uids = {z: d["metadata"]["uid"] for z, d in deployments(ns, "shop").items()}
 
-    site = manifest("shop", ns, replicas=6)
+    pdb_uids = {
+        p["metadata"]["uid"] for p in get("poddisruptionbudgets", namespace=ns, selector="spofless.dev/site=shop")
+    }
+    site = manifest("shop", ns, replicas=6, disruptionBudget={"maxUnavailable": 2})
     site["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "VERSION", "value": "2"}]
     apply(site)
     wait_phase("shop", ns, "Redundant", readyReplicas=6)
     deps = deployments(ns, "shop")
     assert {z: d["metadata"]["uid"] for z, d in deps.items()} == uids, "a child was recreated instead of updated"
     assert sum(d["spec"]["replicas"] for d in deps.values()) == 6
+    pdbs = get("poddisruptionbudgets", namespace=ns, selector="spofless.dev/site=shop")
+    assert {p["metadata"]["uid"] for p in pdbs} == pdb_uids and all(p["spec"]["maxUnavailable"] == 2 for p in pdbs)
     assert all(
         d["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "VERSION", "value": "2"}]
         for d in deps.values()

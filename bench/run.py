@@ -1,0 +1,347 @@
+"""spofless benchmarks: latency, scale, failure and steady-state API cost, each next to its floor.
+
+Runs against the cluster in KUBECONFIG (hack/bench.sh brings up the local one), starts the operator
+as a subprocess (as the chart's ServiceAccount, so the API server's audit log attributes its
+requests), prints a table and writes the results as JSON. Figures are medians (and p95 where said)
+over repeated runs; the machine is noisy, so read ratios rather than absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spofless import api, desired, naming
+from spofless.api import ResilientSiteSpec
+from spofless.kube import Kube
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
+TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}
+POLL = 0.1  # seconds between two looks: the resolution of every latency below
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def kubectl(*args: str, stdin: str | None = None) -> str:
+    return subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+async def until(what: str, probe: Callable[[], Awaitable[bool]], timeout: float = 300) -> float:
+    """Polls `probe`; returns the monotonic time it first held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await probe():
+            return time.monotonic()
+        await asyncio.sleep(POLL)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass
+class Operator:
+    """The operator under test, with what /proc and its /metrics say about it."""
+
+    kubeconfig: str | None
+    metrics_port: int = 19090
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(
+        default_factory=lambda: Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "spofless-bench-operator.log"
+    )
+
+    def start(self) -> None:
+        env = {**os.environ, **({"KUBECONFIG": self.kubeconfig} if self.kubeconfig else {})}
+        cmd = [sys.executable, "-m", "spofless", "run", "--standalone", "--log-level", "warning",
+               "--liveness", "", "--metrics-port", str(self.metrics_port)]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+    def peak_rss_mb(self) -> float:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def metric(self, name: str) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+        return sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
+
+
+class Audit:
+    """Requests of one user, from the kube-apiserver's audit log."""
+
+    WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
+    def __init__(self, path: str | None, user: str) -> None:
+        self.path = Path(path) if path else None
+        self.user = user
+
+    def mark(self) -> int:
+        return self.path.stat().st_size if self.path and self.path.exists() else 0
+
+    def since(self, offset: int) -> list[dict[str, Any]]:
+        if not self.path or not self.path.exists():
+            return []
+        with self.path.open() as f:
+            f.seek(offset)
+            events = [json.loads(line) for line in f if line.strip()]
+        return [e for e in events if e.get("user", {}).get("username") == self.user]
+
+    def count(self, offset: int) -> dict[str, int]:
+        events = self.since(offset)
+        writes = [e for e in events if e["verb"] in self.WRITES]
+        return {"requests": len(events), "writes": len(writes),
+                "writes_to_sites_and_children": len([e for e in writes if e.get("objectRef", {}).get("resource") != "events"])}  # fmt: skip
+
+
+class Cluster:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    async def get(self, url: str) -> Any:
+        return await self.kube.client.call_api(
+            url, "GET", response_types_map={200: "object"}, auth_settings=["BearerToken"], _return_http_data_only=True
+        )
+
+    async def sites(self, ns: str) -> list[dict[str, Any]]:
+        return (await self.get(f"/apis/{api.GROUP}/{api.VERSION}/namespaces/{ns}/{api.PLURAL}"))["items"]  # type: ignore[no-any-return]
+
+    async def deployments(self, ns: str) -> list[dict[str, Any]]:
+        return (await self.get(f"/apis/apps/v1/namespaces/{ns}/deployments"))["items"]  # type: ignore[no-any-return]
+
+    async def namespace(self, name: str) -> str:
+        kubectl("create", "namespace", name)
+        return name
+
+    async def create_site(self, ns: str, name: str, replicas: int = 3, **spec: Any) -> None:
+        body = {"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "metadata": {"name": name, "namespace": ns},
+                "spec": {"replicas": replicas, "template": TEMPLATE, **spec}}  # fmt: skip
+        await self.kube.apply(body)
+
+
+def phase_of(site: dict[str, Any]) -> str:
+    status = site.get("status") or {}
+    current = status.get("observedGeneration") == site["metadata"].get("generation")
+    return str(status.get("phase")) if current else "Unobserved"
+
+
+async def latency(cluster: Cluster, sites: int) -> dict[str, Any]:
+    """Create-to-Redundant, one site at a time, and the floor: a bare client applying the same
+    Deployments, Service and budgets itself and waiting for the same pods to be ready."""
+    ns = await cluster.namespace(f"bench-latency-{int(time.time())}")
+    operator_s, floor_s = [], []
+    for i in range(sites):
+        start = time.monotonic()
+        await cluster.create_site(ns, f"site-{i}")
+
+        async def redundant(name: str = f"site-{i}") -> bool:
+            return any(s["metadata"]["name"] == name and phase_of(s) == "Redundant" for s in await cluster.sites(ns))
+
+        operator_s.append(await until(f"site-{i} Redundant", redundant) - start)
+        floor_s.append(await floor_once(cluster, ns, f"floor-{i}"))
+        log(f"latency {i + 1}/{sites}: operator {operator_s[-1]:.2f} s, floor {floor_s[-1]:.2f} s")
+    kubectl("delete", "namespace", ns, "--wait=false")
+    p50, floor50 = statistics.median(operator_s), statistics.median(floor_s)
+    return {"sites": sites, "p50_s": p50, "p95_s": pct(operator_s, 0.95), "floor_p50_s": floor50,
+            "floor_p95_s": pct(floor_s, 0.95), "ratio_p50": p50 / floor50}  # fmt: skip
+
+
+async def floor_once(cluster: Cluster, ns: str, name: str) -> float:
+    spec = ResilientSiteSpec.model_validate({"replicas": 3, "template": TEMPLATE})
+    zones = sorted(
+        {n["metadata"]["labels"].get(spec.topology_key) for n in (await cluster.get("/api/v1/nodes"))["items"]} - {None}
+    )
+    owner = desired.Owner(name=name, namespace=ns, uid="")
+    manifests = desired.children(owner, spec, dict(zip(zones, [1] * len(zones), strict=True)))
+    start = time.monotonic()
+    for manifest in manifests:
+        del manifest["metadata"]["ownerReferences"]
+        await cluster.kube.apply(manifest)
+
+    async def ready() -> bool:
+        mine = [d for d in await cluster.deployments(ns) if d["metadata"]["labels"].get(naming.LABEL_SITE) == name]
+        return len(mine) == len(zones) and all(
+            (d.get("status") or {}).get("readyReplicas") == d["spec"]["replicas"] for d in mine
+        )
+
+    return await until(f"{name} pods ready", ready) - start
+
+
+async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
+    ns = await cluster.namespace(f"bench-scale-{int(time.time())}")
+    mark, cpu0 = audit.mark(), operator.cpu_seconds()
+    await asyncio.gather(*(cluster.create_site(ns, f"s{i:03d}") for i in range(sites)))
+    last_create = time.monotonic()
+    log(f"scale: {sites} sites created; waiting for all Redundant")
+
+    async def all_redundant() -> bool:
+        items = await cluster.sites(ns)
+        return len(items) == sites and all(phase_of(s) == "Redundant" for s in items)
+
+    done = await until(f"{sites} sites Redundant", all_redundant, timeout=900)
+    return {"sites": sites, "all_redundant_after_last_create_s": done - last_create, "operator_peak_rss_mb": operator.peak_rss_mb(),
+            "operator_cpu_s": operator.cpu_seconds() - cpu0, "namespace": ns, **{f"api_{k}": v for k, v in audit.count(mark).items()}}  # fmt: skip
+
+
+async def steady(cluster: Cluster, operator: Operator, audit: Audit, seconds: float) -> dict[str, Any]:
+    """Nothing changes: the operator still resyncs every site on its timer, and must write nothing."""
+    mark, passes0 = audit.mark(), operator.metric("spofless_reconciles_total")
+    await asyncio.sleep(seconds)  # the quiet period itself is the measurement
+    passes = operator.metric("spofless_reconciles_total") - passes0
+    counts = audit.count(mark)
+    return {"seconds": seconds, "reconciles": passes, **{f"api_{k}": v for k, v in counts.items()},
+            "requests_per_reconcile": counts["requests"] / passes if passes else None}  # fmt: skip
+
+
+async def failure(cluster: Cluster, runs: int) -> dict[str, Any]:
+    """Zone outage (KWOK's node-not-ready stage on every node of zone-b) of a 6-replica site."""
+    ns = await cluster.namespace(f"bench-failure-{int(time.time())}")
+    await cluster.create_site(ns, "shop", replicas=6, failover={"enabled": True, "failbackAfterSeconds": 5})
+    reported, restored, respread = [], [], []
+
+    async def site() -> dict[str, Any]:
+        return (await cluster.sites(ns))[0]
+
+    async def zone_b(healthy: bool) -> bool:
+        zones = (await site()).get("status", {}).get("zones", [])
+        return any(z["name"] == "zone-b" and z["healthy"] is healthy for z in zones)
+
+    async def replicas(expected: dict[str, int]) -> bool:
+        return {
+            d["metadata"]["labels"][naming.LABEL_ZONE]: d["spec"]["replicas"] for d in await cluster.deployments(ns)
+        } == expected
+
+    await until("the site Redundant", lambda: _phase_is(site, "Redundant"))
+    for run in range(runs):
+        start = time.monotonic()
+        kubectl("label", "nodes", "-l", "topology.kubernetes.io/zone=zone-b", f"{CHAOS}=true", "--overwrite")
+        reported.append(await until("zone-b reported lost", lambda: zone_b(False)) - start)
+
+        async def capacity() -> bool:
+            return (
+                bool(await replicas({"zone-a": 3, "zone-b": 2, "zone-c": 3}))
+                and (await site()).get("status", {}).get("readyReplicas") == 6
+            )
+
+        restored.append(await until("capacity restored", capacity) - start)
+        back = time.monotonic()
+        kubectl("label", "nodes", "-l", "topology.kubernetes.io/zone=zone-b", f"{CHAOS}-")
+        respread.append(
+            await until("even spread again", lambda: replicas({"zone-a": 2, "zone-b": 2, "zone-c": 2})) - back
+        )
+        await until("the site Redundant", lambda: _phase_is(site, "Redundant"))
+        log(
+            f"failure {run + 1}/{runs}: reported {reported[-1]:.2f} s, restored {restored[-1]:.2f} s, even spread {respread[-1]:.2f} s"
+        )
+    kubectl("delete", "namespace", ns, "--wait=false")
+    return {"runs": runs, "failback_window_s": 5,
+            "outage_to_status_p50_s": statistics.median(reported), "outage_to_status_p95_s": pct(reported, 0.95),
+            "outage_to_capacity_p50_s": statistics.median(restored), "outage_to_capacity_p95_s": pct(restored, 0.95),
+            "recovery_to_even_spread_p50_s": statistics.median(respread), "recovery_to_even_spread_p95_s": pct(respread, 0.95)}  # fmt: skip
+
+
+async def _phase_is(site: Callable[[], Awaitable[dict[str, Any]]], phase: str) -> bool:
+    return phase_of(await site()) == phase
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = []
+    for section, values in results.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                rows.append(
+                    f"{section:<9} {key:<38} {value:.3f}"
+                    if isinstance(value, float)
+                    else f"{section:<9} {key:<38} {value}"
+                )
+    return "\n".join(rows)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    operator = Operator(kubeconfig=args.operator_kubeconfig)
+    audit = Audit(os.environ.get("SPOFLESS_AUDIT_LOG"), args.operator_user)
+    kube = await Kube.connect()
+    cluster = Cluster(kube)
+    operator.start()
+    try:
+        await until("the operator's metrics", _answers(operator), timeout=60)
+        results: dict[str, Any] = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+        }
+        if args.latency_sites:
+            results["latency"] = await latency(cluster, args.latency_sites)
+        if args.failure_runs:
+            results["failure"] = await failure(cluster, args.failure_runs)
+        if args.scale_sites:
+            results["scale"] = await scale(cluster, operator, audit, args.scale_sites)
+        if args.steady_seconds:
+            results["steady"] = await steady(cluster, operator, audit, args.steady_seconds)
+        if "scale" in results:
+            kubectl("delete", "namespace", results["scale"].pop("namespace"), "--wait=false")
+        return results
+    finally:
+        operator.stop()
+        await kube.close()
+
+
+def _answers(operator: Operator) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        try:
+            operator.metric("spofless_reconciles_total")
+            return True
+        except OSError:
+            return False
+
+    return probe
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency-sites", type=int, default=20)
+    parser.add_argument("--failure-runs", type=int, default=5)
+    parser.add_argument("--scale-sites", type=int, default=300)
+    parser.add_argument("--steady-seconds", type=float, default=300)
+    parser.add_argument("--operator-kubeconfig", default=os.environ.get("SPOFLESS_OPERATOR_KUBECONFIG"))
+    parser.add_argument("--operator-user", default="system:serviceaccount:spofless-system:spofless")
+    parser.add_argument(
+        "--out", default=str(ROOT / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    )
+    arguments = parser.parse_args()
+    outcome = asyncio.run(main(arguments))
+    Path(arguments.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(arguments.out).write_text(json.dumps(outcome, indent=2))
+    print(table(outcome))
+    print(f"\nresults: {arguments.out}")
