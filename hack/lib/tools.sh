@@ -58,6 +58,7 @@ kube_dir() { echo "$SPOFLESS_CACHE/kube-$(module_version kube k8s.io/kubernetes)
 etcd_dir() { echo "$SPOFLESS_CACHE/etcd-$(module_version etcd go.etcd.io/etcd/server/v3)"; }
 kwok_dir() { echo "$SPOFLESS_CACHE/kwok-$(module_version kwok sigs.k8s.io/kwok)"; }
 helm_dir() { echo "$SPOFLESS_CACHE/helm-$(module_version helm helm.sh/helm/v3)"; }
+helm_bin() { echo "$(helm_dir)/helm"; }
 
 build_kube() {
   local v; v=$(module_version kube k8s.io/kubernetes)
@@ -89,9 +90,16 @@ build_kwok() {
 }
 
 build_helm() {
-  local v; v=$(module_version helm helm.sh/helm/v3)
-  build_into "$(helm_dir)" "helm $v" helm -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$v" \
-    helm.sh/helm/v3/cmd/helm
+  local v minor ldflags pkg
+  v=$(module_version helm helm.sh/helm/v3)
+  # As helm's own Makefile does: charts see the Kubernetes version helm was built against (client-go
+  # v0.N is Kubernetes 1.N), not the 1.20 it reports otherwise.
+  minor=$(module_version helm k8s.io/client-go); minor=${minor#v0.}; minor=${minor%%.*}
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$v"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  build_into "$(helm_dir)" "helm $v" helm -ldflags "$ldflags" helm.sh/helm/v3/cmd/helm
 }
 
 build_cluster_tools() {

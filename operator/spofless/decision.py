@@ -123,7 +123,7 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
     )
     manifests = desired.children(site.owner, spec, plan.desired)
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
-    stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted]
+    stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
     delete = stale if sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas else []
     events = _events(prev, status, plan, current, zone_set)

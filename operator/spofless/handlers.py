@@ -2,7 +2,9 @@
 
 What a site is made of lives in kopf indices, filled from watches; a change to a site, one
 of its children, one of its pods or endpoints, or a node, triggers the same idempotent
-reconcile. A timer covers timed steps (failback) and anything a watch missed.
+reconcile. There is no kopf timer: it would put a finalizer on every site, and deleting a site
+would hang whenever no operator runs. The reconciler wakes itself for timed steps (failback)
+and for retries.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import kopf
@@ -19,12 +21,12 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from spofless import api, metrics, naming, observed
 from spofless.decision import Event
 from spofless.kube import Kube
-from spofless.reconciler import Reconciler, SiteKey
+from spofless.reconciler import Loader, Reconciler, SiteKey
 
 SITES = (api.GROUP, api.VERSION, api.PLURAL)
 OWNED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
-RESYNC_SECONDS = 10.0  # the timer's period: failback precision and the drift safety net
 PEERING_LIFETIME = 15  # seconds
+RETRY_SECONDS = 5.0  # after a failed API call
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
 
 _log = logging.getLogger("spofless")
@@ -36,7 +38,6 @@ def _post(body: Mapping[str, Any], event: Event) -> None:
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.finalizer = f"{api.GROUP}/finalizer"  # unused: no delete handler, owner references GC
     settings.watching.server_timeout = 300  # re-list now and then; watches also reconnect by themselves
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
@@ -106,14 +107,20 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) 
         except ApiException as err:
             if err.status == 403 and "NamespaceTerminating" in str(err.body):
                 return  # the namespace and the site in it are going away
-            metrics.RECONCILE_ERRORS.inc()
-            raise kopf.TemporaryError(f"API call failed, retrying: {err.status} {err.reason}", delay=5) from err
+            _failed(reconciler, key, load, f"{err.status} {err.reason}", err)
         except (TimeoutError, aiohttp.ClientError) as err:
-            metrics.RECONCILE_ERRORS.inc()
-            # The API is unreachable or busy: change nothing, try again soon.
-            raise kopf.TemporaryError(f"API call failed, retrying: {err}", delay=5) from err
+            _failed(reconciler, key, load, str(err) or type(err).__name__, err)
         finally:
             metrics.RECONCILES.inc()
+
+
+def _failed(reconciler: Reconciler, key: SiteKey, load: Loader, what: str, err: Exception) -> NoReturn:
+    """The API is unreachable or busy: nothing changes; the same pass is tried again soon."""
+    metrics.RECONCILE_ERRORS.inc()
+    reconciler.wake_later(key, load, RETRY_SECONDS)
+    raise kopf.TemporaryError(
+        f"API call failed, retrying in {RETRY_SECONDS:.0f} s: {what}", delay=RETRY_SECONDS
+    ) from err
 
 
 # --- triggers ------------------------------------------------------------------------------
@@ -122,7 +129,6 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) 
 @kopf.on.resume(*SITES)
 @kopf.on.create(*SITES)
 @kopf.on.update(*SITES)
-@kopf.timer(*SITES, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
 async def site_changed(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     await _reconcile(memo, (namespace, name), kwargs)
 
@@ -156,7 +162,7 @@ async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.
 
 
 async def _quietly(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
-    """Event handlers are not retried by kopf: a failure waits for the site's timer."""
+    """Event handlers are not retried by kopf; the reconciler retries a failed pass itself."""
     try:
         await _reconcile(memo, key, indices)
     except kopf.TemporaryError as err:

@@ -53,6 +53,10 @@ class Child:
     body: Body = field(repr=False, hash=False)
 
     @property
+    def terminating(self) -> bool:
+        return bool(self.body.get("metadata", {}).get("deletionTimestamp"))
+
+    @property
     def replicas(self) -> int | None:
         value = self.body.get("spec", {}).get("replicas")
         return value if isinstance(value, int) else None

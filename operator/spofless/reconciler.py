@@ -66,7 +66,7 @@ class Reconciler:
                 loaded = await load()
                 if loaded is not None and not loaded[0].get("metadata", {}).get("deletionTimestamp"):
                     result = await self.reconcile(key, *loaded)
-                    self._wake(key, load, result.wake_after)
+                    self.wake_later(key, load, result.wake_after)
                 if key not in self._again:
                     break
         finally:
@@ -137,8 +137,8 @@ class Reconciler:
         )
         return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
 
-    def _wake(self, key: SiteKey, load: Loader, delay: float | None) -> None:
-        """Comes back when a timed step is due, rather than on the next resync tick."""
+    def wake_later(self, key: SiteKey, load: Loader, delay: float | None) -> None:
+        """Runs another pass after `delay` seconds (a failback window ending, a retry); None cancels."""
         if old := self._wakeups.pop(key, None):
             old.cancel()
         if delay is not None:
@@ -148,8 +148,9 @@ class Reconciler:
     async def _woken(self, key: SiteKey, load: Loader) -> None:
         try:
             await self.request(key, load)
-        except Exception as err:  # nobody awaits this task: the resync timer retries
-            self.logger.warning("timed pass of %s/%s failed, the resync will retry: %s", *key, err)
+        except Exception as err:  # nobody awaits this task: say so, and try again
+            self.logger.warning("timed pass of %s/%s failed, retrying in 5 s: %s", *key, err)
+            self.wake_later(key, load, 5.0)
 
     def longest_pass(self) -> float:
         """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""

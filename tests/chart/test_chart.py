@@ -1,0 +1,330 @@
+"""The Helm chart in manifests/ and its rendering manifests/install.yaml.
+
+Needs a helm v3 binary in $HELM (hack/test.sh sets it; `source hack/lib/tools.sh; build_helm; helm_bin`
+builds the pinned one). With KUBECONFIG and SPOFLESS_E2E_LOCAL_CLUSTER=1 also checks that a real API
+server accepts install.yaml (a server-side dry run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "manifests"
+INSTALL = CHART / "install.yaml"
+NAMESPACE = "spofless-system"
+
+# The operator's API calls, sorted by API group and resource: what the ClusterRole of an operator
+# watching every namespace grants, exactly.
+CLUSTER_RULES = [
+    ("", "events", {"create"}),
+    ("", "nodes", {"list", "watch"}),
+    ("", "pods", {"list", "watch"}),
+    ("", "services", {"list", "watch", "create", "patch"}),
+    ("apiextensions.k8s.io", "customresourcedefinitions", {"list", "watch"}),
+    ("apps", "deployments", {"list", "watch", "create", "patch", "delete"}),
+    ("discovery.k8s.io", "endpointslices", {"list", "watch"}),
+    ("kopf.dev", "clusterkopfpeerings", {"list", "watch", "patch"}),
+    ("policy", "poddisruptionbudgets", {"list", "watch", "create", "patch", "delete"}),
+    ("spofless.dev", "resilientsites", {"list", "watch", "patch"}),
+    ("spofless.dev", "resilientsites/status", {"patch"}),
+]
+CLUSTER_SCOPED = {"nodes", "customresourcedefinitions"}
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    path = os.environ.get("HELM", "")
+    if not path:
+        pytest.fail("HELM is not set: point it at a helm v3 binary (hack/test.sh builds and sets it)", pytrace=False)
+    if not (Path(path).is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"HELM={path} is not an executable file", pytrace=False)
+    return path
+
+
+def run(
+    *cmd: str, check: bool = True, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}", pytrace=False)
+    return result
+
+
+def docs(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def template(helm: str, *args: str) -> list[dict[str, Any]]:
+    return docs(run(helm, "template", "spofless", str(CHART), "--namespace", NAMESPACE, *args).stdout)
+
+
+def only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, got {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def rules(role: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
+    out = []
+    for rule in role["rules"]:
+        assert len(rule["apiGroups"]) == 1 and len(rule["resources"]) == 1, f"one group and resource a rule: {rule}"
+        assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
+        assert len(set(rule["verbs"])) == len(rule["verbs"]), f"a verb twice: {rule}"
+        out.append((rule["apiGroups"][0], rule["resources"][0], set(rule["verbs"])))
+    return out
+
+
+@pytest.fixture(scope="module")
+def default(helm: str) -> list[dict[str, Any]]:
+    return template(helm)
+
+
+def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = only(objects, "Deployment")["spec"]["template"]["spec"]
+    assert len(spec["containers"]) == 1
+    return dict(spec["containers"][0])
+
+
+# --- the chart as a whole ----------------------------------------------------------------------
+
+
+def test_lint_strict(helm: str) -> None:
+    run(helm, "lint", str(CHART), "--strict")
+    run(helm, "lint", str(CHART), "--strict", "--set", "watchNamespaces={web,shop}", "--set", "replicas=1")
+
+
+def test_renders_the_operator(default: list[dict[str, Any]]) -> None:
+    kinds = sorted(o["kind"] for o in default)
+    assert kinds == sorted(
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "ClusterKopfPeering",
+        ]
+    )
+    for obj in default:
+        if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"):
+            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
+
+
+def test_install_yaml_is_in_sync(helm: str) -> None:
+    result = run("hack/render-manifests.sh", "--check", check=False, env={**os.environ, "HELM": helm})
+    assert result.returncode == 0, f"manifests/install.yaml is stale; run hack/render-manifests.sh\n{result.stdout}"
+
+
+def test_install_yaml_is_namespace_crds_and_chart(helm: str) -> None:
+    objects = docs(INSTALL.read_text())
+    namespace = objects[0]
+    assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", NAMESPACE)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    crds = [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"]
+    assert sorted(crds) == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev", "resilientsites.spofless.dev"]
+    assert objects[1 : 1 + len(crds)] == [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    assert objects[1 + len(crds) :] == template(helm)
+
+
+@pytest.mark.parametrize("name", ["resilientsite.yaml", "kopf-peering.yaml"])
+def test_chart_crds_equal_the_repos(name: str) -> None:
+    assert (CHART / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes(), (
+        f"manifests/crds/{name} differs from crds/{name}: cp crds/{name} manifests/crds/"
+    )
+
+
+def test_peering_crds_are_what_kopf_looks_for() -> None:
+    by_kind = {d["spec"]["names"]["kind"]: d for d in docs((ROOT / "crds" / "kopf-peering.yaml").read_text())}
+    assert set(by_kind) == {"ClusterKopfPeering", "KopfPeering"}
+    for kind, scope, plural in [
+        ("ClusterKopfPeering", "Cluster", "clusterkopfpeerings"),
+        ("KopfPeering", "Namespaced", "kopfpeerings"),
+    ]:
+        spec = by_kind[kind]["spec"]
+        assert (spec["group"], spec["scope"], spec["names"]["plural"]) == ("kopf.dev", scope, plural)
+        assert [v["name"] for v in spec["versions"] if v["served"] and v["storage"]] == ["v1"]
+        status = spec["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+        assert status["x-kubernetes-preserve-unknown-fields"] is True
+
+
+# --- RBAC: least privilege -----------------------------------------------------------------------
+
+
+def test_cluster_role_grants_exactly_the_operators_calls(default: list[dict[str, Any]]) -> None:
+    assert rules(only(default, "ClusterRole")) == CLUSTER_RULES
+    binding = only(default, "ClusterRoleBinding")
+    account = only(default, "ServiceAccount")["metadata"]
+    assert binding["roleRef"]["name"] == only(default, "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": NAMESPACE}]
+
+
+def test_install_yaml_grants_the_same(default: list[dict[str, Any]]) -> None:
+    roles = [o for o in docs(INSTALL.read_text()) if o["kind"] in ("ClusterRole", "Role")]
+    assert len(roles) == 1 and rules(roles[0]) == CLUSTER_RULES
+
+
+def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:
+    objects = template(helm, "--set", "watchNamespaces={web,shop}")
+    cluster_role = only(objects, "ClusterRole")
+    # kopf lists and watches the namespaces it serves when given some; refused, it stalls for a minute.
+    assert rules(cluster_role) == [
+        ("", "namespaces", {"list", "watch"}),
+        *[r for r in CLUSTER_RULES if r[1] in CLUSTER_SCOPED],
+    ]
+    namespaced = [
+        ("kopf.dev", "kopfpeerings", verbs) if resource == "clusterkopfpeerings" else (group, resource, verbs)
+        for group, resource, verbs in CLUSTER_RULES
+        if resource not in CLUSTER_SCOPED
+    ]
+    roles = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Role"}
+    assert set(roles) == {"web", "shop"}
+    for role in roles.values():
+        assert rules(role) == namespaced
+    bindings = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "RoleBinding"}
+    assert set(bindings) == {"web", "shop"}
+    for ns, binding in bindings.items():
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "spofless"}
+        assert binding["subjects"][0]["namespace"] == NAMESPACE, ns
+    peerings = [(o["kind"], o["metadata"].get("namespace")) for o in objects if o["apiVersion"] == "kopf.dev/v1"]
+    assert sorted(peerings) == [("KopfPeering", "shop"), ("KopfPeering", "web")]
+    args = container(objects)["args"]
+    assert "--namespace=web" in args and "--namespace=shop" in args and "--all-namespaces" not in args
+
+
+# --- values.schema.json ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "replicas=-1",
+        "replicas=0",
+        "logFormat=xml",
+        "logLevel=trace",
+        "watchNamespaces={Not_A_Namespace}",
+        "metrics.port=8080",
+        "metrics.port=70000",
+        "image.pullPolicy=Sometimes",
+        "peering.name=Bad Name",
+        "typo=1",
+    ],
+)
+def test_schema_rejects_bad_values(helm: str, bad: str) -> None:
+    result = run(helm, "template", "spofless", str(CHART), "--set", bad, check=False)
+    assert result.returncode != 0, f"--set {bad} was accepted"
+    assert "schema" in result.stderr, result.stderr
+
+
+# --- the operator's Deployment ---------------------------------------------------------------------
+
+
+def test_deployment_meets_pod_security_restricted(default: list[dict[str, Any]]) -> None:
+    pod = only(default, "Deployment")["spec"]["template"]["spec"]
+    ctx = container(default)["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] == 10001
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+    mounts = {m["mountPath"]: m["name"] for m in container(default)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on the read-only root filesystem"
+
+
+def test_deployment_runs_two_replicas_apart(default: list[dict[str, Any]]) -> None:
+    deployment = only(default, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["replicas"] == 2
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["labelSelector"]["matchLabels"] == selector
+    assert pod["terminationGracePeriodSeconds"] == 30
+    pdb = only(default, "PodDisruptionBudget")["spec"]
+    assert pdb["maxUnavailable"] == 1 and pdb["selector"]["matchLabels"] == selector
+
+
+def test_one_replica_has_no_disruption_budget(helm: str) -> None:
+    assert not [o for o in template(helm, "--set", "replicas=1") if o["kind"] == "PodDisruptionBudget"]
+
+
+def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
+    c = container(default)
+    assert c["image"] == "spofless:0.1.0"
+    assert c["args"] == [
+        "--log-format=json",
+        "--log-level=info",
+        "--peering=spofless",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics-port=9090",
+        "--all-namespaces",
+    ]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"healthz": 8080, "metrics": 9090}
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
+    assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    peering = only(default, "ClusterKopfPeering")
+    assert (peering["apiVersion"], peering["metadata"]["name"]) == ("kopf.dev/v1", "spofless")
+
+
+def test_metrics_service_and_optional_service_monitor(helm: str, default: list[dict[str, Any]]) -> None:
+    service = only(default, "Service")["spec"]
+    assert service["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    assert service["selector"] == only(default, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert not [o for o in default if o["kind"] == "ServiceMonitor"]
+    monitor = only(template(helm, "--set", "metrics.serviceMonitor.enabled=true"), "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+# --- a real API server ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_cluster() -> Iterator[str]:
+    """The local cluster's kubectl, the CRDs applied (as the e2e suite does) and the namespace present,
+    so that a dry run can judge every object; a namespace created here is deleted afterwards."""
+    if not (os.environ.get("KUBECONFIG") and os.environ.get("SPOFLESS_E2E_LOCAL_CLUSTER") == "1"):
+        pytest.skip("needs KUBECONFIG and SPOFLESS_E2E_LOCAL_CLUSTER=1 (make test sets both)")
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not on PATH"
+    run(kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    run(kubectl, "wait", "--for=condition=Established", "--timeout=60s", "crd/clusterkopfpeerings.kopf.dev")
+    created = run(kubectl, "get", "namespace", NAMESPACE, check=False).returncode != 0
+    if created:
+        run(kubectl, "create", "-f", "-", stdin=yaml.safe_dump(docs(INSTALL.read_text())[0]))
+    try:
+        yield kubectl
+    finally:
+        if created:
+            run(kubectl, "delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s", check=False)
+
+
+def test_install_yaml_is_accepted_by_the_api_server(local_cluster: str) -> None:
+    result = run(local_cluster, "apply", "--server-side", "--dry-run=server", "-f", str(INSTALL), check=False)
+    assert result.returncode == 0, f"kubectl apply --dry-run=server refused install.yaml:\n{result.stderr}"
+    # The namespace warns on Pod Security "restricted" violations: none.
+    assert "PodSecurity" not in result.stderr, result.stderr
+    applied = [line for line in result.stdout.splitlines() if "(server dry run)" in line]
+    assert len(applied) == len(docs(INSTALL.read_text())), result.stdout
