@@ -43,9 +43,9 @@ render() {
 # The CRDs come first; if kubectl reports "no matches for kind ClusterKopfPeering" (the CRD was not
 # established yet), run the same command again.
 #
-# Uninstalling with `kubectl delete -f` also deletes the CRDs, and with them every ResilientSite and
-# what it runs. Delete the sites first, while the operator runs and can remove its finalizer from
-# them (`kubectl delete rsite --all -A`); to keep them, delete everything here but the CRDs.
+# Uninstalling with `kubectl delete -f` also deletes the CRDs, and with them every ResilientSite and,
+# through owner references, what it runs. To keep the sites' pods running unmanaged, delete
+# everything here but the CRDs.
 HEADER
   cat <<NAMESPACE
 ---
