@@ -41,5 +41,8 @@ cluster-down: ## stop and remove the local cluster
 crd: $(BIN)/spofless ## regenerate crds/ from the models
 	$(BIN)/spofless crd > crds/resilientsite.yaml
 
+bench: $(BIN)/spofless ## latency, scale, failure and steady-state benchmarks on the local cluster
+	hack/bench.sh
+
 clean: ## remove the virtualenv and caches in the repo (the tool cache outside it stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

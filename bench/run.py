@@ -28,6 +28,9 @@ from spofless.api import ResilientSiteSpec
 from spofless.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.e2e.cluster import service_account_kubeconfig  # noqa: E402  (one way to make that kubeconfig)
+
 CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
 TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}
 POLL = 0.1  # seconds between two looks: the resolution of every latency below
@@ -291,7 +294,15 @@ def table(results: dict[str, Any]) -> str:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    operator = Operator(kubeconfig=args.operator_kubeconfig)
+    kubeconfig = None
+    if args.service_account:
+        kubeconfig = str(
+            service_account_kubeconfig(
+                args.service_account,
+                Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "bench-operator-kubeconfig.json",
+            )
+        )
+    operator = Operator(kubeconfig=kubeconfig)
     audit = Audit(os.environ.get("SPOFLESS_AUDIT_LOG"), args.operator_user)
     kube = await Kube.connect()
     cluster = Cluster(kube)
@@ -334,7 +345,9 @@ if __name__ == "__main__":
     parser.add_argument("--failure-runs", type=int, default=5)
     parser.add_argument("--scale-sites", type=int, default=300)
     parser.add_argument("--steady-seconds", type=float, default=300)
-    parser.add_argument("--operator-kubeconfig", default=os.environ.get("SPOFLESS_OPERATOR_KUBECONFIG"))
+    parser.add_argument(
+        "--service-account", help="run the operator as this namespace/name (default: your kubeconfig's user)"
+    )
     parser.add_argument("--operator-user", default="system:serviceaccount:spofless-system:spofless")
     parser.add_argument(
         "--out", default=str(ROOT / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -84,3 +85,15 @@ def status(name: str, namespace: str) -> dict[str, Any]:
 
 def condition(name: str, namespace: str, kind: str) -> dict[str, Any]:
     return next((c for c in status(name, namespace).get("conditions", []) if c["type"] == kind), {})
+
+
+def service_account_kubeconfig(account: str, path: Path) -> Path:
+    """A kubeconfig for the current cluster that authenticates as `namespace/name` with a real
+    token, so the operator runs with exactly the permissions its role grants."""
+    namespace, name = account.split("/")
+    token = kubectl("create", "token", name, "-n", namespace, "--duration=4h").strip()
+    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+    config["users"] = [{"name": account, "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = account
+    path.write_text(json.dumps(config))
+    return path

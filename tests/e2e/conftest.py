@@ -6,7 +6,6 @@ the suite, unless SPOFLESS_E2E_OPERATOR=external says one already runs (in-clust
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .cluster import apply, get, kubectl, wait_for
+from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
@@ -38,18 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def service_account_kubeconfig(account: str, path: Path) -> Path:
-    """A kubeconfig for the current cluster that authenticates as `namespace/name` with a real
-    token, so the operator runs with exactly the permissions its role grants."""
-    namespace, name = account.split("/")
-    token = kubectl("create", "token", name, "-n", namespace, "--duration=4h").strip()
-    config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
-    config["users"] = [{"name": account, "user": {"token": token}}]
-    config["contexts"][0]["context"]["user"] = account
-    path.write_text(json.dumps(config))
-    return path
 
 
 class Operator:
