@@ -168,6 +168,15 @@ def invalid(
     return Decision(status=status.wire(), events=events)
 
 
+def apply_failed(site: Site, status: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
+    """The status with Reconciled=False after the API server failed (not refused) a write."""
+    failed = ResilientSiteStatus.model_validate(status)
+    failed.conditions = set_condition(
+        failed.conditions, "Reconciled", False, "ApplyFailed", message, now, site.generation
+    )
+    return failed.wire()
+
+
 def _validation_message(err: ValidationError) -> str:
     parts = [f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3]]
     return "; ".join(parts)

@@ -152,9 +152,10 @@ def service(owner: Owner, spec: ResilientSiteSpec) -> Manifest:
 
 
 def children(owner: Owner, spec: ResilientSiteSpec, replicas: dict[str, int]) -> list[Manifest]:
-    """Every object the site should own, in the order to apply them."""
-    out = [service(owner, spec)]
+    """Every object the site should own, in the order to apply them: the pods' Deployments first,
+    so a Service the cluster cannot make (a full IP range) does not keep them from running."""
+    out = []
     for zone in sorted(replicas):
         out.append(deployment(owner, spec, zone, replicas[zone]))
         out.append(disruption_budget(owner, spec, zone))
-    return out
+    return [*out, service(owner, spec)]

@@ -20,7 +20,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless import api, metrics, naming, observed
 from spofless.decision import Event
-from spofless.kube import Kube
+from spofless.kube import Kube, describe
 from spofless.reconciler import Loader, Reconciler, SiteKey
 
 SITES = (api.GROUP, api.VERSION, api.PLURAL)
@@ -107,9 +107,9 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) 
         except ApiException as err:
             if err.status == 403 and "NamespaceTerminating" in str(err.body):
                 return  # the namespace and the site in it are going away
-            _failed(reconciler, key, load, f"{err.status} {err.reason}", err)
+            _failed(reconciler, key, load, describe(err), err)
         except (TimeoutError, aiohttp.ClientError) as err:
-            _failed(reconciler, key, load, str(err) or type(err).__name__, err)
+            _failed(reconciler, key, load, describe(err), err)
         finally:
             metrics.RECONCILES.inc()
 

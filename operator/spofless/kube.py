@@ -44,6 +44,13 @@ def api_message(err: ApiException) -> str:
         return str(err.reason)
 
 
+def describe(err: Exception) -> str:
+    """One line for a log or a status: the API's own message where there is one."""
+    if isinstance(err, ApiException):
+        return f"{err.status} {err.reason}: {api_message(err)}"
+    return str(err) or type(err).__name__
+
+
 def path(kind: str, namespace: str, name: str, subresource: str = "") -> str:
     prefix, plural = _PATHS[kind]
     tail = f"/{subresource}" if subresource else ""

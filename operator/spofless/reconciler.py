@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from spofless import decision, metrics
-from spofless.kube import Kube, Refused
+from spofless.kube import Kube, Refused, describe
 from spofless.observed import Child, Observed
 
 SiteKey = tuple[str, str]  # (namespace, name)
@@ -88,20 +90,39 @@ class Reconciler:
                 # Nothing was written: the dry run refused it first. Running pods stay as they are.
                 prev = decision.previous_status(site.status)
                 result = decision.invalid(site, prev, "ApplyRefused", f"the API server refused {err}", now)
+            except ApiException as err:
+                # The API server failed (a full Service IP range, an outage): say so if the status can
+                # still be written, and let the caller retry the whole pass.
+                await self._report(key, site, current, decision.apply_failed(site, result.status, describe(err), now))
+                raise
         for kind, name in result.delete:
             self.logger.info("deleting %s %s/%s: its zone is no longer part of the site", kind, site.namespace, name)
             await self.kube.delete(kind, site.namespace, name)
             metrics.API_WRITES.labels("delete").inc()
         if result.status != current:
-            await self.kube.patch_status(site.namespace, site.name, result.status)
-            self.written[key] = ((*older[-7:], _digest(current)), result.status)
-            metrics.API_WRITES.labels("patch_status").inc()
+            await self._patch_status(key, site, current, result.status)
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
             if event.reason in ("Failover", "Failback", "Scaled"):
                 metrics.MOVES.labels(event.reason).inc()
             self.post(body, event)
         return result
+
+    async def _patch_status(
+        self, key: SiteKey, site: decision.Site, current: dict[str, Any], status: dict[str, Any]
+    ) -> None:
+        older, _ = self.written.get(key, ((), None))
+        await self.kube.patch_status(site.namespace, site.name, status)
+        self.written[key] = ((*older[-7:], _digest(current)), status)
+        metrics.API_WRITES.labels("patch_status").inc()
+
+    async def _report(self, key: SiteKey, site: decision.Site, current: dict[str, Any], status: dict[str, Any]) -> None:
+        """Best effort: the API server that just failed a write may fail this one too."""
+        if status != current:
+            try:
+                await self._patch_status(key, site, current, status)
+            except (ApiException, OSError, TimeoutError) as err:
+                self.logger.debug("could not report the failure in %s/%s's status: %s", *key, describe(err))
 
     async def _apply(self, site: decision.Site, manifests: list[dict[str, Any]], children: tuple[Child, ...]) -> None:
         observed = {(c.kind, c.name): c.body for c in children}
@@ -149,7 +170,7 @@ class Reconciler:
         try:
             await self.request(key, load)
         except Exception as err:  # nobody awaits this task: say so, and try again
-            self.logger.warning("timed pass of %s/%s failed, retrying in 5 s: %s", *key, err)
+            self.logger.warning("timed pass of %s/%s failed, retrying in 5 s: %s", *key, describe(err))
             self.wake_later(key, load, 5.0)
 
     def longest_pass(self) -> float:

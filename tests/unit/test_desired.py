@@ -14,11 +14,11 @@ def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
     out = desired.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
     kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
     assert kinds == [
-        ("Service", "shop"),
         ("Deployment", "shop-zone-a"),
         ("PodDisruptionBudget", "shop-zone-a"),
         ("Deployment", "shop-zone-b"),
         ("PodDisruptionBudget", "shop-zone-b"),
+        ("Service", "shop"),
     ]
     for m in out:
         assert m["metadata"]["ownerReferences"][0]["uid"] == "uid-1"

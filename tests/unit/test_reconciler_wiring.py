@@ -3,6 +3,9 @@
 import asyncio
 from typing import Any
 
+import pytest
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from spofless import decision
 from spofless.kube import Refused
 from spofless.observed import Child, Observed
@@ -17,13 +20,16 @@ EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
 class Calls:
     """Records the calls; `refuse` makes a real (non dry-run) or dry-run apply of that kind fail."""
 
-    def __init__(self, refuse: str | None = None) -> None:
+    def __init__(self, refuse: str | None = None, fail: str | None = None) -> None:
         self.log: list[tuple[str, Any]] = []
-        self.refuse = refuse
+        self.refuse, self.fail = refuse, fail
+        self.statuses: list[dict[str, Any]] = []
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         if manifest["kind"] == self.refuse:
             raise Refused(manifest["kind"], manifest["metadata"]["name"], "spec.template: Invalid value")
+        if manifest["kind"] == self.fail and not dry_run:
+            raise ApiException(status=500, reason="Internal Server Error")
         self.log.append(("dry-run" if dry_run else "apply", manifest["metadata"]["name"]))
         return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": "7"}}
 
@@ -32,6 +38,7 @@ class Calls:
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
         self.log.append(("status", status["phase"]))
+        self.statuses.append(status)
         return {"metadata": {"resourceVersion": "8"}, "status": status}
 
 
@@ -107,3 +114,14 @@ def test_a_wedged_pass_shows_in_the_liveness_figure() -> None:
     during, after = asyncio.run(scenario())
     assert during > 0.0
     assert after == 0.0
+
+
+def test_a_failed_apply_is_reported_in_the_status_and_raised_for_a_retry() -> None:
+    calls = Calls(fail="Service")
+    with pytest.raises(ApiException):
+        reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
+    applied = [name for verb, name in calls.log if verb == "apply"]
+    assert applied[:6] == ["shop-zone-a"] * 2 + ["shop-zone-b"] * 2 + ["shop-zone-c"] * 2  # pods first
+    reconciled = next(c for c in calls.statuses[-1]["conditions"] if c["type"] == "Reconciled")
+    assert (reconciled["status"], reconciled["reason"]) == ("False", "ApplyFailed")
+    assert "500" in reconciled["message"]
