@@ -133,9 +133,11 @@ class Reconciler:
         ]
         if not stale:
             return
-        # Dry-run everything first: a template the API refuses must not leave half the zones updated.
-        for manifest in stale:
-            await self.kube.apply(manifest, dry_run=True)
+        # A change to what exists is dry-run first, whole: a template the API refuses must not leave
+        # half the zones updated. A new site needs no dry run: its first Deployment is refused first.
+        if any((m["kind"], m["metadata"]["name"]) in observed for m in stale):
+            for manifest in stale:
+                await self.kube.apply(manifest, dry_run=True)
         for manifest in stale:
             stored = await self.kube.apply(manifest)
             metrics.API_WRITES.labels("apply").inc()

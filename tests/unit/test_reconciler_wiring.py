@@ -67,7 +67,14 @@ def as_applied(result: decision.Decision) -> Observed:
     return Observed(nodes=base.nodes, pods=base.pods, endpoints=base.endpoints, children=children)
 
 
-def test_first_pass_dry_runs_then_applies_everything_and_writes_status() -> None:
+def test_a_new_site_is_applied_without_a_dry_run() -> None:
+    calls = Calls()
+    empty = world(ZONES, {}, replicas={})
+    reconcile(calls, body_of(site({"replicas": 6})), Observed(nodes=empty.nodes))
+    assert [v for v, _ in calls.log] == ["apply"] * 7 + ["status"]
+
+
+def test_a_change_to_existing_children_is_dry_run_whole_first() -> None:
     calls = Calls()
     reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
     verbs = [v for v, _ in calls.log]
