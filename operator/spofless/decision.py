@@ -106,13 +106,12 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
         for z, t in zone_times.items()
         if t is not None and zone_set.health[z].healthy and (now - t).total_seconds() < window
     }
-    recovering = list(remaining)
     current = _current_replicas(site, zone_set, observed)
     ready = analysis.readiness(observed, list(zone_set.expected))
     plan = placement.place(
         total=spec.replicas,
         zones=zone_set.expected,
-        out_of_service=[*zone_set.lost, *recovering],
+        out_of_service=[*zone_set.lost, *remaining],
         current=current,
         ready=ready.per_zone,
         failover=spec.failover.enabled,

@@ -120,9 +120,8 @@ class Kube:
             if err.status != 404:
                 raise
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
-        """Merge-patches the status; returns the object as stored."""
-        result: dict[str, Any] = await self._call(
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patches the status subresource."""
+        await self._call(
             "PATCH", path(api.KIND, namespace, name, "status"), {"status": status}, None, "application/merge-patch+json"
         )
-        return result

@@ -29,10 +29,6 @@ class ZoneSet:
     cluster_zones: tuple[str, ...]  # every zone of the cluster that has a Ready node
 
     @property
-    def healthy(self) -> tuple[str, ...]:
-        return tuple(z for z in self.expected if self.health[z].healthy)
-
-    @property
     def lost(self) -> tuple[str, ...]:
         return tuple(z for z in self.expected if not self.health[z].healthy)
 
