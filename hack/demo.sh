@@ -27,7 +27,10 @@ show() {
   kubectl get rsite -n "$NS"
   echo
   kubectl get pods -n "$NS" -L spofless.dev/zone --sort-by=.spec.nodeName \
-    -o custom-columns=POD:.metadata.name,ZONE:.metadata.labels.spofless\\.dev/zone,NODE:.spec.nodeName,PHASE:.status.phase
+    -o custom-columns='POD:.metadata.name,ZONE:.metadata.labels.spofless\.dev/zone,NODE:.spec.nodeName,PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status'
+  echo
+  kubectl get nodes -L topology.kubernetes.io/zone --no-headers |
+    awk '{ n[$6]++; if ($2 == "Ready") r[$6]++ } END { printf "nodes Ready:"; for (z in n) printf "  %s %d/%d", z, r[z], n[z]; print "" }' 
 }
 
 # until_phase SITE PHASE SECONDS: waits, showing progress, until the site reports PHASE.
@@ -42,7 +45,9 @@ until_phase() {
 }
 
 step "apply examples/ in namespace $NS"
-kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# A fresh namespace each run, so the events shown are this run's.
+kubectl delete namespace "$NS" --ignore-not-found --timeout=120s >/dev/null
+kubectl create namespace "$NS" >/dev/null
 kubectl apply -n "$NS" -f examples/
 until_phase shop Redundant 120
 show
