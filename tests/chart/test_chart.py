@@ -8,6 +8,7 @@ server accepts install.yaml (a server-side dry run).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -328,3 +329,12 @@ def test_install_yaml_is_accepted_by_the_api_server(local_cluster: str) -> None:
     assert "PodSecurity" not in result.stderr, result.stderr
     applied = [line for line in result.stdout.splitlines() if "(server dry run)" in line]
     assert len(applied) == len(docs(INSTALL.read_text())), result.stdout
+
+
+def test_the_image_installs_the_package_as_the_readme_does() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install ." in readme
+    assert re.search(r"^RUN /opt/spofless/bin/pip install \. ", dockerfile, re.M), "the Dockerfile must `pip install .`"
+    assert re.search(r'^ENTRYPOINT \["spofless", "run"\]', dockerfile, re.M)
+    assert re.search(r"^USER 10001", dockerfile, re.M)
