@@ -60,18 +60,18 @@ class Operator:
         env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
 
+    def answers(self) -> bool:
+        """The liveness endpoint says 200 (the process is up and no reconcile is wedged)."""
+        assert self.proc is not None and self.proc.poll() is None, f"the operator exited:\n{self.log_tail()}"
+        try:
+            with urllib.request.urlopen(self.liveness, timeout=2) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
     def wait_alive(self, timeout: float = 60) -> None:
         """Until the liveness endpoint answers: kopf has logged in and started its watches."""
-
-        def alive() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, f"the operator exited:\n{self.log_tail()}"
-            try:
-                with urllib.request.urlopen(self.liveness, timeout=2) as reply:
-                    return bool(reply.status == 200)
-            except OSError:
-                return False
-
-        wait_for("the operator's liveness endpoint", alive, timeout)
+        wait_for("the operator's liveness endpoint", self.answers, timeout)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
