@@ -95,7 +95,10 @@ def _observed(key: SiteKey, indices: Mapping[str, Any]) -> observed.Observed:
     )
 
 
-async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
+async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any], *, kopf_retries: bool) -> None:
+    """One pass for `key`. A failed API call raises TemporaryError; kopf retries the site's own
+    handlers, and for the other triggers (kopf_retries=False) the reconciler schedules the retry."""
+
     async def load() -> tuple[Mapping[str, Any], observed.Observed] | None:
         bodies = list(indices["site_index"].get(key, ()))
         return (bodies[0], _observed(key, indices)) if bodies else None
@@ -107,17 +110,18 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) 
         except ApiException as err:
             if err.status == 403 and "NamespaceTerminating" in str(err.body):
                 return  # the namespace and the site in it are going away
-            _failed(reconciler, key, load, describe(err), err)
+            _failed(reconciler, key, load if not kopf_retries else None, describe(err), err)
         except (TimeoutError, aiohttp.ClientError) as err:
-            _failed(reconciler, key, load, describe(err), err)
+            _failed(reconciler, key, load if not kopf_retries else None, describe(err), err)
         finally:
             metrics.RECONCILES.inc()
 
 
-def _failed(reconciler: Reconciler, key: SiteKey, load: Loader, what: str, err: Exception) -> NoReturn:
+def _failed(reconciler: Reconciler, key: SiteKey, retry: Loader | None, what: str, err: Exception) -> NoReturn:
     """The API is unreachable or busy: nothing changes; the same pass is tried again soon."""
     metrics.RECONCILE_ERRORS.inc()
-    reconciler.wake_later(key, load, RETRY_SECONDS)
+    if retry is not None:
+        reconciler.wake_later(key, retry, RETRY_SECONDS)
     raise kopf.TemporaryError(
         f"API call failed, retrying in {RETRY_SECONDS:.0f} s: {what}", delay=RETRY_SECONDS
     ) from err
@@ -130,7 +134,7 @@ def _failed(reconciler: Reconciler, key: SiteKey, load: Loader, what: str, err: 
 @kopf.on.create(*SITES)
 @kopf.on.update(*SITES)
 async def site_changed(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
-    await _reconcile(memo, (namespace, name), kwargs)
+    await _reconcile(memo, (namespace, name), kwargs, kopf_retries=True)
 
 
 @kopf.on.event(*SITES)
@@ -164,7 +168,7 @@ async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.
 async def _quietly(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
     """Event handlers are not retried by kopf; the reconciler retries a failed pass itself."""
     try:
-        await _reconcile(memo, key, indices)
+        await _reconcile(memo, key, indices, kopf_retries=False)
     except kopf.TemporaryError as err:
         _log.warning("reconcile of %s/%s deferred: %s", *key, err)
 
