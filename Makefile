@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit e2e cluster-up cluster-down crd chart bench clean
+.PHONY: help demo test lint unit e2e cluster-up cluster-down crd manifests bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(BIN)/spofless: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ cluster-up: ## build (cached) and start the local cluster; prints the KUBECONFIG
 cluster-down: ## stop and remove the local cluster
 	hack/cluster.sh down
 
-crd: $(BIN)/spofless ## regenerate crds/ from the models
+crd: $(BIN)/spofless ## regenerate crds/ (and the chart's copy, and install.yaml) from the models
 	$(BIN)/spofless crd > crds/resilientsite.yaml
+	cp crds/resilientsite.yaml manifests/crds/resilientsite.yaml
+	hack/render-manifests.sh
+
+manifests: ## re-render manifests/install.yaml from the chart (helm is built and cached)
+	hack/render-manifests.sh
 
 bench: $(BIN)/spofless ## latency, scale, failure and steady-state benchmarks on the local cluster
 	hack/bench.sh
