@@ -21,10 +21,11 @@ demo: $(BIN)/spofless ## bring up a local 3-zone cluster, run the operator, appl
 test: $(BIN)/spofless ## lint, then unit and e2e tests on a local cluster brought up and torn down here
 	hack/test.sh
 
-lint: $(BIN)/spofless ## ruff and mypy
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+lint: $(BIN)/spofless ## ruff, mypy and the layering contract (the core imports no cluster library)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: $(BIN)/spofless ## the pure-core tests, no cluster needed
 	$(BIN)/pytest tests/unit

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spofless import api, desired, naming
-from spofless.api import ResilientSiteSpec
+from spofless.core import api, desired, naming
+from spofless.core.api import ResilientSiteSpec
 from spofless.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[1]

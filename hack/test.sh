@@ -8,10 +8,8 @@ cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
 BIN=.venv/bin
 
-log "lint: ruff, mypy"
-$BIN/ruff check operator tests bench
-$BIN/ruff format --check operator tests bench
-$BIN/mypy
+log "lint: ruff, mypy, the layering contract"
+make --no-print-directory lint
 
 log "tools: helm (cached after the first build)"
 build_helm

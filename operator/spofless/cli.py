@@ -53,7 +53,7 @@ def default_priority(identity: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import kopf  # imported late: `spofless crd` must not need a cluster library's start-up
 
-    from spofless import handlers, metrics
+    from spofless.operator import handlers, metrics
 
     kopf.configure(
         debug=args.log_level == "debug",
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "crd":
-        from spofless import crd
+        from spofless.core import crd
 
         sys.stdout.write(crd.crd_yaml())
         return 0

@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless import api, naming
+from spofless.core import api, naming
 
 # kind -> (API path prefix, plural): every kind the operator writes.
 _PATHS = {

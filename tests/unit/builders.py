@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from spofless import naming
-from spofless.decision import Site
-from spofless.observed import Child, Endpoint, Node, Observed, Pod
+from spofless.core import naming
+from spofless.core.decision import Site
+from spofless.core.observed import Child, Endpoint, Node, Observed, Pod
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)

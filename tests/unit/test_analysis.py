@@ -1,9 +1,9 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless import analysis, zones
-from spofless.api import ResilientSiteSpec
-from spofless.observed import Endpoint, Observed
+from spofless.core import analysis, zones
+from spofless.core.api import ResilientSiteSpec
+from spofless.core.observed import Endpoint, Observed
 
 from .builders import TEMPLATE, ZONE_KEY, budgets, endpoints, nodes, pods
 

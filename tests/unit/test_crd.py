@@ -4,7 +4,7 @@ from typing import Any
 
 import yaml
 
-from spofless import crd
+from spofless.core import crd
 
 ROOT = Path(__file__).resolve().parents[2]
 

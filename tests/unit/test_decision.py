@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from spofless.decision import Decision, decide
+from spofless.core.decision import Decision, decide
 
 from .builders import T0, site, world
 

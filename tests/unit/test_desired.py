@@ -1,5 +1,5 @@
-from spofless import desired, naming
-from spofless.api import ResilientSiteSpec
+from spofless.core import desired, naming
+from spofless.core.api import ResilientSiteSpec
 
 from .builders import TEMPLATE
 

@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless import decision
+from spofless.core import decision
+from spofless.core.observed import Child, Observed
 from spofless.kube import Refused
-from spofless.observed import Child, Observed
-from spofless.reconciler import Reconciler, covers
+from spofless.operator.reconciler import Reconciler, covers
 
 from .builders import T0, site, world
 

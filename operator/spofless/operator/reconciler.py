@@ -15,9 +15,10 @@ from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless import decision, metrics
+from spofless.core import decision
+from spofless.core.observed import Child, Observed
 from spofless.kube import Kube, Refused, describe
-from spofless.observed import Child, Observed
+from spofless.operator import metrics
 
 SiteKey = tuple[str, str]  # (namespace, name)
 Poster = Callable[[Mapping[str, Any], decision.Event], None]

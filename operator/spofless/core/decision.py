@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from spofless import analysis, desired, naming, placement, zones
-from spofless.api import Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
-from spofless.observed import Observed
+from spofless.core import analysis, desired, naming, placement, zones
+from spofless.core.api import Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
+from spofless.core.observed import Observed
 
 
 @dataclass(frozen=True)

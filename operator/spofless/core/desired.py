@@ -10,8 +10,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from spofless import naming
-from spofless.api import ResilientSiteSpec
+from spofless.core import naming
+from spofless.core.api import ResilientSiteSpec
 
 Manifest = dict[str, Any]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from spofless import api
-from spofless.observed import Observed, Pod
-from spofless.zones import ZoneSet
+from spofless.core import api
+from spofless.core.observed import Observed, Pod
+from spofless.core.zones import ZoneSet
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spofless import naming
+from spofless.core import naming
 
 Body = Mapping[str, Any]
 

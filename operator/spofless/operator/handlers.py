@@ -18,10 +18,11 @@ import aiohttp
 import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless import api, metrics, naming, observed
-from spofless.decision import Event
+from spofless.core import api, naming, observed
+from spofless.core.decision import Event
 from spofless.kube import Kube, describe
-from spofless.reconciler import Loader, Reconciler, SiteKey
+from spofless.operator import metrics
+from spofless.operator.reconciler import Loader, Reconciler, SiteKey
 
 SITES = (api.GROUP, api.VERSION, api.PLURAL)
 OWNED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spofless.observed import Node
+from spofless.core.observed import Node
 
 
 @dataclass(frozen=True)
