@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
+
 from spofless.core import api, desired, naming
 from spofless.core.api import ResilientSiteSpec
 from spofless.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.e2e.cluster import service_account_kubeconfig  # noqa: E402  (one way to make that kubeconfig)
 
 CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
 TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}

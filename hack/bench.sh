@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: brings up the local cluster, installs the chart's RBAC (so the operator runs as its
-# ServiceAccount and the audit log counts its requests), runs bench/run.py and leaves the results in
+# ServiceAccount and the audit log counts its requests), runs bench/run.py (as `python -m bench.run`) and leaves the results in
 # bench/results/ (not committed). Arguments go to bench/run.py (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,4 @@ kubectl apply --server-side -f manifests/install.yaml >/dev/null
 # The chart's operator pods are KWOK's fakes here; the operator under test runs below, as that account.
 kubectl -n spofless-system scale deployment spofless --replicas=0 >/dev/null
 log "benchmarks (several minutes; progress below)"
-SPOFLESS_BENCH_LOGS=$SPOFLESS_CACHE .venv/bin/python bench/run.py --service-account spofless-system/spofless "$@"
+SPOFLESS_BENCH_LOGS=$SPOFLESS_CACHE .venv/bin/python -m bench.run --service-account spofless-system/spofless "$@"

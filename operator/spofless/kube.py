@@ -1,7 +1,8 @@
-"""The few Kubernetes API calls the operator makes: server-side apply, delete, status patch.
+"""The few Kubernetes API calls the shells make: server-side apply, delete, status patch; and the
+one place where API errors are sorted into what they mean for a reconcile.
 
-Plain dicts in and out over kubernetes_asyncio's ApiClient, so one generic path serves
-every kind the operator owns.
+Plain dicts in and out over kubernetes_asyncio's ApiClient, so one generic path serves every kind
+in `core.kinds`.
 """
 
 from __future__ import annotations
@@ -9,31 +10,31 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless.core import api, naming
-
-# kind -> (API path prefix, plural): every kind the operator writes.
-_PATHS = {
-    "Deployment": ("/apis/apps/v1", "deployments"),
-    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
-    "Service": ("/api/v1", "services"),
-    api.KIND: (f"/apis/{api.GROUP}/{api.VERSION}", api.PLURAL),
-}
-
+from spofless.core import kinds, naming
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
 
 
 class Refused(Exception):
-    """The API server refused an object as invalid (HTTP 400 or 422): a spec problem, not an outage."""
+    """The API server refused an object as invalid: a spec problem, not an outage."""
 
     def __init__(self, kind: str, name: str, message: str) -> None:
         super().__init__(f"{kind} {name}: {message}")
         self.kind, self.name, self.message = kind, name, message
+
+
+class Failure(Enum):
+    """What a failed API call means for the pass that made it."""
+
+    TRANSIENT = "transient"  # the API server is unreachable, overloaded or failing: retry the pass
+    GONE = "gone"  # the site or its namespace is going away: nothing to retry
 
 
 def api_message(err: ApiException) -> str:
@@ -44,17 +45,39 @@ def api_message(err: ApiException) -> str:
         return str(err.reason)
 
 
-def describe(err: Exception) -> str:
+def describe(err: BaseException) -> str:
     """One line for a log or a status: the API's own message where there is one."""
     if isinstance(err, ApiException):
         return f"{err.status} {err.reason}: {api_message(err)}"
     return str(err) or type(err).__name__
 
 
-def path(kind: str, namespace: str, name: str, subresource: str = "") -> str:
-    prefix, plural = _PATHS[kind]
-    tail = f"/{subresource}" if subresource else ""
-    return f"{prefix}/namespaces/{namespace}/{plural}/{name}{tail}"
+def refusal(err: ApiException) -> bool:
+    """True when the API server refused the object itself. Besides 400 and 422, server-side apply
+    answers 500 "failed to create typed patch object" for a field of the wrong type: retrying that
+    would fail forever, so it is a refusal, not an outage."""
+    return err.status in (400, 422) or (err.status == 500 and "failed to create typed patch object" in api_message(err))
+
+
+def failure(err: BaseException) -> Failure | None:
+    """Sorts an error from an API call; None for anything that is not one (a bug: let it raise)."""
+    if isinstance(err, ApiException):
+        if err.status == 404 or (err.status == 403 and "NamespaceTerminating" in str(err.body)):
+            return Failure.GONE
+        return Failure.TRANSIENT
+    if isinstance(err, TimeoutError | aiohttp.ClientError | OSError):
+        return Failure.TRANSIENT
+    return None
+
+
+class Api(Protocol):
+    """The calls the reconciler makes; the real client and the tests' stand-in both implement it."""
+
+    async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]: ...
+
+    async def delete(self, kind: str, namespace: str, name: str) -> None: ...
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -74,7 +97,7 @@ class Kube:
     async def close(self) -> None:
         await self.client.close()
 
-    async def _call(
+    async def call(
         self,
         method: str,
         url: str,
@@ -100,13 +123,11 @@ class Kube:
         query = [("fieldManager", self.field_manager), ("force", "true")]
         if dry_run:
             query.append(("dryRun", "All"))
+        url = kinds.BY_KIND[manifest["kind"]].path(meta["namespace"], meta["name"])
         try:
-            result: dict[str, Any] = await self._call(
-                "PATCH", path(manifest["kind"], meta["namespace"], meta["name"]), manifest, query,
-                "application/apply-patch+yaml",
-            )  # fmt: skip
+            result: dict[str, Any] = await self.call("PATCH", url, manifest, query, "application/apply-patch+yaml")
         except ApiException as err:
-            if err.status in (400, 422):
+            if refusal(err):
                 raise Refused(manifest["kind"], meta["name"], api_message(err)) from err
             raise
         return result
@@ -115,13 +136,12 @@ class Kube:
         """Deletes one child; already gone is fine. Foreground, so its pods go before it does."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
         try:
-            await self._call("DELETE", path(kind, namespace, name), body)
+            await self.call("DELETE", kinds.BY_KIND[kind].path(namespace, name), body)
         except ApiException as err:
             if err.status != 404:
                 raise
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patches the status subresource."""
-        await self._call(
-            "PATCH", path(api.KIND, namespace, name, "status"), {"status": status}, None, "application/merge-patch+json"
-        )
+        url = kinds.SITE.path(namespace, name, "status")
+        await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")

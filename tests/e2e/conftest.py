@@ -13,8 +13,9 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,7 +121,9 @@ def ns(operator: Operator | None, request: pytest.FixtureRequest) -> Iterator[st
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
@@ -153,8 +156,8 @@ def healthy_nodes() -> Iterator[None]:
     heal()
 
 
-def _ready(node: dict[str, object]) -> bool:
-    conds = node.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
+def _ready(node: dict[str, Any]) -> bool:
+    conds = node.get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
 
 

@@ -146,11 +146,11 @@ def test_deleting_the_site_collects_every_child(ns: str, healthy_nodes: None) ->
     wait_phase("shop", ns, "Redundant", readyReplicas=3)
     kubectl("delete", "rsite", "shop", "-n", ns)
     for kind in ("deployments", "services", "poddisruptionbudgets", "pods"):
-        wait_for(
-            f"{kind} of the site to be collected",
-            lambda kind=kind: get(kind, namespace=ns, selector="spofless.dev/site=shop") == [],
-            timeout=90,
-        )
+
+        def collected(kind: str = kind) -> bool:
+            return bool(get(kind, namespace=ns, selector="spofless.dev/site=shop") == [])
+
+        wait_for(f"{kind} of the site to be collected", collected, timeout=90)
 
 
 def test_a_zone_removed_from_the_spec_is_drained_then_deleted(ns: str, healthy_nodes: None) -> None:

@@ -1,7 +1,9 @@
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core import analysis, zones
+from spofless.core import analysis, api, zones
 from spofless.core.api import ResilientSiteSpec
 from spofless.core.observed import Endpoint, Observed
 
@@ -15,8 +17,8 @@ def run(
     node_zones: dict[str, int] = THREE,
     min_zones: int = 2,
     eps: tuple[Endpoint, ...] | None = None,
-    node_of=None,
-):  # type: ignore[no-untyped-def]
+    node_of: Any = None,
+) -> tuple[list[api.Finding], list[api.ZoneLoss]]:
     spec = ResilientSiteSpec.model_validate({"template": TEMPLATE, "minZones": min_zones})
     observed = Observed(
         nodes=nodes(node_zones),

@@ -1,3 +1,5 @@
+from typing import Any
+
 from spofless.core import desired, naming
 from spofless.core.api import ResilientSiteSpec
 
@@ -40,7 +42,7 @@ def test_deployment_is_pinned_to_its_zone_and_spread_over_its_nodes() -> None:
 
 
 def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
-    template = {
+    template: dict[str, Any] = {
         "spec": {
             "containers": [{"name": "web", "image": "nginx"}],
             "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [

@@ -1,6 +1,9 @@
 """Narrow wiring tests of the reconciler with an in-process stand-in for the API calls."""
 
+from __future__ import annotations
+
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -8,7 +11,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless.core import decision
 from spofless.core.observed import Child, Observed
-from spofless.kube import Refused
+from spofless.kube import Api, Refused
+from spofless.operator import metrics
+from spofless.operator import reconciler as reconciler_module
 from spofless.operator.reconciler import Reconciler, covers
 
 from .builders import T0, site, world
@@ -36,10 +41,13 @@ class Calls:
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         self.log.append(("delete", name))
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.log.append(("status", status["phase"]))
         self.statuses.append(status)
-        return {"metadata": {"resourceVersion": "8"}, "status": status}
+
+
+def _implements_the_protocol(calls: Calls) -> Api:
+    return calls  # mypy checks the stand-in against the real client's Protocol here
 
 
 def body_of(s: decision.Site) -> dict[str, Any]:
@@ -52,7 +60,7 @@ def body_of(s: decision.Site) -> dict[str, Any]:
 
 def reconcile(calls: Calls, body: dict[str, Any], observed: Observed) -> decision.Decision:
     events: list[decision.Event] = []
-    reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))  # type: ignore[arg-type]
+    reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))
     return asyncio.run(reconciler.reconcile(("web", "shop"), body, observed))
 
 
@@ -96,6 +104,20 @@ def test_a_refused_template_writes_nothing_but_the_invalid_status() -> None:
     assert ("status", "Invalid") in calls.log
 
 
+def test_a_refused_template_still_reports_what_is_observed() -> None:
+    """The core, not the reconciler, writes the Invalid status: from what runs now, not the last status."""
+    stale = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
+    calls = Calls(refuse="Deployment")
+    now = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
+    result = reconcile(calls, body_of(site({"replicas": 6}, stale)), now)
+    status = result.status
+    assert (status["phase"], status["readyReplicas"], status["readyZones"]) == ("Invalid", 4, 2)
+    assert [z["healthy"] for z in status["zones"]] == [True, False, True]
+    reconciled = next(c for c in status["conditions"] if c["type"] == "Reconciled")
+    assert (reconciled["status"], reconciled["reason"]) == ("False", "ApplyRefused")
+    assert {e.reason for e in result.events} >= {"ApplyRefused", "ZoneLost"}
+
+
 def test_covers_ignores_fields_the_api_adds() -> None:
     assert covers({"a": [{"b": 1}]}, {"a": [{"b": 1, "c": 2}], "d": 3})
     assert not covers({"a": [{"b": 1}]}, {"a": [{"b": 2}]})
@@ -105,11 +127,12 @@ def test_covers_ignores_fields_the_api_adds() -> None:
 def test_a_wedged_pass_shows_in_the_liveness_figure() -> None:
     async def scenario() -> tuple[float, float]:
         entered, gate = asyncio.Event(), asyncio.Event()
-        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)  # type: ignore[arg-type]
+        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)
 
         async def load() -> None:
             entered.set()
             await gate.wait()  # stands for an API call that does not return
+            return None
 
         task = asyncio.create_task(reconciler.request(("web", "shop"), load))
         await entered.wait()
@@ -132,3 +155,111 @@ def test_a_failed_apply_is_reported_in_the_status_and_raised_for_a_retry() -> No
     reconciled = next(c for c in calls.statuses[-1]["conditions"] if c["type"] == "Reconciled")
     assert (reconciled["status"], reconciled["reason"]) == ("False", "ApplyFailed")
     assert "500" in reconciled["message"]
+
+
+class Driver:
+    """Runs the reconciler's pass policy against the stand-in, counting passes and events."""
+
+    def __init__(self, calls: Calls | None = None) -> None:
+        self.calls = calls or Calls()
+        self.events: list[decision.Event] = []
+        self.reconciler = Reconciler(kube=self.calls, post=lambda _b, e: self.events.append(e))
+        self.loads = 0
+        self.body: dict[str, Any] | None = body_of(site({"replicas": 6}))
+        self.observed = world(ZONES, EVEN)
+
+    async def load(self) -> tuple[Mapping[str, Any], Observed] | None:
+        self.loads += 1
+        await asyncio.sleep(0)  # a pass yields to the loop, as a real one does on its API calls
+        return (self.body, self.observed) if self.body is not None else None
+
+
+def test_requests_arriving_during_a_pass_fold_into_one_more_pass() -> None:
+    async def scenario() -> int:
+        driver = Driver()
+        await asyncio.gather(*(driver.reconciler.request(("web", "shop"), driver.load) for _ in range(5)))
+        return driver.loads
+
+    assert asyncio.run(scenario()) == 2  # the first pass, then one for the four that came meanwhile
+
+
+def test_passes_are_counted_where_they_run_not_where_they_are_requested() -> None:
+    before = metrics.RECONCILES._value.get()
+
+    async def scenario() -> None:
+        driver = Driver()
+        await asyncio.gather(*(driver.reconciler.request(("web", "shop"), driver.load) for _ in range(5)))
+
+    asyncio.run(scenario())
+    assert metrics.RECONCILES._value.get() - before == 2
+
+
+def test_a_failed_pass_is_retried_by_a_timed_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconciler_module, "RETRY_SECONDS", 0.01)
+
+    def reconciled(status: dict[str, Any]) -> str:
+        return str(next(c for c in status["conditions"] if c["type"] == "Reconciled")["reason"])
+
+    async def scenario() -> list[str]:
+        driver = Driver(Calls(fail="Service"))
+        await driver.reconciler.request(("web", "shop"), driver.load)  # fails, schedules the retry
+        assert driver.reconciler.memory[("web", "shop")].wakeup is not None
+        driver.calls.fail = None  # the API server is back
+        for _ in range(300):
+            if reconciled(driver.calls.statuses[-1]) == "Applied":
+                break
+            await asyncio.sleep(0.01)
+        return [reconciled(s) for s in driver.calls.statuses]
+
+    assert asyncio.run(scenario()) == ["ApplyFailed", "Applied"]  # reported, then retried without a trigger
+
+
+def test_a_failback_window_wakes_a_timed_pass() -> None:
+    async def scenario() -> float | None:
+        driver = Driver()
+        driver.reconciler.wake_later(("web", "shop"), driver.load, 0.0)
+        for _ in range(200):
+            if driver.loads:
+                break
+            await asyncio.sleep(0.01)
+        return driver.loads
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_forget_drops_the_site_and_only_that_site() -> None:
+    async def scenario() -> tuple[set[tuple[str, str]], bool]:
+        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)
+        for name in ("shop", "shop2"):
+            body = {**body_of(site({"replicas": 6})), "metadata": {"name": name, "namespace": "web", "uid": name}}
+            await reconciler.reconcile(("web", name), body, world(ZONES, EVEN, site=name))
+        reconciler.wake_later(("web", "shop"), _never, 60)
+        timer = reconciler.memory[("web", "shop")].wakeup
+        reconciler.forget(("web", "shop"))
+        assert timer is not None
+        return set(reconciler.memory), timer.cancelled()
+
+    left, cancelled = asyncio.run(scenario())
+    assert left == {("web", "shop2")}  # not matched by name prefix
+    assert cancelled
+
+
+async def _never() -> None:
+    return None
+
+
+def test_events_the_core_decides_are_posted_once() -> None:
+    calls = Calls()
+    posted: list[decision.Event] = []
+    steady = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
+    lost = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
+
+    async def scenario() -> None:
+        reconciler = Reconciler(kube=calls, post=lambda _b, e: posted.append(e))
+        body = body_of(site({"replicas": 6}, steady))
+        await reconciler.reconcile(("web", "shop"), body, lost)
+        await reconciler.reconcile(("web", "shop"), body, lost)  # the index has not caught up yet
+
+    asyncio.run(scenario())
+    assert [e.reason for e in posted].count("ZoneLost") == 1
+    assert [e.reason for e in posted].count("Failover") >= 1

@@ -82,21 +82,33 @@ def set_condition(
     return [c for c in conditions if c.type != kind] + [new]
 
 
-def decide(site: Site, observed: Observed, now: datetime) -> Decision:
+@dataclass(frozen=True)
+class Trouble:
+    """Why carrying out the last decision did not go through. The shell reports it and asks again;
+    the core decides what the status then says."""
+
+    reason: Literal["ApplyRefused", "ApplyFailed"]  # refused: the spec's fault; failed: the API's
+    message: str
+
+
+def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | None = None) -> Decision:
+    """What to apply, report and announce for one site.
+
+    Whatever is wrong with the spec, the status reports what is observed (ready counts, zones,
+    findings, what-if); only the children are left alone.
+    """
     prev = previous_status(site.status)
     try:
         spec = ResilientSiteSpec.model_validate(site.spec)
     except ValidationError as err:
-        return invalid(site, prev, "InvalidSpec", _validation_message(err), now)
+        return _unreadable(site, prev, _validation_message(err), now)
     zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, prev.known_zones)
-    if zone_set.unknown:
-        listed = ", ".join(zone_set.unknown)
-        message = f"zone(s) {listed} in spec.zones have no node labelled {spec.topology_key}; nothing was changed"
-        return invalid(site, prev, "UnknownZone", message, now, spec=spec, zone_set=zone_set, observed=observed)
-    unlabelled = bool(observed.nodes) and not any(n.zone(spec.topology_key) for n in observed.nodes)
-    if unlabelled or not zone_set.expected:  # nodes exist but none is in a zone: a wrong key, not an outage
-        message = f"no node carries the label {spec.topology_key}, so no zone can be found; nothing was changed"
-        return invalid(site, prev, "NoZones", message, now, spec=spec, zone_set=zone_set, observed=observed)
+    problem = _spec_problem(spec, zone_set, observed)
+    if problem is not None and problem[0] == "NoZones":
+        # Zones seen through a key no node carries would all look lost: report the last zones seen.
+        return _unreadable(site, prev, problem[1], now, reason="NoZones")
+    if problem is None and trouble is not None and trouble.reason == "ApplyRefused":
+        problem = (trouble.reason, trouble.message)
 
     zone_times = _zone_times(zone_set, prev, now)
     window = spec.failover.failback_after_seconds
@@ -108,24 +120,30 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
     }
     current = _current_replicas(site, zone_set, observed)
     ready = analysis.readiness(observed, list(zone_set.expected))
-    plan = placement.place(
-        total=spec.replicas,
-        zones=zone_set.expected,
-        out_of_service=[*zone_set.lost, *remaining],
-        current=current,
-        ready=ready.per_zone,
-        failover=spec.failover.enabled,
-    )
+    if problem is None:
+        plan = placement.place(
+            total=spec.replicas,
+            zones=zone_set.expected,
+            out_of_service=[*zone_set.lost, *remaining],
+            current=current,
+            ready=ready.per_zone,
+            failover=spec.failover.enabled,
+        )
+    else:
+        plan = placement.hold(spec.replicas, zone_set.expected, current)
     status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now)
+    events = _events(prev, status, plan, current, zone_set)
+    if problem is not None:
+        return _invalid(site, prev, status, events, *problem, now)
+    reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
     status.conditions = set_condition(
-        status.conditions, "Reconciled", True, "Applied", "children match the spec", now, site.generation
+        status.conditions, "Reconciled", trouble is None, *reconciled, now, site.generation
     )
     manifests = desired.children(site.owner, spec, plan.desired)
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
     delete = stale if sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas else []
-    events = _events(prev, status, plan, current, zone_set)
     return Decision(
         status=status.wire(),
         apply=manifests,
@@ -135,45 +153,53 @@ def decide(site: Site, observed: Observed, now: datetime) -> Decision:
     )
 
 
-def invalid(
+def _spec_problem(spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed) -> tuple[str, str] | None:
+    """(reason, message) when the spec cannot be carried out on this cluster, else None."""
+    if zone_set.unknown:
+        listed = ", ".join(zone_set.unknown)
+        return "UnknownZone", (
+            f"zone(s) {listed} in spec.zones have no node labelled {spec.topology_key}; nothing was changed"
+        )
+    unlabelled = bool(observed.nodes) and not any(n.zone(spec.topology_key) for n in observed.nodes)
+    if unlabelled or not zone_set.expected:  # nodes exist but none is in a zone: a wrong key, not an outage
+        return "NoZones", f"no node carries the label {spec.topology_key}, so no zone can be found; nothing was changed"
+    return None
+
+
+def _invalid(
     site: Site,
     prev: ResilientSiteStatus,
+    status: ResilientSiteStatus,
+    events: list[Event],
     reason: str,
     message: str,
     now: datetime,
-    spec: ResilientSiteSpec | None = None,
-    zone_set: zones.ZoneSet | None = None,
-    observed: Observed | None = None,
 ) -> Decision:
-    """Phase Invalid and Reconciled=False; nothing is applied or deleted, running pods are untouched."""
-    status = prev.model_copy(deep=True)
-    if spec is not None and zone_set is not None and observed is not None:
-        # Still report what is running, so the SPOF picture stays true while the spec is fixed.
-        ready = analysis.readiness(observed, list(zone_set.expected))
-        status.ready_replicas = ready.total
-        status.ready_zones = len(ready.zones)
-        status.single_points_of_failure = analysis.findings(spec, zone_set, ready, observed, site.name)
-        status.spof = any(f.severity == "SPOF" for f in status.single_points_of_failure)
+    """Phase Invalid and Reconciled=False; nothing is applied or deleted, running pods are untouched.
+    Zones still announce their loss and return; the rest waits until the spec can be carried out."""
     status.phase = "Invalid"
     status.message = message
-    status.observed_generation = site.generation
     status.conditions = set_condition(status.conditions, "Reconciled", False, reason, message, now, site.generation)
+    zone_events = [e for e in events if e.reason in ("ZoneLost", "ZoneRecovered")]
+    return Decision(status=status.wire(), events=[*zone_events, *_warn_once(prev, reason, message)])
+
+
+def _unreadable(
+    site: Site, prev: ResilientSiteStatus, message: str, now: datetime, reason: str = "InvalidSpec"
+) -> Decision:
+    """A spec that gives no zones to look at (unreadable, or a topology key no node carries): the last
+    status, marked Invalid."""
+    status = prev.model_copy(deep=True)
+    status.observed_generation = site.generation
+    return _invalid(site, prev, status, [], reason, message, now)
+
+
+def _warn_once(prev: ResilientSiteStatus, reason: str, message: str) -> list[Event]:
+    """A Warning event, unless the status already says the same."""
     was = next((c for c in prev.conditions if c.type == "Reconciled"), None)
-    events = (
-        []
-        if was is not None and was.status == "False" and was.message == message
-        else [Event("Warning", reason, message)]
-    )
-    return Decision(status=status.wire(), events=events)
-
-
-def apply_failed(site: Site, status: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
-    """The status with Reconciled=False after the API server failed (not refused) a write."""
-    failed = ResilientSiteStatus.model_validate(status)
-    failed.conditions = set_condition(
-        failed.conditions, "Reconciled", False, "ApplyFailed", message, now, site.generation
-    )
-    return failed.wire()
+    if was is not None and was.status == "False" and was.message == message:
+        return []
+    return [Event("Warning", reason, message)]
 
 
 def _validation_message(err: ValidationError) -> str:

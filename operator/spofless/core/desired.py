@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core import naming
+from spofless.core import kinds, naming
 from spofless.core.api import ResilientSiteSpec
 
 Manifest = dict[str, Any]
@@ -23,13 +23,11 @@ class Owner:
     name: str
     namespace: str
     uid: str
-    api_version: str = "spofless.dev/v1alpha1"
-    kind: str = "ResilientSite"
 
     def reference(self) -> dict[str, Any]:
         return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
+            "apiVersion": kinds.SITE.api_version,
+            "kind": kinds.SITE.kind,
             "name": self.name,
             "uid": self.uid,
             "controller": True,
@@ -85,8 +83,8 @@ def pod_template(owner: Owner, spec: ResilientSiteSpec, zone: str) -> dict[str, 
 
 def deployment(owner: Owner, spec: ResilientSiteSpec, zone: str, replicas: int) -> Manifest:
     return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "apiVersion": kinds.DEPLOYMENT.api_version,
+        "kind": kinds.DEPLOYMENT.kind,
         "metadata": _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone)),
         "spec": {
             "replicas": replicas,
@@ -98,8 +96,8 @@ def deployment(owner: Owner, spec: ResilientSiteSpec, zone: str, replicas: int) 
 
 def disruption_budget(owner: Owner, spec: ResilientSiteSpec, zone: str) -> Manifest:
     return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
+        "apiVersion": kinds.DISRUPTION_BUDGET.api_version,
+        "kind": kinds.DISRUPTION_BUDGET.kind,
         "metadata": _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone)),
         "spec": {
             "maxUnavailable": spec.disruption_budget.max_unavailable,
@@ -144,8 +142,8 @@ def service(owner: Owner, spec: ResilientSiteSpec) -> Manifest:
     else:
         body["clusterIP"] = "None"  # no port to expose: a headless Service still lists endpoints
     return {
-        "apiVersion": "v1",
-        "kind": "Service",
+        "apiVersion": kinds.SERVICE.api_version,
+        "kind": kinds.SERVICE.kind,
         "metadata": _metadata(owner, owner.name, naming.site_labels(owner.name)),
         "spec": body,
     }

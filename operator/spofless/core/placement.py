@@ -82,3 +82,10 @@ def place(
             if desired[zone] != target[zone]:
                 held[zone] = desired[zone] - target[zone]
     return Placement(desired=desired, target=target, base=base, held=held)
+
+
+def hold(total: int, zones: Sequence[str], current: Mapping[str, int | None]) -> Placement:
+    """No move at all: every zone keeps what its Deployment has (a spec that cannot be carried out)."""
+    base = spread(total, zones)
+    kept = {z: current.get(z) or 0 for z in base}
+    return Placement(desired=kept, target=dict(kept), base=base, held={})

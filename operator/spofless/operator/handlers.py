@@ -4,7 +4,7 @@ What a site is made of lives in kopf indices, filled from watches; a change to a
 of its children, one of its pods or endpoints, or a node, triggers the same idempotent
 reconcile. There is no kopf timer: it would put a finalizer on every site, and deleting a site
 would hang whenever no operator runs. The reconciler wakes itself for timed steps (failback)
-and for retries.
+and for retries, and never raises for a failed API call, so kopf never retries on its own.
 """
 
 from __future__ import annotations
@@ -12,25 +12,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import Any
 
-import aiohttp
 import kopf
-from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless.core import api, naming, observed
+from spofless.core import kinds, naming, observed
 from spofless.core.decision import Event
-from spofless.kube import Kube, describe
-from spofless.operator import metrics
-from spofless.operator.reconciler import Loader, Reconciler, SiteKey
+from spofless.kube import Kube
+from spofless.operator.reconciler import Reconciler, SiteKey
 
-SITES = (api.GROUP, api.VERSION, api.PLURAL)
-OWNED = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+OWNED_LABELS = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 PEERING_LIFETIME = 15  # seconds
-RETRY_SECONDS = 5.0  # after a failed API call
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
 
 _log = logging.getLogger("spofless")
+
+
+def _selector(kind: kinds.Kind) -> dict[str, str]:
+    """kopf's resource selector for a kind of the table."""
+    return {"group": kind.group, "version": kind.version, "plural": kind.plural}
+
+
+SITE = _selector(kinds.SITE)
+
+SiteIndex = kopf.Index[SiteKey, dict[str, Any]]
+NodeIndex = kopf.Index[None, observed.Node]
+PodIndex = kopf.Index[SiteKey, observed.Pod]
+EndpointIndex = kopf.Index[SiteKey, tuple[observed.Endpoint, ...]]
+ChildIndex = kopf.Index[SiteKey, observed.Child]
 
 
 def _post(body: Mapping[str, Any], event: Event) -> None:
@@ -58,120 +68,135 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 # --- indices: what the reconciler reads instead of asking the API ---------------------------
 
 
-@kopf.index(*SITES)
+@kopf.index(**SITE)
 def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, dict[str, Any]]:
     return {(namespace, name): dict(body)}
 
 
-@kopf.index("nodes")
+@kopf.index(**_selector(kinds.NODE))
 def node_index(body: kopf.Body, **_: Any) -> dict[None, observed.Node]:
     return {None: observed.node_from(body)}
 
 
-@kopf.index("pods", labels=OWNED)
+@kopf.index(**_selector(kinds.POD), labels=OWNED_LABELS)
 def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Pod]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.pod_from(body)}
 
 
-@kopf.index("discovery.k8s.io", "v1", "endpointslices", labels=OWNED)
+@kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=OWNED_LABELS)
 def endpoint_index(
     namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any
 ) -> dict[SiteKey, tuple[observed.Endpoint, ...]]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.endpoints_from(body)}
 
 
-@kopf.index("apps", "v1", "deployments", labels=OWNED)
-@kopf.index("policy", "v1", "poddisruptionbudgets", labels=OWNED)
-@kopf.index("v1", "services", labels=OWNED)
 def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Child]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.child_from(dict(body))}
 
 
-def _observed(key: SiteKey, indices: Mapping[str, Any]) -> observed.Observed:
-    return observed.Observed(
-        nodes=tuple(indices["node_index"].get(None, ())),
-        pods=tuple(indices["pod_index"].get(key, ())),
-        endpoints=tuple(e for part in indices["endpoint_index"].get(key, ()) for e in part),
-        children=tuple(indices["child_index"].get(key, ())),
-    )
+for _kind in kinds.OWNED:  # one index over every kind a site owns
+    kopf.index(**_selector(_kind), labels=OWNED_LABELS)(child_index)
 
 
-async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any], *, kopf_retries: bool) -> None:
-    """One pass for `key`. A failed API call raises TemporaryError; kopf retries the site's own
-    handlers, and for the other triggers (kopf_retries=False) the reconciler schedules the retry."""
+@dataclass(frozen=True)
+class Indices:
+    """The indices one pass reads, as kopf hands them to a handler."""
 
+    sites: SiteIndex
+    nodes: NodeIndex
+    pods: PodIndex
+    endpoints: EndpointIndex
+    children: ChildIndex
+
+    def load(self, key: SiteKey) -> tuple[Mapping[str, Any], observed.Observed] | None:
+        """The site's body and what is observed of it, or None once it is gone."""
+        bodies = list(self.sites.get(key, ()))
+        if not bodies:
+            return None
+        seen = observed.Observed(
+            nodes=tuple(self.nodes.get(None, ())),
+            pods=tuple(self.pods.get(key, ())),
+            endpoints=tuple(e for part in self.endpoints.get(key, ()) for e in part),
+            children=tuple(self.children.get(key, ())),
+        )
+        return bodies[0], seen
+
+
+async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices) -> None:
     async def load() -> tuple[Mapping[str, Any], observed.Observed] | None:
-        bodies = list(indices["site_index"].get(key, ()))
-        return (bodies[0], _observed(key, indices)) if bodies else None
+        return indices.load(key)
 
     reconciler: Reconciler = memo.reconciler
-    with metrics.RECONCILE_SECONDS.time():
-        try:
-            await reconciler.request(key, load)
-        except ApiException as err:
-            if err.status == 403 and "NamespaceTerminating" in str(err.body):
-                return  # the namespace and the site in it are going away
-            _failed(reconciler, key, load if not kopf_retries else None, describe(err), err)
-        except (TimeoutError, aiohttp.ClientError) as err:
-            _failed(reconciler, key, load if not kopf_retries else None, describe(err), err)
-        finally:
-            metrics.RECONCILES.inc()
-
-
-def _failed(reconciler: Reconciler, key: SiteKey, retry: Loader | None, what: str, err: Exception) -> NoReturn:
-    """The API is unreachable or busy: nothing changes; the same pass is tried again soon."""
-    metrics.RECONCILE_ERRORS.inc()
-    if retry is not None:
-        reconciler.wake_later(key, retry, RETRY_SECONDS)
-    raise kopf.TemporaryError(
-        f"API call failed, retrying in {RETRY_SECONDS:.0f} s: {what}", delay=RETRY_SECONDS
-    ) from err
+    await reconciler.request(key, load)
 
 
 # --- triggers ------------------------------------------------------------------------------
 
 
-@kopf.on.resume(*SITES)
-@kopf.on.create(*SITES)
-@kopf.on.update(*SITES)
-async def site_changed(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
-    await _reconcile(memo, (namespace, name), kwargs, kopf_retries=True)
+@kopf.on.resume(**SITE)
+@kopf.on.create(**SITE)
+@kopf.on.update(**SITE)
+async def site_changed(
+    namespace: str,
+    name: str,
+    memo: kopf.Memo,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    **_: Any,
+) -> None:
+    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+    await _reconcile(memo, (namespace, name), indices)
 
 
-@kopf.on.event(*SITES)
+@kopf.on.event(**SITE)
 async def site_event(type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
     if type == "DELETED":
         memo.reconciler.forget((namespace, name))
 
 
-@kopf.on.event("pods", labels=OWNED)
-@kopf.on.event("discovery.k8s.io", "v1", "endpointslices", labels=OWNED)
-@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
-@kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=OWNED)
-@kopf.on.event("v1", "services", labels=OWNED)
-async def child_changed(namespace: str, labels: kopf.Labels, memo: kopf.Memo, **kwargs: Any) -> None:
-    site = labels.get(naming.LABEL_SITE)
-    if site:
-        await _quietly(memo, (namespace, site), kwargs)
+async def child_changed(
+    namespace: str,
+    labels: kopf.Labels,
+    memo: kopf.Memo,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    **_: Any,
+) -> None:
+    if site := labels.get(naming.LABEL_SITE):
+        indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+        await _reconcile(memo, (namespace, site), indices)
 
 
-@kopf.on.event("nodes")
-async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+for _kind in kinds.LABELLED:  # a change to anything of a site's triggers its pass
+    kopf.on.event(**_selector(_kind), labels=OWNED_LABELS)(child_changed)
+
+
+@kopf.on.event(**_selector(kinds.NODE))
+async def node_changed(
+    type: str | None,
+    name: str,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    **_: Any,
+) -> None:
     """A node that turns Ready or NotReady, or comes or goes, may change every site's zones."""
     record = None if type == "DELETED" else observed.node_from(body)
     if memo.nodes.get(name) == record:
         return  # a heartbeat or an unrelated field: nothing a site cares about
     memo.nodes[name] = record
-    keys = list(kwargs["site_index"])
-    await asyncio.gather(*(_quietly(memo, key, kwargs) for key in keys))
-
-
-async def _quietly(memo: kopf.Memo, key: SiteKey, indices: Mapping[str, Any]) -> None:
-    """Event handlers are not retried by kopf; the reconciler retries a failed pass itself."""
-    try:
-        await _reconcile(memo, key, indices, kopf_retries=False)
-    except kopf.TemporaryError as err:
-        _log.warning("reconcile of %s/%s deferred: %s", *key, err)
+    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+    await asyncio.gather(*(_reconcile(memo, key, indices) for key in list(site_index)))
 
 
 @kopf.on.probe(id="longest_pass_seconds")

@@ -1,5 +1,9 @@
-"""Carries out the core's decision for one site: applies what drifted, patches the status when
-it changed, posts events. The only module that writes to the API on a site's behalf."""
+"""Carries out the core's decision for one site: applies what drifted, patches the status when it
+changed, posts events. The only module that writes to the API on a site's behalf.
+
+It also owns the pass policy: one pass per site at a time, requests arriving meanwhile folded into
+one more pass, timed passes (a failback window ending), and one retry after a failed API call.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from spofless.core import decision
 from spofless.core.observed import Child, Observed
-from spofless.kube import Kube, Refused, describe
+from spofless.kube import Api, Failure, Refused, describe, failure
 from spofless.operator import metrics
 
 SiteKey = tuple[str, str]  # (namespace, name)
+ChildKey = tuple[str, str]  # (kind, name) within the site's namespace
 Poster = Callable[[Mapping[str, Any], decision.Event], None]
 Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
+
+RETRY_SECONDS = 5.0  # after a pass failed on an API call
 
 
 def covers(want: Any, have: Any) -> bool:
@@ -39,26 +44,36 @@ def _digest(manifest: Mapping[str, Any]) -> str:
 
 
 @dataclass
+class Memory:
+    """What the reconciler remembers of one site between passes."""
+
+    # child -> (digest of what was applied, resourceVersions before and after): neither a field the
+    # API normalises (say "1000m" -> "1") nor an index that has not caught up with our own write yet
+    # costs another apply.
+    applied: dict[ChildKey, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # Digests of the statuses our last patches replaced, and the status last written: a pass that runs
+    # before the index shows those patches starts from what was written, so no transition is
+    # announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
+    replaced: tuple[str, ...] = ()
+    written: dict[str, Any] | None = None
+    wakeup: asyncio.TimerHandle | None = None
+
+
+@dataclass
 class Reconciler:
     """One reconcile per site at a time; requests arriving meanwhile fold into one more pass."""
 
-    kube: Kube
+    kube: Api
     post: Poster
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
-    # (kind, namespace, name) -> (digest of what was applied, resourceVersions before and after):
-    # neither a field the API normalises (say "1000m" -> "1") nor an index that has not caught up
-    # with our own write yet costs another apply.
-    applied: dict[tuple[str, str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
-    # site -> (digests of the statuses our last patches replaced, the status last written): a pass
-    # that runs before the index shows those patches starts from what was written, so no transition
-    # is announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
-    written: dict[SiteKey, tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=dict)
+    memory: dict[SiteKey, Memory] = field(default_factory=dict)
     _running: dict[SiteKey, float] = field(default_factory=dict)  # site -> when its pass started
-    _wakeups: dict[SiteKey, asyncio.TimerHandle] = field(default_factory=dict)
     _again: set[SiteKey] = field(default_factory=set)
+    _timed: set[asyncio.Task[None]] = field(default_factory=set)  # timed passes under way (the loop keeps weak refs)
 
     async def request(self, key: SiteKey, load: Loader) -> None:
-        """Reconciles `key` now, or once more after the pass already running for it."""
+        """Reconciles `key` now, or once more after the pass already running for it. Never raises for
+        a failed API call: the pass is logged, counted and retried after RETRY_SECONDS."""
         if key in self._running:
             self._again.add(key)
             return
@@ -66,42 +81,65 @@ class Reconciler:
         try:
             while True:
                 self._again.discard(key)
-                loaded = await load()
-                if loaded is not None and not loaded[0].get("metadata", {}).get("deletionTimestamp"):
-                    result = await self.reconcile(key, *loaded)
-                    self.wake_later(key, load, result.wake_after)
+                if not await self._pass(key, load):
+                    break
                 if key not in self._again:
                     break
         finally:
             del self._running[key]
 
+    async def _pass(self, key: SiteKey, load: Loader) -> bool:
+        """One counted, timed pass. False when it failed (a retry is scheduled) or the site is gone."""
+        metrics.RECONCILES.inc()
+        with metrics.RECONCILE_SECONDS.time():
+            try:
+                loaded = await load()
+                if loaded is None or loaded[0].get("metadata", {}).get("deletionTimestamp"):
+                    return False
+                result = await self.reconcile(key, *loaded)
+            except Exception as err:
+                kind = failure(err)
+                if kind is Failure.GONE:
+                    return False  # the site or its namespace is going away
+                metrics.RECONCILE_ERRORS.inc()
+                if kind is Failure.TRANSIENT:
+                    self.logger.warning("reconcile of %s/%s failed, retrying in %.0f s: %s", *key, RETRY_SECONDS,
+                                        describe(err))  # fmt: skip
+                else:  # a bug: say where, and still retry so the site is not left behind
+                    self.logger.exception("reconcile of %s/%s crashed, retrying in %.0f s", *key, RETRY_SECONDS)
+                self.wake_later(key, load, RETRY_SECONDS)
+                return False
+        self.wake_later(key, load, result.wake_after)
+        return True
+
     async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
+        """Decides and carries out; raises what a failed API call raised, after reporting it."""
+        memory = self.memory.setdefault(key, Memory())
         site = site_from(body)
         current = {k: v for k, v in site.status.items() if k != "kopf"}
-        older, latest = self.written.get(key, ((), None))
-        if latest is not None and _digest(current) in older:
-            current = latest  # the index still shows a status our later patches replaced
-            site = replace(site, status=latest)
+        if memory.written is not None and _digest(current) in memory.replaced:
+            current = memory.written  # the index still shows a status our later patches replaced
+            site = replace(site, status=memory.written)
         now = datetime.now(UTC)
         result = decision.decide(site, observed, now)
-        if result.apply:
-            try:
-                await self._apply(site, result.apply, observed.children)
-            except Refused as err:
-                # Nothing was written: the dry run refused it first. Running pods stay as they are.
-                prev = decision.previous_status(site.status)
-                result = decision.invalid(site, prev, "ApplyRefused", f"the API server refused {err}", now)
-            except ApiException as err:
-                # The API server failed (a full Service IP range, an outage): say so if the status can
-                # still be written, and let the caller retry the whole pass.
-                await self._report(key, site, current, decision.apply_failed(site, result.status, describe(err), now))
-                raise
+        try:
+            await self._apply(memory, site, result.apply, observed.children)
+        except Refused as err:
+            # Nothing was written: the dry run refused it first. Running pods stay as they are.
+            trouble = decision.Trouble("ApplyRefused", f"the API server refused {err}")
+            result = decision.decide(site, observed, now, trouble)
+        except Exception as err:
+            if failure(err) is Failure.TRANSIENT:
+                # Say so if the status can still be written; the caller retries the whole pass.
+                trouble = decision.Trouble("ApplyFailed", describe(err))
+                await self._report(memory, site, current, decision.decide(site, observed, now, trouble).status)
+            raise
         for kind, name in result.delete:
             self.logger.info("deleting %s %s/%s: its zone is no longer part of the site", kind, site.namespace, name)
             await self.kube.delete(kind, site.namespace, name)
             metrics.API_WRITES.labels("delete").inc()
         if result.status != current:
-            await self._patch_status(key, site, current, result.status)
+            await self._patch_status(memory, site, current, result.status)
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
             if event.reason in ("Failover", "Failback", "Scaled"):
@@ -110,84 +148,87 @@ class Reconciler:
         return result
 
     async def _patch_status(
-        self, key: SiteKey, site: decision.Site, current: dict[str, Any], status: dict[str, Any]
+        self, memory: Memory, site: decision.Site, current: dict[str, Any], status: dict[str, Any]
     ) -> None:
-        older, _ = self.written.get(key, ((), None))
         await self.kube.patch_status(site.namespace, site.name, status)
-        self.written[key] = ((*older[-7:], _digest(current)), status)
+        memory.replaced = (*memory.replaced[-7:], _digest(current))
+        memory.written = status
         metrics.API_WRITES.labels("patch_status").inc()
 
-    async def _report(self, key: SiteKey, site: decision.Site, current: dict[str, Any], status: dict[str, Any]) -> None:
+    async def _report(
+        self, memory: Memory, site: decision.Site, current: dict[str, Any], status: dict[str, Any]
+    ) -> None:
         """Best effort: the API server that just failed a write may fail this one too."""
-        if status != current:
-            try:
-                await self._patch_status(key, site, current, status)
-            except (ApiException, OSError, TimeoutError) as err:
-                self.logger.debug("could not report the failure in %s/%s's status: %s", *key, describe(err))
+        if status == current:
+            return
+        try:
+            await self._patch_status(memory, site, current, status)
+        except Exception as err:
+            if failure(err) is None:
+                raise
+            self.logger.debug("could not report the failure in %s/%s's status: %s", site.namespace, site.name,
+                              describe(err))  # fmt: skip
 
-    async def _apply(self, site: decision.Site, manifests: list[dict[str, Any]], children: tuple[Child, ...]) -> None:
+    async def _apply(
+        self, memory: Memory, site: decision.Site, manifests: list[dict[str, Any]], children: tuple[Child, ...]
+    ) -> None:
         observed = {(c.kind, c.name): c.body for c in children}
-        stale = [
-            m
-            for m in manifests
-            if self._needs_apply(site.namespace, m, observed.get((m["kind"], m["metadata"]["name"])))
-        ]
+        stale = [m for m in manifests if self._needs_apply(memory, m, observed.get(_child_key(m)))]
         if not stale:
             return
         # A change to what exists is dry-run first, whole: a template the API refuses must not leave
         # half the zones updated. A new site needs no dry run: its first Deployment is refused first.
-        if any((m["kind"], m["metadata"]["name"]) in observed for m in stale):
+        if any(_child_key(m) in observed for m in stale):
             for manifest in stale:
                 await self.kube.apply(manifest, dry_run=True)
         for manifest in stale:
             stored = await self.kube.apply(manifest)
             metrics.API_WRITES.labels("apply").inc()
-            ident = (manifest["kind"], site.namespace, manifest["metadata"]["name"])
-            have = observed.get((manifest["kind"], manifest["metadata"]["name"])) or {}
+            have = observed.get(_child_key(manifest)) or {}
             versions = {
                 have.get("metadata", {}).get("resourceVersion", ""),
                 stored.get("metadata", {}).get("resourceVersion", ""),
             }
-            self.applied[ident] = (_digest(manifest), frozenset(versions - {""}))
-            self.logger.info("applied %s %s/%s", *ident)
+            memory.applied[_child_key(manifest)] = (_digest(manifest), frozenset(versions - {""}))
+            self.logger.info("applied %s %s/%s", manifest["kind"], site.namespace, manifest["metadata"]["name"])
 
-    def _needs_apply(self, namespace: str, manifest: dict[str, Any], have: Mapping[str, Any] | None) -> bool:
+    @staticmethod
+    def _needs_apply(memory: Memory, manifest: dict[str, Any], have: Mapping[str, Any] | None) -> bool:
         if have is None:
             return True
         if covers(manifest, have):
             return False
-        digest, versions = self.applied.get(
-            (manifest["kind"], namespace, manifest["metadata"]["name"]), ("", frozenset())
-        )
+        digest, versions = memory.applied.get(_child_key(manifest), ("", frozenset()))
         return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
 
     def wake_later(self, key: SiteKey, load: Loader, delay: float | None) -> None:
         """Runs another pass after `delay` seconds (a failback window ending, a retry); None cancels."""
-        if old := self._wakeups.pop(key, None):
-            old.cancel()
+        memory = self.memory.setdefault(key, Memory())
+        if memory.wakeup is not None:
+            memory.wakeup.cancel()
+            memory.wakeup = None
         if delay is not None:
-            loop = asyncio.get_running_loop()
-            self._wakeups[key] = loop.call_later(delay + 0.1, lambda: loop.create_task(self._woken(key, load)))
+            memory.wakeup = asyncio.get_running_loop().call_later(delay + 0.1, self._timed_pass, key, load)
 
-    async def _woken(self, key: SiteKey, load: Loader) -> None:
-        try:
-            await self.request(key, load)
-        except Exception as err:  # nobody awaits this task: say so, and try again
-            self.logger.warning("timed pass of %s/%s failed, retrying in 5 s: %s", *key, describe(err))
-            self.wake_later(key, load, 5.0)
+    def _timed_pass(self, key: SiteKey, load: Loader) -> None:
+        task = asyncio.get_running_loop().create_task(self.request(key, load))
+        self._timed.add(task)
+        task.add_done_callback(self._timed.discard)
 
     def longest_pass(self) -> float:
         """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""
         return max((time.monotonic() - t for t in self._running.values()), default=0.0)
 
     def forget(self, key: SiteKey) -> None:
-        """Drops what is remembered of a deleted site's children."""
-        namespace, name = key
-        if wakeup := self._wakeups.pop(key, None):
-            wakeup.cancel()
+        """Drops everything remembered of a deleted site."""
+        memory = self.memory.pop(key, None)
+        if memory is not None and memory.wakeup is not None:
+            memory.wakeup.cancel()
         metrics.STATUSES.statuses.pop(key, None)
-        self.written.pop(key, None)
-        self.applied = {k: v for k, v in self.applied.items() if not (k[1] == namespace and k[2].startswith(name))}
+
+
+def _child_key(manifest: Mapping[str, Any]) -> ChildKey:
+    return manifest["kind"], manifest["metadata"]["name"]
 
 
 def site_from(body: Mapping[str, Any]) -> decision.Site:
