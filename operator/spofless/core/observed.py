@@ -111,11 +111,35 @@ def endpoints_from(body: Body) -> tuple[Endpoint, ...]:
     )
 
 
+# What is kept of an object's metadata: what spofless sets, and what says which version it saw.
+_KEPT_METADATA = ("name", "namespace", "labels", "ownerReferences", "resourceVersion", "deletionTimestamp")
+
+
+def projection(body: Body, metadata: tuple[str, ...] = _KEPT_METADATA) -> dict[str, Any]:
+    """The part of an object a decision reads: kind, a few metadata fields and the spec. Status,
+    managed fields and annotations are dropped: they are most of an object's size, and an index
+    keeps one per object of every site."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion", ""),
+        "kind": body.get("kind", ""),
+        "metadata": {k: meta[k] for k in metadata if k in meta},
+        "spec": body.get("spec") or {},
+    }
+
+
 def child_from(body: Body) -> Child:
     meta = body.get("metadata", {})
     return Child(
         kind=body.get("kind", ""),
         name=meta.get("name", ""),
         zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE),
-        body=body,
+        body=projection(body),
     )
+
+
+def site_from(body: Body) -> dict[str, Any]:
+    """A site as the reconciler reads it: identity, spec and status (kopf's annotations and managed
+    fields dropped)."""
+    keep = ("name", "namespace", "uid", "generation", "deletionTimestamp")
+    return {**projection(body, keep), "status": body.get("status") or {}}

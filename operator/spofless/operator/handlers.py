@@ -70,7 +70,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.index(**SITE)
 def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, dict[str, Any]]:
-    return {(namespace, name): dict(body)}
+    return {(namespace, name): observed.site_from(body)}
 
 
 @kopf.index(**_selector(kinds.NODE))
