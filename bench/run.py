@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
 TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}
 POLL = 0.1  # seconds between two looks: the resolution of every latency below
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def log(message: str) -> None:
@@ -64,7 +71,7 @@ class Operator:
     """The operator under test, with what /proc and its /metrics say about it."""
 
     kubeconfig: str | None
-    metrics_port: int = 19090
+    metrics_port: int = field(default_factory=lambda: free_port())  # two benches may run side by side
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(
         default_factory=lambda: Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "spofless-bench-operator.log"

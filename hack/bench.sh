@@ -14,4 +14,7 @@ kubectl apply --server-side -f manifests/install.yaml >/dev/null
 # The chart's operator pods are KWOK's fakes here; the operator under test runs below, as that account.
 kubectl -n spofless-system scale deployment spofless --replicas=0 >/dev/null
 log "benchmarks (several minutes; progress below)"
-SPOFLESS_BENCH_LOGS=$SPOFLESS_CACHE .venv/bin/python -m bench.run --service-account spofless-system/spofless "$@"
+# One log directory per cluster: two benches may run side by side on one machine.
+export SPOFLESS_BENCH_LOGS=${SPOFLESS_BENCH_LOGS:-$SPOFLESS_CACHE/bench-${SPOFLESS_CLUSTER:-spofless}}
+mkdir -p "$SPOFLESS_BENCH_LOGS"
+.venv/bin/python -m bench.run --service-account spofless-system/spofless "$@"
