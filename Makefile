@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit e2e cluster-up cluster-down crd manifests bench clean
+.PHONY: help demo test lint unit e2e e2e-kind bench-kind images cluster-up cluster-down crd manifests bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ unit: $(BIN)/spofless ## the pure-core tests, no cluster needed
 
 e2e: $(BIN)/spofless ## the e2e suite against the cluster in KUBECONFIG (kind included)
 	$(BIN)/pytest tests/e2e
+
+e2e-kind: $(BIN)/spofless ## the e2e suite on a kind cluster with real containers (Docker; builds and caches its images)
+	hack/kind-e2e.sh
+
+bench-kind: $(BIN)/spofless ## requests through a zone outage and an operator kill, on kind (SPOFLESS_NODE_GRACE=12s to tune)
+	hack/kind-e2e.sh --bench
+
+images: ## build (cached) the operator, test site, traffic and kind node images (Docker)
+	hack/images.sh
 
 cluster-up: ## build (cached) and start the local cluster; prints the KUBECONFIG line
 	hack/cluster.sh up

@@ -60,17 +60,23 @@ kwok_dir() { echo "$SPOFLESS_CACHE/kwok-$(module_version kwok sigs.k8s.io/kwok)"
 helm_dir() { echo "$SPOFLESS_CACHE/helm-$(module_version helm helm.sh/helm/v3)"; }
 helm_bin() { echo "$(helm_dir)/helm"; }
 
-build_kube() {
+# kube_version_ldflags: the -X flags that stamp the pinned Kubernetes version into its binaries.
+# Without them, /version reports v0.0.0-master and kwokctl and kubectl misjudge the server.
+kube_version_ldflags() {
   local v; v=$(module_version kube k8s.io/kubernetes)
   local major=${v#v}; major=${major%%.*}
   local minor=${v#v*.}; minor=${minor%%.*}
   local ldflags="" pkg
-  # Without these, /version reports v0.0.0-master and kwokctl and kubectl misjudge the server.
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  build_into "$(kube_dir)" "kubernetes $v" kube -tags selinux,notest,grpcnotrace -ldflags "-s -w$ldflags" \
+  echo "$ldflags"
+}
+
+build_kube() {
+  local v; v=$(module_version kube k8s.io/kubernetes)
+  build_into "$(kube_dir)" "kubernetes $v" kube -tags selinux,notest,grpcnotrace -ldflags "-s -w$(kube_version_ldflags)" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 }

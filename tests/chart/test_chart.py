@@ -280,6 +280,8 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
     ]
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    # Else the metrics Service injects SPOFLESS_METRICS_PORT=tcp://..., the operator's own setting.
+    assert only(default, "Deployment")["spec"]["template"]["spec"]["enableServiceLinks"] is False
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"healthz": 8080, "metrics": 9090}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):

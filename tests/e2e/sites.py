@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .cluster import get, status, wait_for
 
+# KWOK never pulls the image; on kind, hack/kind-e2e.sh names the test HTTP server image it loaded.
+SITE_IMAGE = os.environ.get("SPOFLESS_E2E_SITE_IMAGE", "nginx:1.27")
 TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": {"app": "web"}},
-    "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]},
+    "spec": {"containers": [{"name": "web", "image": SITE_IMAGE, "ports": [{"containerPort": 8080}]}]},
 }
 
 

@@ -1,0 +1,80 @@
+"""A site keeps answering while a whole zone dies, on real nodes (kind): a client inside the cluster
+sends requests to the site's Service throughout, and the zone's node containers are paused.
+
+What spofless promises, and what is asserted: the site keeps answering through the outage (most
+requests succeed, and never a stretch without an answer as long as the time Kubernetes takes to
+notice the dead node); once the nodes are NotReady and the endpoints updated, no request fails; the
+lost zone's capacity is back in the other zones; and the zone's return costs (nearly) nothing.
+The same holds when the active operator is killed during the outage: the standby takes over.
+Figures: bench/zone_outage.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .cluster import apply
+from .conftest import LOGS
+from .sites import wait_phase
+from .traffic import (
+    KIND,
+    NEEDS_KIND,
+    Outage,
+    operator_zones,
+    run_outage,
+    service_url,
+    site_manifest,
+    start_client,
+)
+
+pytestmark = pytest.mark.skipif(not KIND, reason=NEEDS_KIND)
+
+# The longest stretch without a successful answer we accept. A third of the requests go to the dead
+# zone until its node turns NotReady (about 50 s by default); each of those waits the client's 1 s
+# timeout, so a run of k failures in a row has probability 3^-k: 8 in a row (~9 s) is very unlikely.
+MAX_GAP_S = 10.0
+
+
+def outage_through(ns: str, kill_active_operator: bool) -> Outage:
+    apply(site_manifest("web", ns, replicas=6))
+    wait_phase("web", ns, "Redundant", timeout=240, readyReplicas=6)
+    # The zone that dies hosts no operator replica: the operator's own failure is the second test.
+    zones_with_operator = set(operator_zones().values())
+    zone = next(z for z in ("zone-a", "zone-b", "zone-c") if z not in zones_with_operator)
+    client = start_client(ns, service_url(ns, "web"), seconds=600)
+    out = run_outage(ns, "web", zone, [client], kill_active_operator=kill_active_operator)
+    figures = out.figures()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / f"zone-outage-{'operator-killed' if kill_active_operator else 'plain'}.json").write_text(
+        json.dumps(figures, indent=2)
+    )
+    print(json.dumps(figures, indent=2))
+    return out
+
+
+def assert_site_kept_answering(out: Outage) -> None:
+    figures = out.figures()
+    outage, settled, back = figures["outage"], figures["outage_after_not_ready_plus_15s"], figures["return"]
+    assert outage["sent"] > 100, figures
+    assert outage["failed"] <= outage["sent"] / 2, f"most requests must be answered during the outage: {figures}"
+    assert outage["longest_gap_s"] <= MAX_GAP_S, f"the site went silent for too long: {figures}"
+    assert settled["sent"] > 0 and settled["failed"] == 0, f"requests failed after the dead nodes left: {figures}"
+    assert back["failed"] <= max(2, back["sent"] // 50), f"the zone's return cost requests: {figures}"
+    assert back["longest_gap_s"] <= 3, figures
+
+
+def test_a_zone_dies_and_the_site_keeps_answering(ns: str, healthy_nodes: None) -> None:
+    out = outage_through(ns, kill_active_operator=False)
+    assert_site_kept_answering(out)
+    # The capacity comes back soon after the zone is seen lost (scale-up of the other zones).
+    assert out.since_kill("capacity") - out.since_kill("lost") <= 90, out.figures()
+
+
+def test_the_active_operator_dies_with_the_zone_and_the_standby_takes_over(ns: str, healthy_nodes: None) -> None:
+    out = outage_through(ns, kill_active_operator=True)
+    assert out.killed_operator
+    assert_site_kept_answering(out)
+    # The standby waits for the killed replica's peering entry to expire (about a minute) first.
+    assert out.since_kill("capacity") - out.since_kill("lost") <= 180, out.figures()
