@@ -2,7 +2,7 @@
 # A real local control plane for e2e tests, without Docker: etcd, kube-apiserver, kube-controller-manager and
 # kube-scheduler run as local processes (kwokctl's binary runtime) and KWOK fakes the nodes and their pods.
 #
-#   hack/cluster.sh up [--zones N] [--nodes-per-zone M] [--name NAME] [--download]
+#   hack/cluster.sh up [--zones N] [--nodes-per-zone M] [--name NAME] [--download] [--no-metrics-server]
 #   hack/cluster.sh down | status | kubeconfig | env         [--name NAME]
 #   hack/cluster.sh stop [COMPONENT...]  kill components (e.g. kube-apiserver), or stop the whole cluster
 #   hack/cluster.sh start                start whatever is stopped, keeping all data
@@ -10,6 +10,8 @@
 # Binaries are built from the versions pinned in hack/tools/*/go.mod into $SPOFLESS_CACHE (hack/lib/tools.sh).
 # --download (or SPOFLESS_DOWNLOAD=1) is for users with internet access but no Go: nothing is built, kwokctl
 # must be on PATH and downloads the release binaries of the same versions itself (kubectl is taken from PATH).
+# `up` also runs metrics-server (built from hack/tools/metrics-server) as the resource metrics API, fed by
+# KWOK's simulated usage (hack/kwok/metrics.yaml); --no-metrics-server (SPOFLESS_METRICS_SERVER=0) leaves it out.
 # Progress goes to stderr; `up` prints `export KUBECONFIG=...` as its last line on stdout; `status` exits 0
 # only if the cluster serves.
 set -euo pipefail
@@ -21,6 +23,7 @@ NAME=${SPOFLESS_CLUSTER:-spofless}
 ZONES=${SPOFLESS_ZONES:-3}
 NODES_PER_ZONE=${SPOFLESS_NODES_PER_ZONE:-3}
 DOWNLOAD=${SPOFLESS_DOWNLOAD:-0}
+METRICS_SERVER=${SPOFLESS_METRICS_SERVER:-1}
 # kwokctl keeps each cluster (config, pids, logs, etcd data, kubeconfig) in $KWOK_WORKDIR/clusters/NAME:
 # in the cache, never in the repo.
 export KWOK_WORKDIR=$SPOFLESS_CACHE
@@ -52,12 +55,18 @@ running() { [[ -f "$(cluster_dir)/kwok.yaml" ]] && kubectl get --raw /readyz >/d
 
 # wait_until SECONDS WHAT CMD...: polls CMD once a second.
 wait_until() {
-  local timeout=$1 what=$2 i; shift 2
+  local timeout=$1 what=$2; shift 2
+  wait_until_quietly "$timeout" "$@" || die "timed out after ${timeout} s waiting for $what"
+}
+
+# wait_until_quietly SECONDS CMD...: polls CMD once a second; false if it never succeeds.
+wait_until_quietly() {
+  local timeout=$1 i; shift
   for ((i = 0; i < timeout; i++)); do
     "$@" >/dev/null 2>&1 && return 0
     sleep 1
   done
-  die "timed out after ${timeout} s waiting for $what"
+  return 1
 }
 
 # Plain Node objects, Ready once KWOK picks them up (the binary runtime's kwok manages all nodes; the
@@ -76,6 +85,7 @@ metadata:
   name: $node
   annotations:
     kwok.x-k8s.io/node: fake
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/$node/metrics/resource
   labels:
     type: kwok
     kubernetes.io/hostname: $node
@@ -93,13 +103,70 @@ EOF
   done
 }
 
+# metrics-server runs beside the control plane (kwokctl does not manage it): its pid, certificates and log
+# live in the cluster's directory. The aggregated API reaches it through an ExternalName Service.
+metrics_server_pidfile() { echo "$(cluster_dir)/metrics-server/pid"; }
+
+metrics_server_running() {
+  local pidfile; pidfile=$(metrics_server_pidfile)
+  [[ -f $pidfile ]] && kill -0 "$(<"$pidfile")" 2>/dev/null
+}
+
+start_metrics_server() {
+  metrics_server_running && return 0
+  local dir port bin
+  dir=$(cluster_dir)/metrics-server
+  bin=$(metrics_server_dir)/metrics-server
+  mkdir -p "$dir"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  kubectl apply -f "$HACK_DIR/kwok/metrics.yaml" >/dev/null
+  # --kubelet-*: KWOK serves every node's resource metrics on its own port (the node's status port), with a
+  # certificate of its own; the nodes' annotation gives the path.
+  nohup "$bin" --kubeconfig="$(kubeconfig)" --authentication-kubeconfig="$(kubeconfig)" \
+    --authorization-kubeconfig="$(kubeconfig)" --bind-address=127.0.0.1 --secure-port="$port" \
+    --cert-dir="$dir" --kubelet-insecure-tls --kubelet-use-node-status-port \
+    --kubelet-preferred-address-types=InternalIP,Hostname --kubelet-request-timeout=5s --metric-resolution=10s >"$dir/log" 2>&1 &
+  echo $! >"$(metrics_server_pidfile)"
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec: {type: ExternalName, externalName: localhost}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service: {name: metrics-server, namespace: kube-system, port: $port}
+YAML
+  if ! wait_until_quietly 60 kubectl get --raw /apis/metrics.k8s.io/v1beta1/nodes; then
+    tail -n 20 "$dir/log" >&2
+    die "metrics-server did not serve the metrics API within 60 s (log: $dir/log)"
+  fi
+  log "metrics-server serves the metrics API (port $port, log $dir/log)"
+}
+
+stop_metrics_server() {
+  metrics_server_running || return 0
+  local pidfile; pidfile=$(metrics_server_pidfile)
+  kill "$(<"$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
 cmd_up() {
   ((ZONES >= 1 && ZONES <= 26 && NODES_PER_ZONE >= 1)) || die "need 1-26 zones and at least 1 node per zone"
   if [[ $DOWNLOAD == 1 ]]; then
     type -P kwokctl >/dev/null || die "--download needs kwokctl on PATH"
     export KWOK_KUBE_VERSION=$(pinned kube k8s.io/kubernetes) KWOK_ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
+    METRICS_SERVER=0 # nothing is built
   else
     use_built_binaries
+    if [[ $METRICS_SERVER == 1 ]]; then build_metrics_server; fi
   fi
   local start=$SECONDS
   if [[ -f "$(cluster_dir)/kwok.yaml" ]]; then
@@ -117,6 +184,7 @@ cmd_up() {
   kubectl wait --for=condition=Ready node -l type=kwok --timeout=60s >/dev/null
   # Pods are rejected until the service account controller has created the namespace's "default" account.
   wait_until 60 "the default service account" kubectl get serviceaccount default
+  if [[ $METRICS_SERVER == 1 ]]; then start_metrics_server; fi
   log "cluster $NAME is up ($((SECONDS - start)) s)"
   echo "export KUBECONFIG=$(kubeconfig) SPOFLESS_AUDIT_LOG=$(cluster_dir)/logs/audit.log"
 }
@@ -125,6 +193,7 @@ cmd_down() {
   local dir pids pid
   dir=$(cluster_dir)
   [[ -d $dir ]] || { log "no cluster $NAME"; return 0; }
+  stop_metrics_server
   pids=$(awk 1 "$dir"/pids/*.pid 2>/dev/null || true) # one pid a line (the files lack a newline)
   # --kubeconfig: kwokctl would otherwise remove its context from ~/.kube/config, where it never added one.
   kwokctl delete cluster --kubeconfig "$(kubeconfig)" >&2
@@ -139,7 +208,7 @@ cmd_down() {
 # Without the pid file kwokctl would mistake a killed process not yet reaped (a zombie) for a running one.
 cmd_stop() {
   [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME"
-  if (($# == 0)); then kwokctl stop cluster >&2; return; fi
+  if (($# == 0)); then stop_metrics_server; kwokctl stop cluster >&2; return; fi
   local component pidfile pid
   for component; do
     pidfile="$(cluster_dir)/pids/$component.pid"
@@ -155,6 +224,8 @@ cmd_start() {
   [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME; run: hack/cluster.sh up"
   kwokctl start cluster >&2
   wait_until 60 "kube-apiserver" kubectl get --raw /readyz
+  # A cluster that ran metrics-server gets it back (stop without components stops it too).
+  if [[ -d "$(cluster_dir)/metrics-server" ]]; then start_metrics_server; fi
 }
 
 # status exits 0 only if the cluster serves.
@@ -181,6 +252,7 @@ while (($#)); do
     --nodes-per-zone) NODES_PER_ZONE=$2; shift 2 ;;
     --name) NAME=$2; shift 2 ;;
     --download) DOWNLOAD=1; shift ;;
+    --no-metrics-server) METRICS_SERVER=0; shift ;;
     -h | --help) usage ;;
     -*) die "unknown option $1" ;;
     *) args+=("$1"); shift ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the operator's main job end to end on a local 3-zone cluster. Brings the cluster up
 # (building its binaries once), installs the CRD, runs the operator, applies examples/, shows the sites
-# becoming redundant, then takes zone-b down and brings it back to show failover and failback.
+# becoming redundant, takes zone-b down and brings it back to show failover and failback, then scales the
+# site with kubectl scale and evacuates zone-b for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
@@ -77,6 +78,38 @@ until_phase shop Redundant 120
 show
 echo
 kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 4
+
+step "kubectl scale rsite shop --replicas=9: the zones stay even"
+kubectl scale rsite shop -n "$NS" --replicas=9
+for ((i = 0; i < 60; i++)); do
+  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.readyReplicas}') == 9 ]] && break
+  sleep 2
+done
+until_phase shop Redundant 120
+kubectl get rsite shop -n "$NS" -o jsonpath='{range .status.zones[*]}  {.name}: {.readyReplicas} ready of {.desiredReplicas}{"\n"}{end}'
+kubectl get rsite shop -n "$NS" -o jsonpath='  /scale: spec {.spec.replicas}, status {.status.replicas}, selector {.status.selector}{"\n"}'
+
+step "evacuate zone-b for 30 s: capacity is ready elsewhere before zone-b's pods go"
+until=$(date -u -d '+30 seconds' +%Y-%m-%dT%H:%M:%SZ)
+kubectl patch rsite shop -n "$NS" --type merge -p "{\"spec\":{\"failover\":{\"evacuate\":[{\"zone\":\"zone-b\",\"until\":\"$until\"}]}}}"
+lowest=9
+for ((i = 0; i < 120; i++)); do
+  ready=$(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.readyReplicas}')
+  ((ready < lowest)) && lowest=$ready
+  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.evacuations[0].state}') == Evacuated ]] && break
+  sleep 1
+done
+kubectl get rsite shop -n "$NS" -o jsonpath='{.status.evacuations[0].message}{"\n"}{range .status.zones[*]}  {.name}: {.readyReplicas} ready of {.desiredReplicas} {.cause}{"\n"}{end}'
+echo "lowest ready count seen by this script during the move: $lowest of 9"
+echo "at $until the evacuation ends and zone-b fails back after failbackAfterSeconds..."
+for ((i = 0; i < 60; i++)); do
+  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="FailoverActive")].status}') == False ]] && break
+  sleep 3
+done
+until_phase shop Redundant 120
+show
+echo
+kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 5
 
 step "done"
 cat <<EOT

@@ -59,6 +59,7 @@ etcd_dir() { echo "$SPOFLESS_CACHE/etcd-$(module_version etcd go.etcd.io/etcd/se
 kwok_dir() { echo "$SPOFLESS_CACHE/kwok-$(module_version kwok sigs.k8s.io/kwok)"; }
 helm_dir() { echo "$SPOFLESS_CACHE/helm-$(module_version helm helm.sh/helm/v3)"; }
 helm_bin() { echo "$(helm_dir)/helm"; }
+metrics_server_dir() { echo "$SPOFLESS_CACHE/metrics-server-$(module_version metrics-server sigs.k8s.io/metrics-server)"; }
 
 # kube_version_ldflags: the -X flags that stamp the pinned Kubernetes version into its binaries.
 # Without them, /version reports v0.0.0-master and kwokctl and kubectl misjudge the server.
@@ -106,6 +107,14 @@ build_helm() {
     ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
   done
   build_into "$(helm_dir)" "helm $v" helm -ldflags "$ldflags" helm.sh/helm/v3/cmd/helm
+}
+
+# metrics-server serves the resource metrics API (kubectl top, HorizontalPodAutoscaler) from KWOK's
+# simulated usage; hack/cluster.sh runs it beside the control plane.
+build_metrics_server() {
+  local v; v=$(module_version metrics-server sigs.k8s.io/metrics-server)
+  build_into "$(metrics_server_dir)" "metrics-server $v" metrics-server \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v" sigs.k8s.io/metrics-server/cmd/metrics-server
 }
 
 build_cluster_tools() {

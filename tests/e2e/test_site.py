@@ -124,7 +124,7 @@ def settled(ns: str) -> bool:
 
 
 def test_one_replica_is_a_replica_spof(ns: str, healthy_nodes: None) -> None:
-    apply(manifest("solo", ns, replicas=1))
+    apply(manifest("solo", ns, replicas=1, minZones=1))  # below minZones, minZones replicas would run
     st = wait_phase("solo", ns, "AtRisk", readyReplicas=1)
     assert st["spof"] is True
     assert "Replica" in {s for s, _ in findings("solo", ns)}

@@ -43,7 +43,14 @@ def test_crd_has_columns_short_names_and_status() -> None:
         "Phase",
         "Age",
     ]
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        },
+    }
     assert "rsite" in crd.crd()["spec"]["names"]["shortNames"]
 
 

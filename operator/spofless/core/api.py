@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 GROUP = "spofless.dev"
@@ -27,6 +27,8 @@ LABEL_KEY_PATTERN = (
 )
 
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
+# Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
+Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
 Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget"]
 
 
@@ -69,6 +71,12 @@ class ServiceSpec(Model):
         max_length=32,
         description="Ports to expose. Empty: the container ports of the template, or a headless Service if it has none.",
     )
+    traffic_distribution: Literal["PreferSameZone", "PreferClose"] | None = Field(
+        default=None,
+        description="Set on the Service while the zones are balanced, so clients prefer endpoints in their own zone; "
+        "lifted while a zone is lost, full, evacuated or short of ready pods, so one zone's traffic never lands on a "
+        "few survivors. PreferSameZone needs Kubernetes 1.34+ (PreferClose: 1.31+).",
+    )
 
 
 class DisruptionBudgetSpec(Model):
@@ -81,8 +89,34 @@ class DisruptionBudgetSpec(Model):
     )
 
 
+class Evacuation(Model):
+    """A zone to move out of on purpose (maintenance, a grey failure), until a given time."""
+
+    zone: str = Field(min_length=1, max_length=63, pattern=LABEL_VALUE_PATTERN, description="The zone to leave.")
+    until: AwareDatetime = Field(
+        description="When the evacuation ends and the zone fails back as usual (RFC 3339, e.g. 2026-11-28T06:00:00Z)."
+    )
+    force: bool = Field(
+        default=False,
+        description="Evacuate even if fewer than minZones zones would be left in service (refused otherwise).",
+    )
+
+
 class FailoverSpec(Model):
-    """How capacity moves when a zone is lost and when it comes back."""
+    """How capacity moves when a zone is lost, full or evacuated, and when it comes back."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.evacuate) || self.evacuate.all(e, self.evacuate.exists_one(f, f.zone == e.zone))",
+                    "message": "spec.failover.evacuate must not list a zone twice",
+                    "fieldPath": ".evacuate",
+                    "reason": "FieldValueInvalid",
+                },
+            ]
+        }
+    )
 
     enabled: bool = Field(
         default=True, description="Move a lost zone's replicas to the healthy zones while the outage lasts."
@@ -92,6 +126,19 @@ class FailoverSpec(Model):
         ge=0,
         le=86400,
         description="How long a recovered zone must stay healthy, without a blink, before replicas move back to it.",
+    )
+    unschedulable_after_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=86400,
+        description="A zone whose pods of the site stay Pending as unschedulable (no room) this long is full: "
+        "its share moves to the other zones until it can schedule again. An image pull is not a trigger.",
+    )
+    evacuate: list[Evacuation] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Zones to move out of until a time: capacity is added and ready in the other zones before the "
+        "zone's pods go. Refused (see the Evacuation condition) if fewer than minZones zones would be left, unless forced.",
     )
 
 
@@ -146,11 +193,24 @@ class ResilientSiteSpec(Model):
                     "fieldPath": ".zones",
                     "reason": "FieldValueInvalid",
                 },
+                {
+                    "rule": "!has(self.zones) || !has(self.failover) || !has(self.failover.evacuate) || "
+                    "self.failover.evacuate.all(e, e.zone in self.zones)",
+                    "message": "every zone in spec.failover.evacuate must be one of spec.zones",
+                    "fieldPath": ".failover.evacuate",
+                    "reason": "FieldValueInvalid",
+                },
             ]
         }
     )
 
-    replicas: int = Field(default=3, ge=0, le=10000, description="Total replicas across all zones.")
+    replicas: int = Field(
+        default=3,
+        ge=0,
+        le=10000,
+        description="Total replicas across all zones (kubectl scale and a HorizontalPodAutoscaler set it). "
+        "Between 1 and minZones - 1, minZones replicas run (one per zone) and the status warns.",
+    )
     min_zones: int = Field(
         default=2,
         ge=1,
@@ -190,7 +250,12 @@ class ZoneStatus(Model):
     nodes: int = Field(description="Nodes in the zone.")
     ready_nodes: int = Field(description="Nodes in the zone that are Ready and schedulable.")
     healthy: bool = Field(description="False when the zone is lost: no Ready node is left in it.")
-    since: str | None = Field(default=None, description="When the zone last turned healthy or lost (RFC 3339).")
+    cause: Cause | None = Field(
+        default=None,
+        description="Why the zone is out of service: ZoneLost (no Ready node), ZoneFull (the site's pods stuck "
+        "unschedulable), Evacuated (spec.failover.evacuate). Absent when it is in service.",
+    )
+    since: str | None = Field(default=None, description="When the zone last went out of service or back in (RFC 3339).")
 
 
 class Finding(Model):
@@ -209,6 +274,18 @@ class ZoneLoss(Model):
     ready_replicas_left: int
     ready_zones_left: int
     spof: bool = Field(description="True when the site would then have a single point of failure, or no replica.")
+
+
+class EvacuationStatus(Model):
+    """What became of one entry of spec.failover.evacuate."""
+
+    zone: str
+    until: str
+    state: Literal["Evacuating", "Evacuated", "Ended", "Refused"] = Field(
+        description="Evacuating: capacity is moving out; Evacuated: the zone runs none of the site's pods; "
+        "Ended: past until, the zone fails back; Refused: see message."
+    )
+    message: str
 
 
 class Condition(Model):
@@ -233,7 +310,14 @@ class ResilientSiteStatus(Model):
     )
     spof: bool = Field(default=True, description="True while the site has a single point of failure.")
     message: str = Field(default="", description="One line a person reads first.")
-    replicas: int = Field(default=0, description="Replicas the zones' Deployments are asked for in all.")
+    replicas: int = Field(
+        default=0,
+        description="The site's current scale, as the /scale subresource and a HorizontalPodAutoscaler read it: "
+        "replicas asked of the zones in service. A lost, full or evacuated zone's kept pods and the surplus held "
+        "during a failback are not counted, so this never exceeds the scale the spec asks for "
+        "(minZones when spec.replicas is below it).",
+    )
+    selector: str = Field(default="", description="The label selector of the site's pods, for the /scale subresource.")
     ready_replicas: int = Field(default=0, description="Ready pods of the site, on Ready nodes.")
     ready_zones: int = Field(default=0, description="Zones with at least one ready pod of the site.")
     zones: list[ZoneStatus] = Field(
@@ -244,6 +328,15 @@ class ResilientSiteStatus(Model):
     )
     single_points_of_failure: list[Finding] = Field(default_factory=list, description="Empty when there is none.")
     zone_loss: list[ZoneLoss] = Field(default_factory=list, description="What-if: what losing each zone would leave.")
+    evacuations: list[EvacuationStatus] = Field(
+        default_factory=list, description="One entry per spec.failover.evacuate entry."
+    )
+    traffic_distribution: str = Field(
+        default="",
+        description="The trafficDistribution set on the Service now; empty while lifted or not asked for.",
+    )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Redundant, Reconciled and FailoverActive, in the standard shape."
+        default_factory=list,
+        description="Ready, Redundant, Reconciled, FailoverActive, and Evacuation and TrafficDistribution when "
+        "asked for, in the standard shape.",
     )

@@ -137,7 +137,15 @@ def crd() -> dict[str, Any]:
                     "name": api.VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {
+                        "status": {},
+                        # kubectl scale and HorizontalPodAutoscalers; status.replicas and status.selector: see scale.py.
+                        "scale": {
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.replicas",
+                            "labelSelectorPath": ".status.selector",
+                        },
+                    },
                     "additionalPrinterColumns": _PRINTER_COLUMNS,
                     "schema": {"openAPIV3Schema": site_schema()},
                 }

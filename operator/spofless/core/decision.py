@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from spofless.core import analysis, desired, naming, placement, zones
-from spofless.core.api import Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
+from spofless.core import analysis, capacity, desired, naming, placement, scale, traffic, triggers, zones
+from spofless.core.api import Cause, Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
 from spofless.core.observed import Observed
 
 
@@ -110,46 +110,63 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     if problem is None and trouble is not None and trouble.reason == "ApplyRefused":
         problem = (trouble.reason, trouble.message)
 
-    zone_times = _zone_times(zone_set, prev, now)
+    current = _current_replicas(site, zone_set, observed)
+    ready = analysis.readiness(observed, list(zone_set.expected))
+    total = scale.replicas(spec)
+    trig = triggers.assess(spec, zone_set, observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, now)
+    zone_times = _zone_times(zone_set, trig.causes, prev, now)
     window = spec.failover.failback_after_seconds
     # Zones back for less than the failback window still count as out of service: no flapping.
     remaining = {
         z: window - (now - t).total_seconds()
         for z, t in zone_times.items()
-        if t is not None and zone_set.health[z].healthy and (now - t).total_seconds() < window
+        if t is not None and z not in trig.causes and (now - t).total_seconds() < window
     }
-    current = _current_replicas(site, zone_set, observed)
-    ready = analysis.readiness(observed, list(zone_set.expected))
     if problem is None:
         plan = placement.place(
-            total=spec.replicas,
+            total=total,
             zones=zone_set.expected,
-            out_of_service=[*zone_set.lost, *remaining],
+            out_of_service=[*trig.causes, *remaining],
             current=current,
             ready=ready.per_zone,
             failover=spec.failover.enabled,
         )
+        plan = triggers.drain(plan, trig.evacuating, ready.per_zone, total)
     else:
         plan = placement.hold(spec.replicas, zone_set.expected, current)
+    mode = traffic.mode(
+        spec.service.traffic_distribution, trig.causes, list(remaining), plan.base, plan.desired, ready.per_zone
+    )
     status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now)
+    for kind, ok, reason, message in capacity.annotate(status, site.name, spec, trig, list(remaining), plan, mode):
+        status.conditions = (
+            [c for c in status.conditions if c.type != kind]
+            if ok is None
+            else set_condition(status.conditions, kind, ok, reason, message, now, site.generation)
+        )
     events = _events(prev, status, plan, current, zone_set)
+    events += [Event(*e) for e in capacity.events(prev, status, trig)]
     if problem is not None:
         return _invalid(site, prev, status, events, *problem, now)
     reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
     status.conditions = set_condition(
         status.conditions, "Reconciled", trouble is None, *reconciled, now, site.generation
     )
-    manifests = desired.children(site.owner, spec, plan.desired)
+    have_service = next((c.body for c in observed.children if c.kind == "Service" and c.name == site.name), None)
+    manifests = desired.children(
+        site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service)
+    )
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
     delete = stale if sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas else []
+    wakes = [*remaining.values(), *([trig.wake_after] if trig.wake_after is not None else [])]
     return Decision(
         status=status.wire(),
         apply=manifests,
         delete=delete,
         events=events,
-        wake_after=min(remaining.values()) if remaining else None,
+        wake_after=min(wakes) if wakes else None,
     )
 
 
@@ -207,16 +224,19 @@ def _validation_message(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _zone_times(zone_set: zones.ZoneSet, prev: ResilientSiteStatus, now: datetime) -> dict[str, datetime | None]:
-    """When each zone last turned healthy or lost; None for a zone healthy since first seen."""
+def _zone_times(
+    zone_set: zones.ZoneSet, causes: dict[str, Cause], prev: ResilientSiteStatus, now: datetime
+) -> dict[str, datetime | None]:
+    """When each zone last went out of service (lost, full, evacuated) or back in; None for a zone
+    in service since first seen."""
     before = {z.name: z for z in prev.zones}
     out: dict[str, datetime | None] = {}
     for zone in zone_set.expected:
-        healthy = zone_set.health[zone].healthy
+        healthy = zone not in causes
         old = before.get(zone)
         if old is None:
             out[zone] = None if healthy else now
-        elif old.healthy != healthy:
+        elif (old.healthy and old.cause is None) != healthy:  # an older status has no cause: lost = unhealthy
             out[zone] = now
         else:
             out[zone] = _parse_time(old.since)

@@ -134,9 +134,15 @@ def _service_ports(spec: ResilientSiteSpec) -> list[dict[str, Any]]:
     return ports
 
 
-def service(owner: Owner, spec: ResilientSiteSpec) -> Manifest:
+def service(owner: Owner, spec: ResilientSiteSpec, traffic: str | None = None, lift: bool = False) -> Manifest:
+    """traffic: the trafficDistribution to set. lift: the Service has one of ours to remove; an
+    explicit null makes the drift check see it (a field merely left out would look covered)."""
     ports = _service_ports(spec)
     body: dict[str, Any] = {"selector": naming.site_labels(owner.name), "type": spec.service.type}
+    if traffic is not None:
+        body["trafficDistribution"] = traffic
+    elif lift:
+        body["trafficDistribution"] = None
     if ports:
         body["ports"] = ports
     else:
@@ -149,11 +155,13 @@ def service(owner: Owner, spec: ResilientSiteSpec) -> Manifest:
     }
 
 
-def children(owner: Owner, spec: ResilientSiteSpec, replicas: dict[str, int]) -> list[Manifest]:
+def children(
+    owner: Owner, spec: ResilientSiteSpec, replicas: dict[str, int], traffic: str | None = None, lift: bool = False
+) -> list[Manifest]:
     """Every object the site should own, in the order to apply them: the pods' Deployments first,
     so a Service the cluster cannot make (a full IP range) does not keep them from running."""
     out = []
     for zone in sorted(replicas):
         out.append(deployment(owner, spec, zone, replicas[zone]))
         out.append(disruption_budget(owner, spec, zone))
-    return [*out, service(owner, spec)]
+    return [*out, service(owner, spec, traffic, lift)]

@@ -32,6 +32,11 @@ class Pod:
     node: str | None
     ready: bool
     terminating: bool
+    unschedulable: bool = False  # PodScheduled=False with reason Unschedulable
+    unschedulable_message: str | None = None  # the scheduler's reason, e.g. "0/15 nodes are available: ..."
+    unschedulable_since: str | None = None  # that condition's lastTransitionTime
+    cpu_milli: int = 0  # the containers' summed requests
+    memory_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,16 @@ class Observed:
     children: tuple[Child, ...] = ()
 
 
-def _condition(body: Body, kind: str) -> str | None:
+def _find(body: Body, kind: str) -> Mapping[str, Any]:
     for cond in body.get("status", {}).get("conditions") or []:
         if cond.get("type") == kind:
-            return str(cond.get("status"))
-    return None
+            return cond  # type: ignore[no-any-return]
+    return {}
+
+
+def _condition(body: Body, kind: str) -> str | None:
+    status = _find(body, kind).get("status")
+    return None if status is None else str(status)
 
 
 def node_from(body: Body) -> Node:
@@ -90,12 +100,18 @@ def node_from(body: Body) -> Node:
 
 def pod_from(body: Body) -> Pod:
     meta = body.get("metadata", {})
+    spec = body.get("spec", {})
+    scheduled = _find(body, "PodScheduled")
+    unschedulable = scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable"
     return Pod(
         name=meta.get("name", ""),
         zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE, ""),
-        node=body.get("spec", {}).get("nodeName"),
+        node=spec.get("nodeName"),
         ready=_condition(body, "Ready") == "True",
         terminating=meta.get("deletionTimestamp") is not None,
+        unschedulable=unschedulable,
+        unschedulable_message=scheduled.get("message") if unschedulable else None,
+        unschedulable_since=scheduled.get("lastTransitionTime") if unschedulable else None,
     )
 
 

@@ -1,0 +1,115 @@
+"""What the status and the events say about the site's scale and its capacity triggers: the /scale
+fields, why each zone is out of service, the evacuations, the minZones floor and the traffic mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from spofless.core import placement, scale
+from spofless.core.api import Cause, ResilientSiteSpec, ResilientSiteStatus
+from spofless.core.traffic import Traffic
+from spofless.core.triggers import Triggers
+
+_WHAT: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}
+_ORDER: dict[Cause, int] = {"ZoneLost": 0, "ZoneFull": 1, "Evacuated": 2}
+
+# A condition to set (type, ok, reason, message), or to drop (type, None, "", "").
+ConditionUpdate = tuple[str, bool | None, str, str]
+
+
+def annotate(
+    status: ResilientSiteStatus,
+    site: str,
+    spec: ResilientSiteSpec,
+    trig: Triggers,
+    recovering: Sequence[str],
+    plan: placement.Placement,
+    traffic: Traffic | None,
+) -> list[ConditionUpdate]:
+    """Adds the scale fields, zone causes, evacuations and traffic mode to the status _status made;
+    returns the conditions to set or drop."""
+    status.selector = scale.selector(site)
+    status.replicas = scale.current(plan, [*trig.causes, *recovering])
+    for entry in status.zones:
+        entry.cause = trig.causes.get(entry.name)
+    status.evacuations = trig.evacuations
+    if (floor := scale.floor_finding(spec)) is not None:
+        status.single_points_of_failure = [*status.single_points_of_failure, floor]
+    non_lost: dict[str, Cause] = {z: c for z, c in trig.causes.items() if c != "ZoneLost"}
+    if non_lost and status.phase == "Redundant":
+        zone, cause = _first(non_lost)
+        status.phase = "Degraded"
+        status.message = f"zone {zone} {_WHAT[cause]}; {status.message}"
+    updates: list[ConditionUpdate] = []
+    if plan.failover_active and trig.causes:
+        zone, cause = _first(trig.causes)
+        moved = {z: plan.desired[z] - plan.base[z] for z in plan.base if plan.desired[z] != plan.base[z]}
+        where = ", ".join(f"{z} {n:+d}" for z, n in sorted(moved.items()))
+        why = ", ".join(f"{z} {_WHAT[c]}" for z, c in sorted(trig.causes.items()))
+        detail = f" ({trig.full[zone]})" if cause == "ZoneFull" and zone in trig.full else ""
+        updates.append(
+            ("FailoverActive", True, cause, f"zone(s) out of service: {why}{detail}; replicas moved: {where}")
+        )
+    updates.append(_evacuation_condition(trig))
+    status.traffic_distribution = (traffic.value if traffic is not None else None) or ""
+    if traffic is None:
+        updates.append(("TrafficDistribution", None, "", ""))
+    else:
+        updates.append(("TrafficDistribution", traffic.value is not None, traffic.reason, traffic.message))
+    return updates
+
+
+def _first(causes: Mapping[str, Cause]) -> tuple[str, Cause]:
+    return min(causes.items(), key=lambda zc: (_ORDER[zc[1]], zc[0]))
+
+
+def _evacuation_condition(trig: Triggers) -> ConditionUpdate:
+    if not trig.evacuations:
+        return ("Evacuation", None, "", "")
+    refused = [e for e in trig.evacuations if e.state == "Refused"]
+    if refused:
+        return ("Evacuation", False, "Refused", "; ".join(e.message for e in refused))
+    active = [e for e in trig.evacuations if e.state in ("Evacuating", "Evacuated")]
+    if active:
+        reason = "Evacuating" if any(e.state == "Evacuating" for e in active) else "Evacuated"
+        return ("Evacuation", True, reason, "; ".join(e.message for e in active))
+    return ("Evacuation", True, "Ended", "every evacuation has ended")
+
+
+Kind = Literal["Normal", "Warning"]
+
+
+def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, trig: Triggers) -> list[tuple[Kind, str, str]]:
+    """(type, reason, message) of the transitions this status makes: a zone full or with room again,
+    an evacuation accepted, refused or ended, the minZones floor, zone-local traffic set or lifted."""
+    out: list[tuple[Kind, str, str]] = []
+    before = {z.name: z.cause for z in prev.zones}
+    for zone in new.zones:
+        was = before.get(zone.name)
+        if zone.cause == "ZoneFull" and was != "ZoneFull":
+            detail = trig.full.get(zone.name, "")
+            out.append(("Warning", "ZoneFull", f"zone {zone.name} has no room for the site's pods: {detail}"))
+        elif was == "ZoneFull" and zone.cause != "ZoneFull":
+            out.append(("Normal", "ZoneHasRoom", f"zone {zone.name} schedules the site's pods again"))
+    old_evac = {(e.zone, e.until): e.state for e in prev.evacuations}
+    for entry in new.evacuations:
+        was_state = old_evac.get((entry.zone, entry.until))
+        if entry.state == was_state or (was_state, entry.state) == ("Evacuating", "Evacuated"):
+            continue
+        if entry.state == "Refused":
+            out.append(("Warning", "EvacuationRefused", entry.message))
+        elif entry.state in ("Evacuating", "Evacuated") and was_state not in ("Evacuating", "Evacuated"):
+            out.append(("Normal", "Evacuating", entry.message))
+        elif entry.state == "Ended" and was_state is not None:
+            out.append(("Normal", "EvacuationEnded", entry.message))
+    floor = [f for f in new.single_points_of_failure if f.name == "spec.replicas"]
+    had_floor = any(f.name == "spec.replicas" for f in prev.single_points_of_failure)
+    if floor and not had_floor:
+        out.append(("Warning", "ReplicasBelowMinZones", floor[0].message))
+    old_traffic = next((c for c in prev.conditions if c.type == "TrafficDistribution"), None)
+    new_traffic = next((c for c in new.conditions if c.type == "TrafficDistribution"), None)
+    if new_traffic is not None and (old_traffic is None or old_traffic.status != new_traffic.status):
+        reason = "TrafficDistributionSet" if new_traffic.status == "True" else "TrafficDistributionLifted"
+        out.append(("Normal", reason, new_traffic.message))
+    return out

@@ -1,0 +1,190 @@
+"""Which zones are out of service, and why.
+
+A zone is out of service when it is lost (no Ready node), full (pods of the site stuck Pending as
+unschedulable for longer than spec.failover.unschedulableAfterSeconds) or evacuated on purpose
+(spec.failover.evacuate). Placement moves the share of every out-of-service zone to the others,
+whatever the cause; only an evacuated zone is also emptied, and only once the capacity that
+replaces it is ready elsewhere.
+
+Pure: pods, zones, the spec and the time go in; causes, evacuation outcomes and the delay until
+the time alone changes one of them come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from spofless.core import placement
+from spofless.core.api import Cause, Evacuation, EvacuationStatus, ResilientSiteSpec, ZoneStatus
+from spofless.core.observed import Pod
+from spofless.core.zones import ZoneSet
+
+
+@dataclass(frozen=True)
+class Triggers:
+    causes: dict[str, Cause]  # zone -> why it is out of service now (zones in service are absent)
+    full: dict[str, str]  # full zone -> what the scheduler says about its pods
+    evacuating: tuple[str, ...]  # zones an accepted evacuation is emptying
+    evacuations: list[EvacuationStatus]  # one per spec entry, in spec order
+    wake_after: float | None  # seconds until time alone changes a trigger (a pod past the threshold, an `until`)
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def back_since(previous: Mapping[str, ZoneStatus], now: datetime) -> dict[str, datetime]:
+    """Per zone, the moment from which its unschedulable pods count: when it came back from an outage.
+    Pods Pending through an outage (the replacements of evicted pods) schedule as the zone returns;
+    they must not make it look full for a moment."""
+    out: dict[str, datetime] = {}
+    for name, zone in previous.items():
+        if zone.cause == "ZoneLost" or (zone.cause is None and not zone.healthy):  # lost at the last look
+            out[name] = now
+        elif zone.cause is None and (since := _parse(zone.since)) is not None:
+            out[name] = since
+    return out
+
+
+def full_zones(
+    pods: Sequence[Pod],
+    zones: Sequence[str],
+    after_seconds: int,
+    now: datetime,
+    not_before: Mapping[str, datetime] | None = None,
+) -> tuple[dict[str, str], float | None]:
+    """Zones with a pod of the site unschedulable for `after_seconds` or longer (counted from
+    `not_before` of its zone at the earliest), with the scheduler's message, and the seconds until
+    the next pod still under the threshold crosses it.
+
+    Only PodScheduled=False/Unschedulable counts: a pod pulling its image is scheduled already."""
+    full: dict[str, str] = {}
+    wake: list[float] = []
+    for pod in pods:
+        since = _parse(pod.unschedulable_since)
+        if not pod.unschedulable or pod.terminating or pod.zone not in zones or since is None:
+            continue
+        if not_before and pod.zone in not_before:
+            since = max(since, not_before[pod.zone])
+        waited = (now - since).total_seconds()
+        if waited >= after_seconds:
+            full.setdefault(pod.zone, pod.unschedulable_message or "the scheduler finds no node with room")
+        else:
+            wake.append(after_seconds - waited)
+    return full, (min(wake) if wake else None)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def evacuations(
+    entries: Sequence[Evacuation],
+    zone_set: ZoneSet,
+    min_zones: int,
+    ready: Mapping[str, int],
+    now: datetime,
+) -> tuple[list[EvacuationStatus], float | None]:
+    """Each entry's outcome, in spec order. An entry is refused when, with the entries accepted before
+    it, fewer than minZones zones with Ready nodes would be left in service (unless forced); a
+    refused entry never undoes one accepted before it."""
+    out: list[EvacuationStatus] = []
+    accepted: list[str] = []
+    ends: list[float] = []
+    for entry in entries:
+        until = _iso(entry.until)
+        if entry.zone not in zone_set.expected:
+            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Refused",
+                                        message=f"zone {entry.zone} is not one of the site's zones"))  # fmt: skip
+            continue
+        left_for = (entry.until - now).total_seconds()
+        if left_for <= 0:
+            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Ended",
+                                        message=f"ended at {until}; zone {entry.zone} fails back"))  # fmt: skip
+            continue
+        left = [z for z in zone_set.expected if z not in zone_set.lost and z not in accepted and z != entry.zone]
+        if len(left) < min_zones and not entry.force:
+            names = ", ".join(left) or "none"
+            message = (
+                f"evacuating zone {entry.zone} would leave {len(left)} zone(s) in service ({names}), "
+                f"fewer than minZones {min_zones}; set force: true on the entry to evacuate anyway"
+            )
+            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Refused", message=message))
+            continue
+        accepted.append(entry.zone)
+        ends.append(left_for)
+        emptied = ready.get(entry.zone, 0) == 0
+        state: Literal["Evacuated", "Evacuating"] = "Evacuated" if emptied else "Evacuating"
+        message = (
+            f"zone {entry.zone} runs no ready replica of the site until {until}"
+            if emptied
+            else f"moving zone {entry.zone}'s replicas out until {until}: they go once as many are ready elsewhere"
+        )
+        out.append(EvacuationStatus(zone=entry.zone, until=until, state=state, message=message))
+    return out, (min(ends) if ends else None)
+
+
+def assess(
+    spec: ResilientSiteSpec,
+    zone_set: ZoneSet,
+    pods: Sequence[Pod],
+    ready: Mapping[str, int],
+    previous: Mapping[str, ZoneStatus],
+    now: datetime,
+) -> Triggers:
+    """Why each zone is out of service, if it is. A lost zone is named lost whatever else holds.
+    previous: the zones as the last status reported them."""
+    threshold = spec.failover.unschedulable_after_seconds
+    full, wake_full = full_zones(pods, zone_set.expected, threshold, now, back_since(previous, now))
+    outcomes, wake_until = evacuations(spec.failover.evacuate, zone_set, spec.min_zones, ready, now)
+    # A lost zone is never emptied, evacuated or not: its pods may still serve behind a partition.
+    evacuating = tuple(
+        e.zone for e in outcomes if e.state in ("Evacuating", "Evacuated") and e.zone not in zone_set.lost
+    )
+    causes: dict[str, Cause] = {}
+    for zone in zone_set.expected:
+        if zone in zone_set.lost:
+            causes[zone] = "ZoneLost"
+        elif zone in evacuating:
+            causes[zone] = "Evacuated"
+        elif zone in full:
+            causes[zone] = "ZoneFull"
+    wakes = [w for w in (wake_full, wake_until) if w is not None]
+    return Triggers(
+        causes=causes,
+        full={z: m for z, m in full.items() if causes.get(z) == "ZoneFull"},
+        evacuating=evacuating,
+        evacuations=outcomes,
+        wake_after=min(wakes) if wakes else None,
+    )
+
+
+def drain(
+    plan: placement.Placement, evacuating: Sequence[str], ready: Mapping[str, int], total: int
+) -> placement.Placement:
+    """Empties the evacuated zones as fast as the capacity replacing them is ready elsewhere, never
+    faster: an evacuated zone keeps `total` minus the ready replicas of the other zones (never more
+    than it has), so ready capacity stays at `total` throughout. It never grows back meanwhile."""
+    if not evacuating:
+        return plan
+    desired = dict(plan.desired)
+    target = dict(plan.target)
+    elsewhere = sum(n for z, n in ready.items() if z not in evacuating and z in desired)
+    short = max(0, total - elsewhere)
+    for zone in sorted(evacuating):
+        if zone not in desired:
+            continue
+        # place() never shrinks an out-of-service zone, so desired is at least what the zone has now.
+        keep = min(short, ready.get(zone, 0), desired[zone])
+        desired[zone] = keep
+        target[zone] = 0
+        short -= keep
+    return replace(plan, desired=desired, target=target)
