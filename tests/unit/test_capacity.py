@@ -203,8 +203,8 @@ def test_an_evacuation_adds_capacity_first_then_empties_the_zone() -> None:
 def test_an_ended_evacuation_fails_back_after_the_window() -> None:
     spec = evacuate("zone-b")
     out = {"zone-a": 3, "zone-b": 0, "zone-c": 3}
-    status = decide(site(spec, steady({"replicas": 6})), world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=out), T0)
-    status = decide(site(spec, status.status), world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=out), T0).status
+    first = decide(site(spec, steady({"replicas": 6})), world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=out), T0)
+    status = decide(site(spec, first.status), world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=out), T0).status
     ended = decide(
         site(spec, status), world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=out), T0 + timedelta(seconds=61)
     )
