@@ -5,6 +5,7 @@ quotes (run with -s to see them)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -321,6 +322,10 @@ def unhinted(ns: str) -> bool:
     return bool(found) and all(hinted == () for _, hinted in found)
 
 
+@pytest.mark.skipif(
+    os.environ.get("SPOFLESS_E2E_KIND") == "1",
+    reason="the zone goes down through KWOK's node-not-ready stage, which kind has not",
+)
 def test_traffic_distribution_is_lifted_during_a_zone_loss_and_restored(ns: str, healthy_nodes: None) -> None:
     b = zones()[1]
     apply(manifest("shop", ns, replicas=6, failover=FAST, service={"trafficDistribution": "PreferSameZone"}))
