@@ -79,6 +79,8 @@ class Api(Protocol):
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 @dataclass
 class Kube:

@@ -85,3 +85,14 @@ def test_no_port_anywhere_makes_a_headless_service() -> None:
     svc = desired.service(OWNER, spec(template={"spec": {"containers": [{"name": "w", "image": "busybox"}]}}))
     assert svc["spec"]["clusterIP"] == "None"
     assert "ports" not in svc["spec"]
+
+
+def test_a_childs_fingerprint_ignores_its_resource_version_only() -> None:
+    from spofless.core.observed import child_from, fingerprint
+
+    body = desired.deployment(OWNER, spec(), "zone-a", 2)
+    base = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}, "status": {"readyReplicas": 1}}
+    bumped = {**base, "metadata": {**base["metadata"], "resourceVersion": "2"}, "status": {"readyReplicas": 2}}
+    scaled = {**bumped, "spec": {**bumped["spec"], "replicas": 3}}
+    assert fingerprint(child_from(base)) == fingerprint(child_from(bumped))
+    assert fingerprint(child_from(base)) != fingerprint(child_from(scaled))

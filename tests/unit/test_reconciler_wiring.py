@@ -45,6 +45,9 @@ class Calls:
         self.log.append(("status", status["phase"]))
         self.statuses.append(status)
 
+    async def close(self) -> None:
+        self.log.append(("close", ""))
+
 
 def _implements_the_protocol(calls: Calls) -> Api:
     return calls  # mypy checks the stand-in against the real client's Protocol here
@@ -263,3 +266,36 @@ def test_events_the_core_decides_are_posted_once() -> None:
     asyncio.run(scenario())
     assert [e.reason for e in posted].count("ZoneLost") == 1
     assert [e.reason for e in posted].count("Failover") >= 1
+
+
+def test_a_first_rollouts_progress_is_written_folded() -> None:
+    """Two passes a moment apart while a site rolls out for the first time: one status write, and
+    a timed pass to write the second one a moment later."""
+    calls = Calls()
+    new = world(ZONES, {}, replicas={})
+    first = decision.decide(site({"replicas": 6}), new, T0).status
+
+    async def scenario() -> tuple[int, float | None]:
+        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
+        body = body_of(site({"replicas": 6}, first))
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN))
+        second = await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 2}, replicas=EVEN))
+        return len(calls.statuses), second.wake_after
+
+    writes, wake = asyncio.run(scenario())
+    assert writes == 1
+    assert wake is not None and 0 < wake <= 1.0
+
+
+def test_a_phase_change_is_written_at_once() -> None:
+    calls = Calls()
+    first = decision.decide(site({"replicas": 6}), world(ZONES, {}, replicas={}), T0).status
+
+    async def scenario() -> list[str]:
+        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
+        body = body_of(site({"replicas": 6}, first))
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN))
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, EVEN))
+        return [s["phase"] for s in calls.statuses]
+
+    assert asyncio.run(scenario()) == ["Pending", "Redundant"]

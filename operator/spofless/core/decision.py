@@ -48,6 +48,15 @@ class Decision:
     wake_after: float | None = None  # seconds until a timed step (a failback window ending) is due
 
 
+def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when a new status only reports the progress of a site's first rollout (ready counts,
+    findings settling while its children appear): such a status may wait a moment to be written,
+    folded with the next one. Every other change is news to write at once."""
+    return old.get("phase") == new.get("phase") == "Pending" and old.get("observedGeneration") == new.get(
+        "observedGeneration"
+    )
+
+
 def timestamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -6,6 +6,7 @@ turn an API object (a plain dict) into its record and are pure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,6 +153,16 @@ def child_from(body: Body) -> Child:
         zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE),
         body=projection(body),
     )
+
+
+def fingerprint(child: Child) -> int:
+    """What a decision reads of a child, as one number: its body without the resourceVersion,
+    which changes with every status update the child's controller writes."""
+    body = {
+        **child.body,
+        "metadata": {k: v for k, v in child.body.get("metadata", {}).items() if k != "resourceVersion"},
+    }
+    return hash(json.dumps(body, sort_keys=True, default=str))
 
 
 def site_from(body: Body) -> dict[str, Any]:

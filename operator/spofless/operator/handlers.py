@@ -2,14 +2,16 @@
 
 What a site is made of lives in kopf indices, filled from watches; a change to a site, one
 of its children, one of its pods or endpoints, or a node, triggers the same idempotent
-reconcile. There is no kopf timer: it would put a finalizer on every site, and deleting a site
-would hang whenever no operator runs. The reconciler wakes itself for timed steps (failback)
+reconcile. There is no kopf timer and no create/update handler: a timer would put a finalizer on
+every site, so deleting a site would hang whenever no operator runs, and kopf's change handlers
+write a diff base annotation on every site. The reconciler wakes itself for timed steps (failback)
 and for retries, and never raises for a failed API call, so kopf never retries on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,11 +60,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.peering.stealth = True
     memo.reconciler = Reconciler(kube=await Kube.connect(), post=_post, logger=_log)
     memo.nodes = {}
+    memo.seen = {}  # object uid -> fingerprint of what a pass reads of it
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    await memo.reconciler.kube.close()
+    await memo.reconciler.close()
 
 
 # --- indices: what the reconciler reads instead of asking the API ---------------------------
@@ -133,12 +136,13 @@ async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices) -> None:
 # --- triggers ------------------------------------------------------------------------------
 
 
-@kopf.on.resume(**SITE)
-@kopf.on.create(**SITE)
-@kopf.on.update(**SITE)
+@kopf.on.event(**SITE)
 async def site_changed(
+    type: str | None,
+    uid: str,
     namespace: str,
     name: str,
+    body: kopf.Body,
     memo: kopf.Memo,
     site_index: SiteIndex,
     node_index: NodeIndex,
@@ -147,19 +151,43 @@ async def site_changed(
     child_index: ChildIndex,
     **_: Any,
 ) -> None:
+    """A site listed at start-up, created, changed or deleted. A plain watch, not kopf's create and
+    update handlers: those write an annotation on every site (a diff base), and a site's own status
+    patches need no pass."""
+    seen: dict[str, int] = memo.seen
+    if type == "DELETED":
+        seen.pop(uid, None)
+        memo.reconciler.forget((namespace, name))
+        return
+    meta = body.metadata
+    notes = {k: v for k, v in meta.annotations.items() if not k.startswith("kopf.zalando.org/")}
+    relevant = hash(
+        json.dumps([dict(body.spec), dict(meta.labels), notes, meta.get("deletionTimestamp")], sort_keys=True)
+    )
+    if seen.get(uid) == relevant:
+        return  # our own status patch, or kopf's bookkeeping: nothing a decision reads
+    seen[uid] = relevant
     indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
     await _reconcile(memo, (namespace, name), indices)
 
 
-@kopf.on.event(**SITE)
-async def site_event(type: str | None, namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    if type == "DELETED":
-        memo.reconciler.forget((namespace, name))
+def _relevant(plural: str, body: kopf.Body) -> int:
+    """A fingerprint of what a pass reads of one object: a change elsewhere (a Deployment's status,
+    a pod's IP, a resourceVersion) cannot change a decision, so it triggers no pass."""
+    if plural == kinds.POD.plural:
+        return hash(observed.pod_from(body))
+    if plural == kinds.ENDPOINT_SLICE.plural:
+        return hash(observed.endpoints_from(body))
+    return observed.fingerprint(observed.child_from(body))
 
 
 async def child_changed(
+    type: str | None,
+    uid: str,
     namespace: str,
     labels: kopf.Labels,
+    body: kopf.Body,
+    resource: kopf.Resource,
     memo: kopf.Memo,
     site_index: SiteIndex,
     node_index: NodeIndex,
@@ -168,9 +196,19 @@ async def child_changed(
     child_index: ChildIndex,
     **_: Any,
 ) -> None:
-    if site := labels.get(naming.LABEL_SITE):
-        indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
-        await _reconcile(memo, (namespace, site), indices)
+    site = labels.get(naming.LABEL_SITE)
+    if not site:
+        return
+    seen: dict[str, int] = memo.seen
+    if type == "DELETED":
+        seen.pop(uid, None)
+    else:
+        relevant = _relevant(resource.plural, body)
+        if seen.get(uid) == relevant:
+            return
+        seen[uid] = relevant
+    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+    await _reconcile(memo, (namespace, site), indices)
 
 
 for _kind in kinds.LABELLED:  # a change to anything of a site's triggers its pass

@@ -28,6 +28,7 @@ Poster = Callable[[Mapping[str, Any], decision.Event], None]
 Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 RETRY_SECONDS = 5.0  # after a pass failed on an API call
+PROGRESS_SECONDS = 1.0  # a first rollout's progress is written at most this often per site
 
 
 def covers(want: Any, have: Any) -> bool:
@@ -56,6 +57,7 @@ class Memory:
     # announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
     replaced: tuple[str, ...] = ()
     written: dict[str, Any] | None = None
+    written_at: float = 0.0  # monotonic time of the last status patch
     wakeup: asyncio.TimerHandle | None = None
 
 
@@ -70,6 +72,7 @@ class Reconciler:
     _running: dict[SiteKey, float] = field(default_factory=dict)  # site -> when its pass started
     _again: set[SiteKey] = field(default_factory=set)
     _timed: set[asyncio.Task[None]] = field(default_factory=set)  # timed passes under way (the loop keeps weak refs)
+    _closing: bool = False
 
     async def request(self, key: SiteKey, load: Loader) -> None:
         """Reconciles `key` now, or once more after the pass already running for it. Never raises for
@@ -99,7 +102,7 @@ class Reconciler:
                 result = await self.reconcile(key, *loaded)
             except Exception as err:
                 kind = failure(err)
-                if kind is Failure.GONE:
+                if kind is Failure.GONE or self._closing:
                     return False  # the site or its namespace is going away
                 metrics.RECONCILE_ERRORS.inc()
                 if kind is Failure.TRANSIENT:
@@ -139,6 +142,10 @@ class Reconciler:
             await self.kube.delete(kind, site.namespace, name)
             metrics.API_WRITES.labels("delete").inc()
         if result.status != current:
+            wait = memory.written_at + PROGRESS_SECONDS - time.monotonic()
+            if wait > 0 and not result.events and decision.progress_only(current, result.status):
+                # Progress only, and the last write was a moment ago: a timed pass writes it, folded.
+                return replace(result, wake_after=min(wait, result.wake_after or wait))
             await self._patch_status(memory, site, current, result.status)
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
@@ -153,6 +160,7 @@ class Reconciler:
         await self.kube.patch_status(site.namespace, site.name, status)
         memory.replaced = (*memory.replaced[-7:], _digest(current))
         memory.written = status
+        memory.written_at = time.monotonic()
         metrics.API_WRITES.labels("patch_status").inc()
 
     async def _report(
@@ -214,6 +222,14 @@ class Reconciler:
         task = asyncio.get_running_loop().create_task(self.request(key, load))
         self._timed.add(task)
         task.add_done_callback(self._timed.discard)
+
+    async def close(self) -> None:
+        """At shutdown: no more timed passes, and a pass cut short by the closing client is no error."""
+        self._closing = True
+        for memory in self.memory.values():
+            if memory.wakeup is not None:
+                memory.wakeup.cancel()
+        await self.kube.close()
 
     def longest_pass(self) -> float:
         """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""
