@@ -49,7 +49,7 @@ for the one ClusterRole of an operator watching every namespace; "cluster" inclu
   "discovery.k8s.io|endpointslices|list,watch|ns"
   (printf "kopf.dev|%s|list,watch,patch|ns" .peering)
   "policy|poddisruptionbudgets|list,watch,create,patch,delete|ns"
-  "spofless.dev|resilientsites|list,watch,patch|ns"
+  "spofless.dev|resilientsites|list,watch|ns"
   "spofless.dev|resilientsites/status|patch|ns"
 }}
 {{- range $table }}

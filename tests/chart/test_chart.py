@@ -35,7 +35,7 @@ CLUSTER_RULES = [
     ("discovery.k8s.io", "endpointslices", {"list", "watch"}),
     ("kopf.dev", "clusterkopfpeerings", {"list", "watch", "patch"}),
     ("policy", "poddisruptionbudgets", {"list", "watch", "create", "patch", "delete"}),
-    ("spofless.dev", "resilientsites", {"list", "watch", "patch"}),
+    ("spofless.dev", "resilientsites", {"list", "watch"}),
     ("spofless.dev", "resilientsites/status", {"patch"}),
 ]
 CLUSTER_SCOPED = {"nodes", "customresourcedefinitions"}

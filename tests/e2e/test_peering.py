@@ -59,6 +59,10 @@ def test_only_the_active_replica_acts_and_the_standby_takes_over(
     killed = time.monotonic()
     zone = sorted(deployments(ns, "shop"))[0]
     kubectl("scale", "deployment", deployments(ns, "shop")[zone]["metadata"]["name"], "-n", ns, "--replicas=4")
-    wait_for("the standby to repair the hand edit", lambda: replicas_by_zone(ns, "shop")[zone] == 1, timeout=90)
+    wait_for(
+        "the standby to repair the hand edit",
+        lambda: replicas_by_zone(ns, "shop")[zone] == 1 or print(replicas_by_zone(ns, "shop")),
+        timeout=90,
+    )
     print(f"standby takeover after SIGKILL of the active replica: {time.monotonic() - killed:.1f} s")
     assert f"applied Deployment {ns}/" in standby.log_tail(400)
