@@ -26,6 +26,7 @@ from typing import Any
 
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
+from bench import blast
 from spofless.core import api, desired, naming
 from spofless.core.api import ResilientSiteSpec
 from spofless.kube import Kube
@@ -400,6 +401,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results["failure"] = await failure(cluster, args.failure_runs)
         if args.scale_sites:
             results["scale"] = await scale(cluster, operator, audit, args.scale_sites)
+        if args.blast_sites:
+            results["blast"] = await blast.run(cluster, operator, audit, args.blast_sites)
         if args.steady_seconds:
             results["steady"] = await steady(cluster, operator, audit, args.steady_seconds)
         if "scale" in results:
@@ -427,6 +430,7 @@ if __name__ == "__main__":
     parser.add_argument("--failure-runs", type=int, default=5)
     parser.add_argument("--scale-sites", type=int, default=300)
     parser.add_argument("--steady-seconds", type=float, default=300)
+    parser.add_argument("--blast-sites", type=int, default=300, help="sites under one zone outage (bench/blast.py)")
     parser.add_argument(
         "--service-account", help="run the operator as this namespace/name (default: your kubeconfig's user)"
     )
@@ -439,4 +443,6 @@ if __name__ == "__main__":
     Path(arguments.out).parent.mkdir(parents=True, exist_ok=True)
     Path(arguments.out).write_text(json.dumps(outcome, indent=2))
     print(table(outcome))
+    if "blast" in outcome:
+        print(blast.table(outcome["blast"]))
     print(f"\nresults: {arguments.out}")

@@ -6,7 +6,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
 
-hack/cluster.sh up >/dev/null
+# Size the cluster so the two zones left after losing one hold every pod (bench/blast.py: sizing).
+blast=300 scale=300 latency=20
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case ${args[i]} in
+    --blast-sites) blast=${args[i + 1]} ;;
+    --scale-sites) scale=${args[i + 1]} ;;
+    --latency-sites) latency=${args[i + 1]} ;;
+  esac
+done
+read -r nodes summary < <(.venv/bin/python -c "
+import sys; sys.path.insert(0, '.')
+from bench.blast import sizing
+s = sizing($blast, other_pods=3 * $scale + 6 * $latency + 6)
+print(s['nodes_per_zone'], f\"{s['zones']} zones x {s['nodes_per_zone']} nodes x {s['pods_per_node']} pods: \"
+      f\"{s['slots_after_losing_a_zone']} slots left after losing a zone for {s['pods']} pods\")")
+log "cluster sized for $blast blast sites, $scale scale sites: $summary"
+hack/cluster.sh up --nodes-per-zone "$nodes" >/dev/null
 eval "$(hack/cluster.sh env)"
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null

@@ -1,9 +1,11 @@
+from dataclasses import replace as swap
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from spofless.core.decision import Decision, decide
+from spofless.core.observed import Allocatable, Load, Observed, Pod
 
 from .builders import T0, site, world
 
@@ -163,3 +165,67 @@ def test_a_removed_zone_is_deleted_only_once_the_others_carry_the_spec() -> None
         ("Deployment", "shop-zone-c"),
         ("PodDisruptionBudget", "shop-zone-c"),
     }
+
+
+# --- capacity: the what-if warns before a loss, CapacityShort says what stays Pending after ----
+
+
+def _roomy(observed: Observed, slots: int, used: int) -> Observed:
+    """The same world with nodes of `slots` pods, `used` of them taken by sites' pods on every node."""
+    nodes = tuple(swap(n, allocatable=Allocatable(slots, 32000, 2**38)) for n in observed.nodes)
+    usage = {n.name: Load(pods=used, site_pods=used) for n in nodes}
+    return swap(observed, nodes=nodes, usage=usage)
+
+
+def test_the_what_if_says_whether_the_other_zones_have_room() -> None:
+    roomy = decide(site({"replicas": 6}), _roomy(world(ZONES, EVEN), 110, 2), T0).status
+    assert all(z["absorbable"] is True and z["wouldStayPending"] == 0 for z in roomy["zoneLoss"])
+    assert not [f for f in roomy["singlePointsOfFailure"] if f["scope"] == "Capacity"]
+
+    full = decide(site({"replicas": 6}, roomy), _roomy(world(ZONES, EVEN), 2, 2), T0).status
+    assert all(z["absorbable"] is False and z["wouldStayPending"] == 2 for z in full["zoneLoss"])
+    warnings = [f for f in full["singlePointsOfFailure"] if f["scope"] == "Capacity"]
+    assert {f["name"] for f in warnings} == set(ZONES) and all(f["severity"] == "Warning" for f in warnings)
+    assert "losing zone zone-b would leave 2 replica(s) Pending" in next(
+        f["message"] for f in warnings if f["name"] == "zone-b"
+    )
+    assert full["spof"] is False  # a warning, not a single point of failure
+
+
+def _pending(zone: str, n: int) -> tuple[Pod, ...]:
+    message = "0/9 nodes are available: 3 Too many pods, 6 node(s) didn't match Pod's node affinity/selector."
+    return tuple(
+        Pod(f"shop-{zone}-p{i}", zone, None, False, False, True, message, "2026-11-27T12:00:09Z") for i in range(n)
+    )
+
+
+def test_capacity_short_names_the_pending_replicas_and_why_and_announces_start_and_end() -> None:
+    steady = decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
+    lost = lose_zone_b(steady, T0 + timedelta(seconds=5))
+    moved = {"zone-a": 3, "zone-b": 2, "zone-c": 3}
+    observed = world(ZONES, {"zone-a": 2, "zone-c": 3}, replicas=moved, not_ready=("zone-b",))
+    short = decide(
+        site({"replicas": 6}, lost.status),
+        swap_pods(observed, _pending("zone-a", 1) + _pending("zone-b", 2)),
+        T0 + timedelta(seconds=20),
+    )
+    cond = condition(short.status, "CapacityShort")
+    assert cond["status"] == "True" and cond["reason"] == "Unschedulable"
+    assert cond["message"].startswith("1 replica Pending in zone-a: 0/9 nodes are available: 3 Too many pods")
+    assert "zone-b" not in cond["message"]  # the lost zone's pods wait for their zone: the outage itself
+    finding = next(f for f in short.status["singlePointsOfFailure"] if f["scope"] == "Capacity")
+    assert finding["message"].startswith("CapacityShort: 1 replica Pending in zone-a")
+    assert [e.reason for e in short.events if e.type == "Warning"] == ["CapacityShort"]
+
+    again = decide(
+        site({"replicas": 6}, short.status), swap_pods(observed, _pending("zone-a", 1)), T0 + timedelta(seconds=25)
+    )
+    assert not [e for e in again.events if e.reason.startswith("Capacity")]  # announced once
+    done = world(ZONES, {"zone-a": 3, "zone-c": 3}, replicas=moved, not_ready=("zone-b",))
+    restored = decide(site({"replicas": 6}, again.status), done, T0 + timedelta(seconds=30))
+    assert condition(restored.status, "CapacityShort")["status"] == "False"
+    assert "CapacityRestored" in {e.reason for e in restored.events}
+
+
+def swap_pods(observed: Observed, extra: tuple[Pod, ...]) -> Observed:
+    return swap(observed, pods=observed.pods + extra)

@@ -79,3 +79,123 @@ def test_failback_never_drops_ready_capacity_below_the_spec(total: int, extra: l
     removed_ready = sum(max(0, (current[z] - plan.desired[z]) - (current[z] - ready[z])) for z in zones)
     assert sum(ready.values()) - removed_ready >= min(total, sum(ready.values()))
     assert all(plan.desired[z] >= base[z] for z in zones)
+
+
+# --- a fleet of sites: the moved replicas spread over the healthy zones ----------------------
+
+SITE_KEYS = st.lists(
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12), min_size=1, max_size=60, unique=True
+)
+
+
+@given(total=st.integers(0, 500), zones=ZONES, key=st.text(max_size=20))
+def test_spread_in_a_site_order_keeps_the_even_split(total: int, zones: list[str], key: str) -> None:
+    placed = spread(total, zones, key)
+    assert sum(placed.values()) == total
+    assert max(placed.values()) - min(placed.values()) <= 1
+    assert placed == spread(total, list(reversed(zones)), key)  # the order is the site's, not the input's
+
+
+@given(keys=SITE_KEYS, replicas=st.integers(1, 12), zones=ZONES, data=st.data())
+def test_no_healthy_zone_takes_more_than_its_share_of_the_fleet_moves_plus_one_per_site(
+    keys: list[str], replicas: int, zones: list[str], data: st.DataObject
+) -> None:
+    lost = (
+        data.draw(st.lists(st.sampled_from(zones), unique=True, min_size=1, max_size=len(zones) - 1))
+        if len(zones) > 1
+        else []
+    )
+    healthy = [z for z in zones if z not in lost]
+    taken = dict.fromkeys(healthy, 0)
+    moved = 0
+    for key in keys:
+        plan = place(replicas, zones, lost, spread(replicas, zones, key), {}, failover=True, key=key)
+        if lost:
+            assert sum(plan.target[z] for z in healthy) == replicas  # failover never drops capacity
+        for zone in healthy:
+            taken[zone] += plan.target[zone] - plan.base[zone]
+        moved += sum(plan.base[z] for z in lost)
+    assert sum(taken.values()) == moved
+    for zone in healthy:
+        assert taken[zone] <= moved / len(healthy) + len(keys)
+
+
+def test_a_fleet_losing_a_zone_moves_evenly_not_onto_the_first_zone_by_name() -> None:
+    zones = ["zone-a", "zone-b", "zone-c"]
+    taken = {"zone-a": 0, "zone-c": 0}
+    for i in range(300):
+        plan = place(3, zones, ["zone-b"], {z: 1 for z in zones}, {}, failover=True, key=f"bench/s{i:03d}")
+        for zone in taken:
+            taken[zone] += plan.target[zone] - 1
+    assert sum(taken.values()) == 300
+    assert 120 <= taken["zone-a"] <= 180, taken  # binomial(300, 1/2): 150 +- 26 is 3 sigma
+
+
+def test_a_fleet_moves_in_proportion_to_the_free_room() -> None:
+    zones = ["zone-a", "zone-b", "zone-c"]
+    room = {"zone-a": 100, "zone-b": 0, "zone-c": 300}
+    to_a = sum(
+        place(3, zones, ["zone-b"], {z: 1 for z in zones}, {}, True, key=f"ns/s{i}", room=room).target["zone-a"] - 1
+        for i in range(400)
+    )
+    assert 60 <= to_a <= 140, to_a  # a quarter of 400, give or take
+
+
+def test_a_zone_without_room_gets_nothing_while_another_has_some() -> None:
+    plan = place(6, ["a", "b", "c"], ["b"], {"a": 2, "b": 2, "c": 2}, {}, True, key="ns/x", room={"a": 0, "c": 5})
+    assert plan.target == {"a": 2, "b": 2, "c": 4}
+
+
+def test_with_no_room_anywhere_the_moves_still_spread_evenly() -> None:
+    plan = place(6, ["a", "b", "c"], ["b"], {"a": 2, "b": 2, "c": 2}, {}, True, key="ns/x", room={"a": 0, "c": 0})
+    assert plan.target == {"a": 3, "b": 2, "c": 3}
+
+
+def test_replicas_already_moved_stay_when_the_room_changes() -> None:
+    # Moved onto c while a was full; a has room now: nothing moves again.
+    plan = place(6, ["a", "b", "c"], ["b"], {"a": 2, "b": 2, "c": 4}, {}, True, key="ns/x", room={"a": 9, "c": 0})
+    assert plan.desired == {"a": 2, "b": 2, "c": 4}
+
+
+@given(total=st.integers(0, 300), zones=ZONES, key=st.text(max_size=8), data=st.data())
+def test_failover_in_a_site_order_never_drops_capacity(
+    total: int, zones: list[str], key: str, data: st.DataObject
+) -> None:
+    lost = data.draw(st.lists(st.sampled_from(zones), unique=True, max_size=len(zones) - 1))
+    room = data.draw(st.none() | st.fixed_dictionaries({z: st.integers(0, 20) for z in zones}))
+    plan = place(total, zones, lost, spread(total, zones, key), {}, True, key=key, room=room)
+    healthy = [z for z in zones if z not in lost]
+    assert sum(plan.target[z] for z in healthy) == total
+    assert all(plan.target[z] >= plan.base[z] for z in zones)
+    assert all(plan.target[z] == plan.base[z] for z in lost)
+    if room is None:
+        assert max(plan.target[z] for z in healthy) - min(plan.target[z] for z in healthy) <= 1
+
+
+@given(
+    total=st.integers(1, 60),
+    extra=st.lists(st.integers(0, 5), min_size=3, max_size=3),
+    ready_b=st.integers(0, 30),
+    key=st.text(max_size=8),
+)
+def test_failback_in_a_site_order_never_drops_ready_capacity_below_the_spec(
+    total: int, extra: list[int], ready_b: int, key: str
+) -> None:
+    zones = ["a", "b", "c"]
+    base = spread(total, zones, key)
+    current = {z: base[z] + e for z, e in zip(zones, extra, strict=True)}
+    ready = {"a": current["a"], "b": min(ready_b, current["b"]), "c": current["c"]}
+    plan = place(total, zones, [], current, ready, failover=True, key=key)
+    removed_ready = sum(max(0, (current[z] - plan.desired[z]) - (current[z] - ready[z])) for z in zones)
+    assert sum(ready.values()) - removed_ready >= min(total, sum(ready.values()))
+    assert all(plan.desired[z] >= base[z] for z in zones)
+
+
+def test_failback_cuts_in_the_site_order_not_by_name() -> None:
+    current = {"a": 3, "b": 2, "c": 3}
+    ready = {"a": 3, "b": 1, "c": 3}  # one replica may go
+    first_cut = {
+        next(z for z in ("a", "c") if place(6, list(current), [], current, ready, True, key=f"ns/s{i}").desired[z] == 2)
+        for i in range(40)
+    }
+    assert first_cut == {"a", "c"}

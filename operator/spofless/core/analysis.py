@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from spofless.core import api
+from spofless.core.headroom import Verdict
 from spofless.core.observed import Observed, Pod
 from spofless.core.zones import ZoneSet
 
@@ -141,8 +142,11 @@ def _budgets(spec: api.ResilientSiteSpec, zone_set: ZoneSet, observed: Observed)
     return out
 
 
-def zone_loss(spec: api.ResilientSiteSpec, zones: tuple[str, ...], ready: Readiness) -> list[api.ZoneLoss]:
-    """What-if: ready replicas and zones left if each zone were lost now."""
+def zone_loss(
+    spec: api.ResilientSiteSpec, zones: tuple[str, ...], ready: Readiness, room: dict[str, Verdict] | None = None
+) -> list[api.ZoneLoss]:
+    """What-if: ready replicas and zones left if each zone were lost now, and whether the other
+    zones have room for what would move (`room`, from the headroom; absent where unknown)."""
     out = []
     for zone in zones:
         left = ready.total - ready.per_zone.get(zone, 0)
@@ -153,6 +157,8 @@ def zone_loss(spec: api.ResilientSiteSpec, zones: tuple[str, ...], ready: Readin
                 ready_replicas_left=left,
                 ready_zones_left=zones_left,
                 spof=left <= 1 or zones_left < spec.min_zones,
+                absorbable=verdict.absorbable if (verdict := (room or {}).get(zone)) else None,
+                would_stay_pending=verdict.would_stay_pending if verdict else None,
             )
         )
     return out

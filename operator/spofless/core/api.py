@@ -29,7 +29,7 @@ LABEL_KEY_PATTERN = (
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
 Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
-Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget"]
+Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget", "Capacity"]
 
 
 class Model(BaseModel):
@@ -274,6 +274,14 @@ class ZoneLoss(Model):
     ready_replicas_left: int
     ready_zones_left: int
     spof: bool = Field(description="True when the site would then have a single point of failure, or no replica.")
+    absorbable: bool | None = Field(
+        default=None,
+        description="True when the other zones have room (pods, CPU, memory) for the replicas that would move, "
+        "every site's in that zone counted. Absent when the nodes report no allocatable resources.",
+    )
+    would_stay_pending: int | None = Field(
+        default=None, description="Replicas of this site that would find no room and stay Pending, at worst."
+    )
 
 
 class EvacuationStatus(Model):
@@ -337,6 +345,6 @@ class ResilientSiteStatus(Model):
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, Redundant, Reconciled, FailoverActive, and Evacuation and TrafficDistribution when "
-        "asked for, in the standard shape.",
+        description="Ready, Redundant, Reconciled, FailoverActive, CapacityShort, and Evacuation and "
+        "TrafficDistribution when asked for, in the standard shape.",
     )

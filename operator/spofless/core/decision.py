@@ -11,7 +11,20 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from spofless.core import analysis, capacity, desired, naming, placement, scale, traffic, triggers, zones
+from spofless.core import (
+    analysis,
+    capacity,
+    desired,
+    headroom,
+    naming,
+    placement,
+    quantity,
+    scale,
+    shortfall,
+    traffic,
+    triggers,
+    zones,
+)  # fmt: skip
 from spofless.core.api import Cause, Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
 from spofless.core.observed import Observed
 
@@ -131,14 +144,21 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
         for z, t in zone_times.items()
         if t is not None and z not in trig.causes and (now - t).total_seconds() < window
     }
+    out_of_service = [*trig.causes, *remaining]
+    key = f"{site.namespace}/{site.name}"
+    cpu, memory = quantity.pod_requests(spec.template.get("spec") or {})
+    zone_nodes = headroom.by_zone(observed.nodes, spec.topology_key) if headroom.known(observed.nodes) else {}
+    room = headroom.room(zone_nodes, observed.usage, cpu, memory) if zone_nodes else None
     if problem is None:
         plan = placement.place(
             total=total,
             zones=zone_set.expected,
-            out_of_service=[*trig.causes, *remaining],
+            out_of_service=out_of_service,
             current=current,
             ready=ready.per_zone,
             failover=spec.failover.enabled,
+            key=key,
+            room=room,
         )
         plan = triggers.drain(plan, trig.evacuating, ready.per_zone, total)
     else:
@@ -146,14 +166,21 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     mode = traffic.mode(
         spec.service.traffic_distribution, trig.causes, list(remaining), plan.base, plan.desired, ready.per_zone
     )
-    status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now)
+    # Nothing moves without failover: then there is no what-if of room to make.
+    moving = out_of_service if spec.failover.enabled else list(zone_set.expected)
+    request = headroom.SiteRequest(key, plan.base, plan.desired, moving, cpu, memory)
+    verdicts = headroom.what_if(request, zone_set.expected, zone_nodes, observed.usage) if zone_nodes else {}
+    # Pending pods of a lost or evacuated zone wait for their zone; those of a full zone are short.
+    waiting = [z for z, c in trig.causes.items() if c != "ZoneFull"]
+    shorts = shortfall.shortfalls(observed.pods, waiting)
+    status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now, verdicts, shorts)
     for kind, ok, reason, message in capacity.annotate(status, site.name, spec, trig, list(remaining), plan, mode):
         status.conditions = (
             [c for c in status.conditions if c.type != kind]
             if ok is None
             else set_condition(status.conditions, kind, ok, reason, message, now, site.generation)
         )
-    events = _events(prev, status, plan, current, zone_set)
+    events = _events(prev, status, plan, current, zone_set) + _capacity_events(prev, status)
     events += [Event(*e) for e in capacity.events(prev, status, trig)]
     if problem is not None:
         return _invalid(site, prev, status, events, *problem, now)
@@ -271,8 +298,15 @@ def _status(
     ready: analysis.Readiness,
     observed: Observed,
     now: datetime,
+    verdicts: dict[str, headroom.Verdict],
+    shorts: list[shortfall.Short],
 ) -> ResilientSiteStatus:
     found = analysis.findings(spec, zone_set, ready, observed, site.name)
+    found += [
+        Finding(scope="Capacity", name=v.zone, severity="Warning", message=v.message)
+        for v in verdicts.values()
+        if not v.absorbable
+    ] + shortfall.findings(shorts)
     spof = any(f.severity == "SPOF" for f in found)
     lost = list(zone_set.lost)
     phase, message = _phase(spec, prev, spof, found, lost, ready, zone_set)
@@ -299,7 +333,7 @@ def _status(
         ],
         known_zones=zones.remembered(zone_set, prev.known_zones),
         single_points_of_failure=found,
-        zone_loss=analysis.zone_loss(spec, zone_set.expected, ready),
+        zone_loss=analysis.zone_loss(spec, zone_set.expected, ready, verdicts),
         conditions=prev.conditions,
     )
     gen = site.generation
@@ -318,7 +352,22 @@ def _status(
         status.conditions, "FailoverActive", plan.failover_active, "ZoneLost" if plan.failover_active else "EvenSpread",
         _failover_message(lost, moved) if plan.failover_active else "replicas are spread evenly over the zones", now, gen,
     )  # fmt: skip
+    status.conditions = set_condition(
+        status.conditions, "CapacityShort", bool(shorts), "Unschedulable" if shorts else "AllScheduled",
+        shortfall.condition_message(shorts), now, gen,
+    )  # fmt: skip
     return status
+
+
+def _capacity_events(prev: ResilientSiteStatus, new: ResilientSiteStatus) -> list[Event]:
+    """CapacityShort when replicas start waiting for room, CapacityRestored when none waits any more."""
+    was = next((c for c in prev.conditions if c.type == "CapacityShort"), None)
+    now = next(c for c in new.conditions if c.type == "CapacityShort")
+    if now.status == "True" and (was is None or was.status != "True"):
+        return [Event("Warning", "CapacityShort", now.message)]
+    if now.status == "False" and was is not None and was.status == "True":
+        return [Event("Normal", "CapacityRestored", "every replica is scheduled again")]
+    return []
 
 
 def _worst_left(status: ResilientSiteStatus) -> int:

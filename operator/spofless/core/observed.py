@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spofless.core import naming
+from spofless.core import naming, quantity
 
 Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Allocatable:
+    pods: int
+    cpu_milli: int
+    memory_bytes: int
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,8 @@ class Node:
     name: str
     labels: Mapping[str, str]
     ready: bool
+    schedulable: bool = True  # False when cordoned (spec.unschedulable)
+    allocatable: Allocatable | None = None  # None when the node reports none
 
     def zone(self, topology_key: str) -> str | None:
         return self.labels.get(topology_key)
@@ -38,6 +47,19 @@ class Pod:
     unschedulable_since: str | None = None  # that condition's lastTransitionTime
     cpu_milli: int = 0  # the containers' summed requests
     memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the pods bound to one node request: all of them, and those of spofless sites (the
+    ones a zone loss would move). Kept per node by the shell, from reduced pod records."""
+
+    pods: int = 0
+    cpu_milli: int = 0
+    memory_bytes: int = 0
+    site_pods: int = 0
+    site_cpu_milli: int = 0
+    site_memory_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class Observed:
     pods: tuple[Pod, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     children: tuple[Child, ...] = ()
+    usage: Mapping[str, Load] = field(default_factory=dict)  # node -> what its pods request, cluster-wide
 
 
 def _find(body: Body, kind: str) -> Mapping[str, Any]:
@@ -90,12 +113,25 @@ def _condition(body: Body, kind: str) -> str | None:
     return None if status is None else str(status)
 
 
+def _allocatable(body: Body) -> Allocatable | None:
+    have = body.get("status", {}).get("allocatable") or {}
+    if "pods" not in have:
+        return None
+    return Allocatable(
+        pods=quantity.units(have.get("pods")),
+        cpu_milli=quantity.milli(have.get("cpu")),
+        memory_bytes=quantity.units(have.get("memory")),
+    )
+
+
 def node_from(body: Body) -> Node:
     meta = body.get("metadata", {})
     return Node(
         name=meta.get("name", ""),
         labels=dict(meta.get("labels") or {}),
         ready=_condition(body, "Ready") == "True",
+        schedulable=not body.get("spec", {}).get("unschedulable"),
+        allocatable=_allocatable(body),
     )
 
 
@@ -104,6 +140,7 @@ def pod_from(body: Body) -> Pod:
     spec = body.get("spec", {})
     scheduled = _find(body, "PodScheduled")
     unschedulable = scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable"
+    cpu, memory = quantity.pod_requests(spec)
     return Pod(
         name=meta.get("name", ""),
         zone=(meta.get("labels") or {}).get(naming.LABEL_ZONE, ""),
@@ -113,6 +150,8 @@ def pod_from(body: Body) -> Pod:
         unschedulable=unschedulable,
         unschedulable_message=scheduled.get("message") if unschedulable else None,
         unschedulable_since=scheduled.get("lastTransitionTime") if unschedulable else None,
+        cpu_milli=cpu,
+        memory_bytes=memory,
     )
 
 

@@ -19,13 +19,15 @@ from typing import Any
 
 import kopf
 
-from spofless.core import kinds, naming, observed
+from spofless.core import api, headroom, kinds, naming, observed
 from spofless.core.decision import Event
 from spofless.kube import Kube
+from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler, SiteKey
 
 OWNED_LABELS = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
 PEERING_LIFETIME = 15  # seconds
+HEADROOM_DELAY = 2.0  # seconds: one look at the fleet's headroom per burst of pod changes
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
 
 _log = logging.getLogger("spofless")
@@ -61,39 +63,46 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     memo.reconciler = Reconciler(kube=await Kube.connect(), post=_post, logger=_log)
     memo.nodes = {}
     memo.seen = {}  # object uid -> fingerprint of what a pass reads of it
+    memo.fleet = Fleet(_log)
+    memo.book = headroom.Book()  # per-node sums of what every pod requests: the headroom's input
+    memo.unabsorbable = None  # the zones whose loss the fleet could not absorb, last time looked
+    memo.headroom_check = None  # the pending look, HEADROOM_DELAY after a pod's load changed
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    await memo.fleet.close()
     await memo.reconciler.close()
 
 
 # --- indices: what the reconciler reads instead of asking the API ---------------------------
+# Async, though they never await: kopf runs a sync handler in a thread pool, which cost a fifth of
+# the operator's CPU in a fleet failover (py-spy); an async one runs on the loop.
 
 
 @kopf.index(**SITE)
-def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, dict[str, Any]]:
+async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, dict[str, Any]]:
     return {(namespace, name): observed.site_from(body)}
 
 
 @kopf.index(**_selector(kinds.NODE))
-def node_index(body: kopf.Body, **_: Any) -> dict[None, observed.Node]:
+async def node_index(body: kopf.Body, **_: Any) -> dict[None, observed.Node]:
     return {None: observed.node_from(body)}
 
 
 @kopf.index(**_selector(kinds.POD), labels=OWNED_LABELS)
-def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Pod]:
+async def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Pod]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.pod_from(body)}
 
 
 @kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=OWNED_LABELS)
-def endpoint_index(
+async def endpoint_index(
     namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any
 ) -> dict[SiteKey, tuple[observed.Endpoint, ...]]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.endpoints_from(body)}
 
 
-def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Child]:
+async def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Child]:
     return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.child_from(dict(body))}
 
 
@@ -110,6 +119,7 @@ class Indices:
     pods: PodIndex
     endpoints: EndpointIndex
     children: ChildIndex
+    usage: Mapping[str, observed.Load]  # node -> what its pods request (the headroom's book)
 
     def load(self, key: SiteKey) -> tuple[Mapping[str, Any], observed.Observed] | None:
         """The site's body and what is observed of it, or None once it is gone."""
@@ -121,16 +131,17 @@ class Indices:
             pods=tuple(self.pods.get(key, ())),
             endpoints=tuple(e for part in self.endpoints.get(key, ()) for e in part),
             children=tuple(self.children.get(key, ())),
+            usage=self.usage,
         )
         return bodies[0], seen
 
 
-async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices) -> None:
+async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices, status_only: bool = False) -> None:
     async def load() -> tuple[Mapping[str, Any], observed.Observed] | None:
         return indices.load(key)
 
     reconciler: Reconciler = memo.reconciler
-    await reconciler.request(key, load)
+    await reconciler.request(key, load, status_only)
 
 
 # --- triggers ------------------------------------------------------------------------------
@@ -167,7 +178,7 @@ async def site_changed(
     if seen.get(uid) == relevant:
         return  # our own status patch, or kopf's bookkeeping: nothing a decision reads
     seen[uid] = relevant
-    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
     await _reconcile(memo, (namespace, name), indices)
 
 
@@ -207,7 +218,7 @@ async def child_changed(
         if seen.get(uid) == relevant:
             return
         seen[uid] = relevant
-    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
+    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
     await _reconcile(memo, (namespace, site), indices)
 
 
@@ -228,13 +239,51 @@ async def node_changed(
     child_index: ChildIndex,
     **_: Any,
 ) -> None:
-    """A node that turns Ready or NotReady, or comes or goes, may change every site's zones."""
+    """A node that turns Ready or NotReady, or comes or goes, may change every site's zones: one
+    fleet round (statuses first, then moves; see fleet.py), however many nodes change at once."""
     record = None if type == "DELETED" else observed.node_from(body)
     if memo.nodes.get(name) == record:
         return  # a heartbeat or an unrelated field: nothing a site cares about
     memo.nodes[name] = record
-    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index)
-    await asyncio.gather(*(_reconcile(memo, key, indices) for key in list(site_index)))
+    _fleet_round(memo, Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node))
+
+
+@kopf.on.event(**_selector(kinds.POD))
+async def pod_load(
+    type: str | None,
+    uid: str,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    **_: Any,
+) -> None:
+    """Every pod of the cluster, reduced to its node and requests, summed per node (the headroom).
+    When the room for a zone's loss flips, every site's what-if is redone (a fleet round)."""
+    if memo.book.update(uid, None if type == "DELETED" else headroom.pod_load_from(body)) and not memo.headroom_check:
+        indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
+        memo.headroom_check = asyncio.get_running_loop().call_later(HEADROOM_DELAY, _headroom_changed, memo, indices)
+
+
+def _headroom_changed(memo: kopf.Memo, indices: Indices) -> None:
+    memo.headroom_check = None
+    keys = [
+        (b.get("spec") or {}).get("topologyKey") or api.DEFAULT_TOPOLOGY_KEY for s in indices.sites.values() for b in s
+    ]
+    now = headroom.unabsorbable(indices.nodes.get(None, ()), memo.book.per_node, keys)
+    before, memo.unabsorbable = memo.unabsorbable, now
+    if before is not None and now != before:
+        _fleet_round(memo, indices)
+
+
+def _fleet_round(memo: kopf.Memo, indices: Indices) -> None:
+    async def run_pass(key: SiteKey, status_only: bool) -> None:
+        await _reconcile(memo, key, indices, status_only)
+
+    memo.fleet.touch(lambda: list(indices.sites), run_pass)
 
 
 @kopf.on.probe(id="longest_pass_seconds")

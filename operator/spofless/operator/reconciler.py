@@ -29,6 +29,7 @@ Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 RETRY_SECONDS = 5.0  # after a pass failed on an API call
 PROGRESS_SECONDS = 1.0  # a first rollout's progress is written at most this often per site
+MOVES = ("Failover", "Failback", "Scaled")  # events that announce an apply
 
 
 def covers(want: Any, have: Any) -> bool:
@@ -74,24 +75,27 @@ class Reconciler:
     _timed: set[asyncio.Task[None]] = field(default_factory=set)  # timed passes under way (the loop keeps weak refs)
     _closing: bool = False
 
-    async def request(self, key: SiteKey, load: Loader) -> None:
+    async def request(self, key: SiteKey, load: Loader, status_only: bool = False) -> None:
         """Reconciles `key` now, or once more after the pass already running for it. Never raises for
-        a failed API call: the pass is logged, counted and retried after RETRY_SECONDS."""
+        a failed API call: the pass is logged, counted and retried after RETRY_SECONDS. A status-only
+        pass (a fleet round's first) reports and moves nothing; a full pass follows it."""
         if key in self._running:
-            self._again.add(key)
+            if not status_only:
+                self._again.add(key)
             return
         self._running[key] = time.monotonic()
         try:
             while True:
                 self._again.discard(key)
-                if not await self._pass(key, load):
+                if not await self._pass(key, load, status_only):
                     break
+                status_only = False
                 if key not in self._again:
                     break
         finally:
             del self._running[key]
 
-    async def _pass(self, key: SiteKey, load: Loader) -> bool:
+    async def _pass(self, key: SiteKey, load: Loader, status_only: bool = False) -> bool:
         """One counted, timed pass. False when it failed (a retry is scheduled) or the site is gone."""
         metrics.RECONCILES.inc()
         with metrics.RECONCILE_SECONDS.time():
@@ -99,7 +103,7 @@ class Reconciler:
                 loaded = await load()
                 if loaded is None or loaded[0].get("metadata", {}).get("deletionTimestamp"):
                     return False
-                result = await self.reconcile(key, *loaded)
+                result = await self.reconcile(key, *loaded, status_only=status_only)
             except Exception as err:
                 kind = failure(err)
                 if kind is Failure.GONE or self._closing:
@@ -115,7 +119,9 @@ class Reconciler:
         self.wake_later(key, load, result.wake_after)
         return True
 
-    async def reconcile(self, key: SiteKey, body: Mapping[str, Any], observed: Observed) -> decision.Decision:
+    async def reconcile(
+        self, key: SiteKey, body: Mapping[str, Any], observed: Observed, status_only: bool = False
+    ) -> decision.Decision:
         """Decides and carries out; raises what a failed API call raised, after reporting it."""
         memory = self.memory.setdefault(key, Memory())
         site = site_from(body)
@@ -125,6 +131,10 @@ class Reconciler:
             site = replace(site, status=memory.written)
         now = datetime.now(UTC)
         result = decision.decide(site, observed, now)
+        if status_only:  # the moves (and their events) are the full pass's
+            if _failover_ends(current, result.status):
+                return result  # a failback: reported with its move, or its event would read "Scaled"
+            result = replace(result, apply=[], delete=[], events=[e for e in result.events if e.reason not in MOVES])
         try:
             await self._apply(memory, site, result.apply, observed.children)
         except Refused as err:
@@ -149,7 +159,7 @@ class Reconciler:
             await self._patch_status(memory, site, current, result.status)
         metrics.STATUSES.statuses[key] = result.status
         for event in result.events:
-            if event.reason in ("Failover", "Failback", "Scaled"):
+            if event.reason in MOVES:
                 metrics.MOVES.labels(event.reason).inc()
             self.post(body, event)
         return result
@@ -245,6 +255,15 @@ class Reconciler:
 
 def _child_key(manifest: Mapping[str, Any]) -> ChildKey:
     return manifest["kind"], manifest["metadata"]["name"]
+
+
+def _failover_ends(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    def active(status: Mapping[str, Any]) -> bool:
+        return any(
+            c.get("type") == "FailoverActive" and c.get("status") == "True" for c in status.get("conditions", [])
+        )
+
+    return active(before) and not active(after)
 
 
 def site_from(body: Mapping[str, Any]) -> decision.Site:

@@ -1,0 +1,445 @@
+"""The blast radius: one zone lost under N sites at once, against a floor measured in the same run.
+
+Called from bench/run.py (`--blast-sites N`). N three-replica sites over 3 zones, failback window
+BLAST_WINDOW s. The bench client watches nodes, sites and Deployments (no polling of N objects)
+and takes the time each site
+
+- reports the loss (its status says zone-b is not healthy), from the moment the last zone-b node
+  was seen NotReady;
+- has its capacity back (its healthy zones' Deployments hold `replicas` ready pods), same origin;
+- is back on the even spread after the zone returns (every Deployment at its base, all ready).
+
+Then the operator is stopped and a bare client makes the same scale changes to the same
+Deployments (the floor): as soon as the zone's nodes are NotReady it sets the replicas the
+operator had chosen, and after the zone returns (once its pods are ready) sets them back.
+Meanwhile a probe times a GET every 0.2 s (the API server's responsiveness), and the audit log
+gives the operator's writes and their peak per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from spofless.core import api, naming
+from spofless.kube import Kube
+
+CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
+ZONE_KEY = "topology.kubernetes.io/zone"
+LOST = "zone-b"
+BLAST_WINDOW = 10  # failbackAfterSeconds of the blast sites
+REPLICAS = 3
+
+
+class Bench(Protocol):
+    """What bench/run.py provides (kept as a protocol so the two modules stay apart)."""
+
+    kube: Kube
+
+    async def namespace(self, name: str) -> str: ...
+    async def create_site(self, ns: str, name: str, replicas: int = 3, **spec: Any) -> None: ...
+
+
+class Operator(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def peak_rss_mb(self) -> float: ...
+    def cpu_seconds(self) -> float: ...
+    def metric(self, name: str) -> float: ...
+
+
+class Audit(Protocol):
+    def mark(self) -> int: ...
+    def since(self, offset: int) -> list[dict[str, Any]]: ...
+
+
+def log(message: str) -> None:
+    import sys
+
+    print(f"[blast {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def sizing(sites: int, other_pods: int = 0, pods_per_node: int = 110, zones: int = 3) -> dict[str, Any]:
+    """Nodes per zone so that the zones left after losing one hold every pod, with 15 % to spare
+    (the fleet's moved replicas split by a hash, not exactly in half)."""
+    pods = sites * REPLICAS + other_pods
+    per_zone_after = pods / (zones - 1) * 1.15
+    nodes = max(3, -(-int(per_zone_after) // pods_per_node))
+    return {"zones": zones, "nodes_per_zone": nodes, "pods_per_node": pods_per_node, "pods": pods,
+            "slots_after_losing_a_zone": (zones - 1) * nodes * pods_per_node}  # fmt: skip
+
+
+# --- watching without polling ----------------------------------------------------------------
+
+
+async def watch(kube: Kube, path: str, seen: Callable[[str, dict[str, Any]], None], stop: asyncio.Event) -> None:
+    """Lists `path`, then streams its changes into `seen(type, object)` until `stop` is set."""
+    while not stop.is_set():
+        listed = await kube.client.call_api(
+            path, "GET", query_params=[("limit", "0")], response_types_map={200: "object"},
+            auth_settings=["BearerToken"], _return_http_data_only=True,
+        )  # fmt: skip
+        for item in listed["items"]:
+            seen("ADDED", item)
+        version = listed["metadata"]["resourceVersion"]
+        try:
+            response = await kube.client.call_api(
+                path, "GET", auth_settings=["BearerToken"], _preload_content=False, _request_timeout=3600,
+                query_params=[("watch", "1"), ("resourceVersion", version), ("allowWatchBookmarks", "true")],
+            )  # fmt: skip
+            reader = response.content
+            while not stop.is_set():
+                line = await reader.readline()
+                if not line:
+                    break
+                event = json.loads(line)
+                if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                    seen(event["type"], event["object"])
+            response.release()
+        except (TimeoutError, OSError) as err:
+            log(f"watch of {path} broke ({err}); listing again")
+
+
+@dataclass
+class View:
+    """What the watches have shown, with the time each fact was first seen."""
+
+    ns: str
+    nodes_ready: dict[str, bool] = field(default_factory=dict)  # zone-b nodes only
+    node_changed: float = 0.0  # when a zone-b node last changed readiness
+    zone_b_lost_at: dict[str, float] = field(default_factory=dict)  # site -> first seen reported lost
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {site, zone, replicas, ready}
+    phases: dict[str, str] = field(default_factory=dict)
+
+    def node(self, _: str, body: dict[str, Any]) -> None:
+        if body["metadata"].get("labels", {}).get(ZONE_KEY) != LOST:
+            return
+        ready = any(
+            c["type"] == "Ready" and c["status"] == "True" for c in body.get("status", {}).get("conditions", [])
+        )
+        if self.nodes_ready.get(body["metadata"]["name"]) != ready:
+            self.nodes_ready[body["metadata"]["name"]] = ready
+            self.node_changed = time.monotonic()
+
+    def site(self, _: str, body: dict[str, Any]) -> None:
+        name, status = body["metadata"]["name"], body.get("status") or {}
+        if status.get("observedGeneration") == body["metadata"].get("generation"):
+            self.phases[name] = str(status.get("phase"))
+        lost = any(z["name"] == LOST and z["healthy"] is False for z in status.get("zones", []))
+        if lost:
+            self.zone_b_lost_at.setdefault(name, time.monotonic())
+        else:
+            self.zone_b_lost_at.pop(name, None)
+
+    def deployment(self, kind: str, body: dict[str, Any]) -> None:
+        name, labels = body["metadata"]["name"], body["metadata"].get("labels") or {}
+        if kind == "DELETED":
+            self.deployments.pop(name, None)
+            return
+        self.deployments[name] = {
+            "site": labels.get(naming.LABEL_SITE),
+            "zone": labels.get(naming.LABEL_ZONE),
+            "replicas": body["spec"].get("replicas"),
+            "ready": (body.get("status") or {}).get("readyReplicas") or 0,
+        }
+
+    def zone_b_all(self, ready: bool) -> bool:
+        return bool(self.nodes_ready) and all(r is ready for r in self.nodes_ready.values())
+
+    def by_site(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, d in self.deployments.items():
+            out.setdefault(d["site"], {})[d["zone"]] = {"name": name, **d}
+        return out
+
+
+def capacity_back(zones: dict[str, dict[str, Any]]) -> bool:
+    return bool(sum(d["ready"] for z, d in zones.items() if z != LOST) >= REPLICAS)
+
+
+def even(zones: dict[str, dict[str, Any]]) -> bool:
+    return all(d["replicas"] == 1 and d["ready"] >= 1 for d in zones.values())
+
+
+class Times:
+    """First time (monotonic) each site met a condition, polled over the in-memory view only."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.at: dict[str, float] = {}
+
+    async def until_all(
+        self, what: str, sites: list[str], met: Callable[[str, Snapshot], bool], timeout: float, partial: bool = False
+    ) -> dict[str, float]:
+        """Until every site met `met`; with `partial`, what was met by the timeout (the rest: missing)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now, snapshot = time.monotonic(), Snapshot(self.view.by_site(), self.view)
+            for site in sites:
+                if site not in self.at and met(site, snapshot):
+                    self.at[site] = now
+            if len(self.at) == len(sites):
+                return self.at
+            await asyncio.sleep(0.05)
+        missing = sorted(set(sites) - set(self.at))
+        if partial:
+            log(f"timed out after {timeout:.0f} s waiting for {what}: {len(missing)} sites never did")
+            return self.at
+        raise TimeoutError(
+            f"timed out after {timeout:.0f} s waiting for {what}: {len(missing)} sites left, e.g. {missing[:5]}"
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The view at one look: each site's Deployments by zone, built once per look."""
+
+    sites: dict[str, dict[str, dict[str, Any]]]
+    view: View
+
+    def of(self, site: str) -> dict[str, dict[str, Any]]:
+        return self.sites.get(site, {})
+
+
+def summary(times: dict[str, float], origin: float, sites: int) -> dict[str, float]:
+    values = sorted(t - origin for t in times.values()) or [float("nan")]
+    return {"p50_s": statistics.median(values), "p95_s": values[int(0.95 * (len(values) - 1))], "max_s": values[-1],
+            "sites_missing": sites - len(times)}  # fmt: skip
+
+
+class Probe:
+    """Times one small GET every 0.2 s: how the API server answers everybody else meanwhile."""
+
+    def __init__(self, kube: Kube, ns: str) -> None:
+        self.kube, self.ns = kube, ns
+        self.samples: list[tuple[float, float]] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            start = time.monotonic()
+            await self.kube.client.call_api(
+                f"/api/v1/namespaces/{self.ns}", "GET", response_types_map={200: "object"},
+                auth_settings=["BearerToken"], _return_http_data_only=True,
+            )  # fmt: skip
+            self.samples.append((start, time.monotonic() - start))
+            await asyncio.sleep(0.2)
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        values = sorted(d for t, d in self.samples if start <= t <= end) or [float("nan")]
+        return {"probe_p50_ms": 1000 * statistics.median(values), "probe_max_ms": 1000 * values[-1]}
+
+
+def writes(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's writes in an audit-log slice, and the busiest second."""
+    mine = [
+        e
+        for e in events
+        if e["verb"] in ("create", "update", "patch", "delete")
+        and e.get("stage", "ResponseComplete") == "ResponseComplete"
+    ]
+    per_second = Counter(e["requestReceivedTimestamp"][:19] for e in mine)
+    by_resource = Counter(e.get("objectRef", {}).get("resource", "?") for e in mine)
+    return {
+        "writes": len(mine),
+        "writes_peak_per_s": max(per_second.values(), default=0),
+        "writes_by_resource": dict(by_resource),
+    }
+
+
+def label_zone(lost: bool) -> None:
+    import subprocess
+
+    value = f"{CHAOS}=true" if lost else f"{CHAOS}-"
+    subprocess.run(["kubectl", "label", "nodes", "-l", f"{ZONE_KEY}={LOST}", value, "--overwrite"],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+async def scale(kube: Kube, ns: str, changes: list[tuple[str, int]], limit: int = 100) -> None:
+    """The floor's writes: merge-patch spec.replicas of each Deployment, `limit` in flight at once."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(name: str, replicas: int) -> None:
+        async with gate:
+            await kube.client.call_api(
+                f"/apis/apps/v1/namespaces/{ns}/deployments/{name}", "PATCH", body={"spec": {"replicas": replicas}},
+                header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},
+                response_types_map={200: "object"}, auth_settings=["BearerToken"], _return_http_data_only=True,
+            )  # fmt: skip
+
+    await asyncio.gather(*(one(n, r) for n, r in changes))
+
+
+async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
+    kube = bench.kube
+    ns = await bench.namespace(f"bench-blast-{int(time.time())}")
+    view, stop = View(ns), asyncio.Event()
+    probe = Probe(kube, ns)
+    tasks = [
+        asyncio.create_task(watch(kube, "/api/v1/nodes", view.node, stop)),
+        asyncio.create_task(
+            watch(kube, f"/apis/{api.GROUP}/{api.VERSION}/namespaces/{ns}/{api.PLURAL}", view.site, stop)
+        ),
+        asyncio.create_task(watch(kube, f"/apis/apps/v1/namespaces/{ns}/deployments", view.deployment, stop)),
+        asyncio.create_task(probe.run(stop)),
+    ]
+    names = [f"b{i:04d}" for i in range(sites)]
+    try:
+        gate = asyncio.Semaphore(50)
+
+        async def create(name: str) -> None:
+            async with gate:
+                await bench.create_site(
+                    ns, name, replicas=REPLICAS, failover={"enabled": True, "failbackAfterSeconds": BLAST_WINDOW}
+                )
+
+        await asyncio.gather(*(create(n) for n in names))
+        log(f"{sites} sites created; waiting for all Redundant")
+        await Times(view).until_all("every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 1800)
+        await asyncio.sleep(5)  # let the last status writes and events settle before measuring
+        results: dict[str, Any] = {"sites": sites, "failback_window_s": BLAST_WINDOW}
+        results["operator"] = await _operator_phase(view, names, audit, probe, operator)
+        results["operator"]["moved_to"] = dict(
+            Counter(z for s in results["operator"].pop("targets").values() for z in s)
+        )
+        operator.stop()
+        log("operator stopped; the floor: a bare client making the same scale changes")
+        results["floor"] = await _floor_phase(kube, view, names, probe, results["operator"].pop("changes"))
+        op, floor = results["operator"], results["floor"]
+        results["ratio_capacity_p50"] = op["capacity"]["p50_s"] / floor["capacity"]["p50_s"]
+        results["ratio_capacity_max"] = op["capacity"]["max_s"] / floor["capacity"]["max_s"]
+        # The operator waits out the failback window first by design; the floor does not.
+        results["ratio_failback_max_minus_window"] = (op["failback"]["max_s"] - BLAST_WINDOW) / floor["failback"][
+            "max_s"
+        ]
+        return results
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        operator.start()  # leave it as found
+        import subprocess
+
+        subprocess.run(["kubectl", "delete", "namespace", ns, "--wait=false"], capture_output=True)
+
+
+async def _zone_b(view: View, lost: bool, timeout: float = 120) -> float:
+    """Waits until every zone-b node is seen NotReady (lost) or one is Ready again; returns when."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (lost and view.zone_b_all(False)) or (not lost and any(view.nodes_ready.values())):
+            return view.node_changed
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"zone-b nodes never turned {'NotReady' if lost else 'Ready'}")
+
+
+async def _operator_phase(
+    view: View, names: list[str], audit: Audit, probe: Probe, operator: Operator
+) -> dict[str, Any]:
+    mark, cpu0, passes0 = audit.mark(), operator.cpu_seconds(), operator.metric("spofless_reconciles_total")
+    label_zone(True)
+    origin = await _zone_b(view, lost=True)
+    log("zone-b NotReady; waiting for every site to report it")
+    detect = await Times(view).until_all(
+        "every site reporting the loss", names, lambda s, _: s in view.zone_b_lost_at, 600, partial=True
+    )
+    seen = summary(detect, origin, len(names))
+    log(f"operator: loss reported p50 {seen['p50_s']:.2f} s, max {seen['max_s']:.2f} s")
+    capacity = await Times(view).until_all(
+        "every site's capacity back", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
+    )
+    done = time.monotonic()
+    sites = view.by_site()
+    changes = [(d["name"], d["replicas"]) for s in sites.values() for d in s.values() if d["replicas"] != 1]
+    targets = {s: [z for z, d in zones.items() if z != LOST and d["replicas"] > 1] for s, zones in sites.items()}
+    out: dict[str, Any] = {
+        "detect": summary(detect, origin, len(names)), "capacity": summary(capacity, origin, len(names)),
+        "outage": {**probe.between(origin, done), **writes(audit.since(mark))},
+        "changes": changes, "targets": targets,
+    }  # fmt: skip
+    log(f"operator: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
+    mark = audit.mark()
+    label_zone(False)
+    back = await _zone_b(view, lost=False)
+    failback = await Times(view).until_all(
+        "every site even again", names, lambda s, snap: even(snap.of(s)), 600, partial=True
+    )
+    out["failback"] = summary(failback, back, len(names))
+    out["failback_phase"] = {**probe.between(back, time.monotonic()), **writes(audit.since(mark))}
+    out["operator_cpu_s"] = operator.cpu_seconds() - cpu0
+    out["operator_passes"] = operator.metric("spofless_reconciles_total") - passes0
+    out["operator_peak_rss_mb"] = operator.peak_rss_mb()
+    await Times(view).until_all(
+        "every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 600, partial=True
+    )
+    return out
+
+
+async def _floor_phase(
+    kube: Kube, view: View, names: list[str], probe: Probe, changes: list[tuple[str, int]]
+) -> dict[str, Any]:
+    label_zone(True)
+    origin = await _zone_b(view, lost=True)
+    await scale(kube, view.ns, changes)
+    capacity = await Times(view).until_all(
+        "capacity back (floor)", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
+    )
+    out: dict[str, Any] = {
+        "capacity": summary(capacity, origin, len(names)),
+        "outage": probe.between(origin, time.monotonic()),
+    }
+    log(f"floor: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
+    label_zone(False)
+    back = await _zone_b(view, lost=False)
+
+    def lost_zone_ready(site: str, snap: Snapshot) -> bool:
+        zones = snap.of(site)
+        return LOST in zones and zones[LOST]["ready"] >= 1
+
+    await Times(view).until_all("zone-b's pods ready again (floor)", names, lost_zone_ready, 300, partial=True)
+    await scale(kube, view.ns, [(name, 1) for name, _ in changes])
+    failback = await Times(view).until_all(
+        "every site even again (floor)", names, lambda s, snap: even(snap.of(s)), 300, partial=True
+    )
+    out["failback"] = summary(failback, back, len(names))
+    out["failback_phase"] = probe.between(back, time.monotonic())
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    """The blast figures next to their floor, one line each."""
+    op, floor = results["operator"], results["floor"]
+    n, w = results["sites"], results["failback_window_s"]
+
+    def row(what: str, mine: dict[str, float], base: dict[str, float] | None) -> str:
+        def cell(x: dict[str, float]) -> str:
+            never = f" ({x['sites_missing']} never)" if x.get("sites_missing") else ""
+            return f"p50 {x['p50_s']:.2f} s, max {x['max_s']:.2f} s{never}"
+
+        ours, theirs = cell(mine), (cell(base) if base else "-")
+        return f"  {what:<44} {ours:<28} {theirs}"
+
+    lines = [
+        f"blast radius: {n} sites x {REPLICAS} replicas, {LOST} lost (failback window {w} s)",
+        f"  {'':<44} {'operator':<28} floor (bare client, same scale changes)",
+        row("NotReady -> every site reports the loss", op["detect"], None),
+        row("NotReady -> every site's capacity back", op["capacity"], floor["capacity"]),
+        row("zone back -> every site even again", op["failback"], floor["failback"]),
+        f"  ratio capacity p50 {results['ratio_capacity_p50']:.2f}, max {results['ratio_capacity_max']:.2f}; "
+        f"failback (minus window) max {results['ratio_failback_max_minus_window']:.2f}",
+        f"  moved replicas per zone: {op['moved_to']}",
+        f"  operator writes in the outage: {op['outage']['writes']} (peak {op['outage']['writes_peak_per_s']}/s), "
+        f"in the failback: {op['failback_phase']['writes']} (peak {op['failback_phase']['writes_peak_per_s']}/s)",
+        f"  API probe GET p50/max ms: outage {op['outage']['probe_p50_ms']:.0f}/{op['outage']['probe_max_ms']:.0f} "
+        f"(floor {floor['outage']['probe_p50_ms']:.0f}/{floor['outage']['probe_max_ms']:.0f}), failback "
+        f"{op['failback_phase']['probe_p50_ms']:.0f}/{op['failback_phase']['probe_max_ms']:.0f} "
+        f"(floor {floor['failback_phase']['probe_p50_ms']:.0f}/{floor['failback_phase']['probe_max_ms']:.0f})",
+        f"  operator over outage and failback: CPU {op['operator_cpu_s']:.1f} s, {op['operator_passes']:.0f} passes, "
+        f"peak RSS {op['operator_peak_rss_mb']:.0f} MB",
+    ]
+    return "\n".join(lines)
