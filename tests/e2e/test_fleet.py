@@ -107,7 +107,7 @@ def small_nodes() -> Iterator[list[str]]:
         kubectl("wait", "--for=condition=Ready", "node", "-l", "type=kwok-small", "--timeout=60s")
         yield names
     finally:
-        kubectl("delete", "node", *names, "--wait=false", check=False)
+        kubectl("delete", "node", *names, "--timeout=60s", check=False)  # gone before healthy_nodes looks
 
 
 def small_site(name: str, ns: str) -> dict[str, Any]:
