@@ -96,6 +96,9 @@ metadata:
 spec:
   providerID: kwok://$node
 status:
+  # Both address types: KWOK's node-initialize stage, re-run when a node comes back from the chaos stage,
+  # wipes the addresses of a node that lacks one of them. metrics-server scrapes KWOK at the InternalIP.
+  addresses: [{type: InternalIP, address: 127.0.0.1}, {type: Hostname, address: $node}]
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 EOF
@@ -125,7 +128,7 @@ start_metrics_server() {
   nohup "$bin" --kubeconfig="$(kubeconfig)" --authentication-kubeconfig="$(kubeconfig)" \
     --authorization-kubeconfig="$(kubeconfig)" --bind-address=127.0.0.1 --secure-port="$port" \
     --cert-dir="$dir" --kubelet-insecure-tls --kubelet-use-node-status-port \
-    --kubelet-preferred-address-types=InternalIP,Hostname --kubelet-request-timeout=5s --metric-resolution=10s >"$dir/log" 2>&1 &
+    --kubelet-preferred-address-types=InternalIP --kubelet-request-timeout=5s --metric-resolution=10s >"$dir/log" 2>&1 &
   echo $! >"$(metrics_server_pidfile)"
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
