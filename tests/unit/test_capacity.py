@@ -210,6 +210,7 @@ def test_an_ended_evacuation_fails_back_after_the_window() -> None:
     )
     assert ended.status["evacuations"][0]["state"] == "Ended"
     assert "EvacuationEnded" in {e.reason for e in ended.events}
+    assert [e.reason for e in ended.events if e.reason in ("Failover", "Failback")] == ["Failback"]  # a return
     assert deployments(ended)["zone-b"] == 2  # pods come back to the zone at once; the others hold theirs
     assert deployments(ended)["zone-a"] == 3
     back = world(ZONES, {"zone-a": 3, "zone-b": 2, "zone-c": 3}, replicas={"zone-a": 3, "zone-b": 2, "zone-c": 3})

@@ -427,7 +427,9 @@ def _events(
             )
     changes = {z: (c, plan.desired[z]) for z, c in current.items() if c is not None and c != plan.desired[z]}
     if changes:
-        reason = "Failover" if plan.failover_active and any(new > old for old, new in changes.values()) else "Failback"
+        # A zone growing past its even share takes over; one growing back to it (after an evacuation) returns.
+        over = any(new > old and new > plan.base[z] for z, (old, new) in changes.items())
+        reason = "Failover" if plan.failover_active and over else "Failback"
         if not plan.failover_active and not any(
             c.type == "FailoverActive" and c.status == "True" for c in prev.conditions
         ):
