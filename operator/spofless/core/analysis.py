@@ -3,29 +3,13 @@ failure with a message a person understands, and what losing each zone would lea
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-
-from spofless.core import api
+from spofless.core import api, rules
 from spofless.core.headroom import Verdict
 from spofless.core.observed import Observed, Pod
 from spofless.core.zones import ZoneSet
 
-
-@dataclass(frozen=True)
-class Readiness:
-    """Ready pods of the site: Ready themselves, on a node that is Ready, not terminating."""
-
-    per_zone: dict[str, int]
-    per_node: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.per_zone.values())
-
-    @property
-    def zones(self) -> list[str]:
-        return sorted(z for z, n in self.per_zone.items() if n > 0)
+# The site's ready pods: Ready themselves, on a node that is Ready, not terminating.
+Readiness = rules.Spread
 
 
 def readiness(observed: Observed, zones: list[str]) -> Readiness:
@@ -34,9 +18,7 @@ def readiness(observed: Observed, zones: list[str]) -> Readiness:
     def counts(pod: Pod) -> bool:
         return pod.ready and not pod.terminating and pod.node in ready_nodes
 
-    ready = [p for p in observed.pods if counts(p)]
-    per_zone = {z: 0 for z in zones} | Counter(p.zone for p in ready)
-    return Readiness(per_zone=dict(per_zone), per_node=dict(Counter(p.node or "" for p in ready)))
+    return rules.spread_of(((p.zone, p.node) for p in observed.pods if counts(p)), zones)
 
 
 def _names(items: list[str]) -> str:
@@ -51,29 +33,7 @@ def findings(
     service_name: str,
 ) -> list[api.Finding]:
     """Every single point of failure of the site, most severe first, then warnings."""
-    out: list[api.Finding] = []
-    total = ready.total
-    if total == 0:
-        out.append(api.Finding(scope="Replica", name="site", message="no ready replica: the site is down"))
-    elif total == 1:
-        pod = next(iter(ready.per_node))
-        out.append(
-            api.Finding(
-                scope="Replica", name=pod or "replica", message="only one replica is ready: losing it loses the site"
-            )
-        )
-    ready_zones = ready.zones
-    if total > 0 and len(ready_zones) < spec.min_zones:
-        where = ready_zones[0] if len(ready_zones) == 1 else _names(ready_zones)
-        message = (
-            f"all {total} ready replicas run in zone {where}"
-            if len(ready_zones) == 1
-            else f"ready replicas run in {len(ready_zones)} zones ({where}), fewer than minZones {spec.min_zones}"
-        )
-        out.append(api.Finding(scope="Zone", name=where, message=message))
-    if total > 1 and len(ready.per_node) == 1:
-        node = next(iter(ready.per_node))
-        out.append(api.Finding(scope="Node", name=node, message=f"all {total} ready replicas run on node {node}"))
+    out = [_finding(w) for w in rules.replica_weaknesses(ready, spec.min_zones)]
     out.extend(_topology(spec, zone_set))
     out.extend(_service(observed, service_name, len(zone_set.expected)))
     out.extend(_budgets(spec, zone_set, observed))
@@ -103,19 +63,12 @@ def _topology(spec: api.ResilientSiteSpec, zone_set: ZoneSet) -> list[api.Findin
 
 
 def _service(observed: Observed, name: str, expected_zones: int) -> list[api.Finding]:
-    ready = [e for e in observed.endpoints if e.ready]
-    if not ready:
-        return [api.Finding(scope="Service", name=name, message=f"Service {name} has no ready endpoint")]
-    zones = sorted({e.zone or "" for e in ready})
-    if expected_zones > 1 and len(zones) == 1:
-        return [
-            api.Finding(
-                scope="Service",
-                name=name,
-                message=f"Service {name} has ready endpoints in zone {zones[0] or '(unlabelled)'} only",
-            )
-        ]
-    return []
+    ready = rules.spread_of((e.zone, e.node) for e in observed.endpoints if e.ready)
+    return [_finding(w) for w in rules.endpoint_weaknesses(name, ready, expected_zones > 1)]
+
+
+def _finding(weakness: rules.Weakness) -> api.Finding:
+    return api.Finding(scope=weakness.scope, name=weakness.name, message=weakness.message)
 
 
 def _budgets(spec: api.ResilientSiteSpec, zone_set: ZoneSet, observed: Observed) -> list[api.Finding]:
@@ -130,7 +83,7 @@ def _budgets(spec: api.ResilientSiteSpec, zone_set: ZoneSet, observed: Observed)
         for zone in zone_set.expected
         if zone not in have
     ]
-    if spec.disruption_budget.max_unavailable == 0:
+    if rules.budget_blocks_evictions(spec.disruption_budget.max_unavailable, None, spec.replicas):
         out.append(
             api.Finding(
                 scope="DisruptionBudget",
@@ -149,7 +102,7 @@ def zone_loss(
     zones have room for what would move (`room`, from the headroom; absent where unknown)."""
     out = []
     for zone in zones:
-        left = ready.total - ready.per_zone.get(zone, 0)
+        left = ready.left_after_losing(zone)
         zones_left = len([z for z in ready.zones if z != zone])
         out.append(
             api.ZoneLoss(

@@ -6,9 +6,10 @@ become the `kubectl explain` text, so they are written for the person reading th
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "spofless.dev"
@@ -29,7 +30,10 @@ LABEL_KEY_PATTERN = (
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
 Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
-Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget", "Capacity"]
+Severity = Literal["SPOF", "Warning"]
+Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget", "Capacity", "Dependency"]
+# A Service a site depends on: `name` (the site's namespace) or `namespace/name`, DNS labels both.
+SERVICE_REF_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z]([-a-z0-9]*[a-z0-9])?$"
 
 
 class Model(BaseModel):
@@ -142,6 +146,45 @@ class FailoverSpec(Model):
     )
 
 
+class DependencySpec(Model):
+    """A Service the site needs in order to serve (a database, a cache, an API). spofless only reads it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.service.matches('"
+                    + SERVICE_REF_PATTERN
+                    + "') && self.service.split('/').all(p, size(p) <= 63)",
+                    "message": "dependsOn[].service must name a Service: `name` (in the site's namespace) or `namespace/name`, "
+                    "each a DNS label of at most 63 characters (lower-case letters, digits and '-')",
+                    "fieldPath": ".service",
+                    "reason": "FieldValueInvalid",
+                }
+            ]
+        }
+    )
+
+    service: str = Field(
+        min_length=1,
+        max_length=127,
+        description="The Service: `name` in the site's namespace, or `namespace/name`.",
+    )
+
+    @field_validator("service")
+    @classmethod
+    def _service_ref(cls, value: str) -> str:
+        if not re.match(SERVICE_REF_PATTERN, value) or any(len(p) > 63 for p in value.split("/")):
+            raise ValueError("must name a Service: `name` or `namespace/name`, DNS labels of at most 63 characters")
+        return value
+
+    required: bool = Field(
+        default=True,
+        description="True (the default): the site cannot serve without it, so its single points of failure "
+        "are the site's (AtRisk). False: they are reported as warnings.",
+    )
+
+
 TEMPLATE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "The pod template, as in a Deployment. spofless adds its labels, the zone's node affinity and a spread over the zone's nodes.",
@@ -185,6 +228,12 @@ class ResilientSiteSpec(Model):
                     "rule": "!has(self.zones) || self.minZones <= size(self.zones)",
                     "message": "minZones cannot be larger than the number of zones listed in spec.zones",
                     "fieldPath": ".minZones",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "!has(self.dependsOn) || self.dependsOn.all(d, self.dependsOn.exists_one(e, e.service == d.service))",
+                    "message": "spec.dependsOn must not list a Service twice",
+                    "fieldPath": ".dependsOn",
                     "reason": "FieldValueInvalid",
                 },
                 {
@@ -238,6 +287,12 @@ class ResilientSiteSpec(Model):
         default_factory=DisruptionBudgetSpec, description="The per-zone PodDisruptionBudget."
     )
     failover: FailoverSpec = Field(default_factory=FailoverSpec, description="Failover and failback between zones.")
+    depends_on: list[DependencySpec] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Services the site needs to serve (its data store, say). Their single points of failure "
+        "count in the site's verdict and what-if; spofless never changes them.",
+    )
 
 
 class ZoneStatus(Model):
@@ -263,8 +318,15 @@ class Finding(Model):
 
     scope: Scope
     name: str = Field(description="The zone, node, replica or object that is the single point.")
-    severity: Literal["SPOF", "Warning"] = "SPOF"
+    severity: Severity = "SPOF"
     message: str
+
+
+class DependencyLeft(Model):
+    """What losing one zone would leave of one dependency."""
+
+    service: str
+    ready_endpoints_left: int
 
 
 class ZoneLoss(Model):
@@ -282,6 +344,33 @@ class ZoneLoss(Model):
     would_stay_pending: int | None = Field(
         default=None, description="Replicas of this site that would find no room and stay Pending, at worst."
     )
+    dependencies: list[DependencyLeft] | None = Field(
+        default=None, description="Ready endpoints each dependency would have left."
+    )
+    down: bool | None = Field(
+        default=None,
+        description="True when the site could not serve: no replica left, or a required dependency with no endpoint.",
+    )
+
+
+class Workload(Model):
+    """The workload behind a dependency's Service, where it can be told from the Service's selector."""
+
+    kind: str
+    name: str
+    replicas: int | None = None
+
+
+class DependencyStatus(Model):
+    """One dependency as observed: where its ready endpoints are."""
+
+    service: str = Field(description="namespace/name of the Service.")
+    required: bool
+    found: bool = Field(description="False when no such Service exists.")
+    ready_endpoints: int = 0
+    zones: dict[str, int] = Field(default_factory=dict, description="Ready endpoints per zone.")
+    nodes: int = Field(default=0, description="Distinct nodes the ready endpoints run on.")
+    workloads: list[Workload] = Field(default_factory=list, description="Workloads the Service selects.")
 
 
 class EvacuationStatus(Model):
@@ -343,8 +432,11 @@ class ResilientSiteStatus(Model):
         default="",
         description="The trafficDistribution set on the Service now; empty while lifted or not asked for.",
     )
+    dependencies: list[DependencyStatus] = Field(
+        default_factory=list, description="The Services in spec.dependsOn, as observed."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, Redundant, Reconciled, FailoverActive, CapacityShort, and Evacuation and "
-        "TrafficDistribution when asked for, in the standard shape.",
+        description="Ready, Redundant, Reconciled, FailoverActive, CapacityShort, and Evacuation, "
+        "TrafficDistribution and DependenciesReady when asked for, in the standard shape.",
     )

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from spofless.core import (
     analysis,
     capacity,
+    dependencies,
     desired,
     headroom,
     naming,
@@ -301,12 +302,14 @@ def _status(
     verdicts: dict[str, headroom.Verdict],
     shorts: list[shortfall.Short],
 ) -> ResilientSiteStatus:
+    deps = _dependencies(site, spec, zone_set, observed)
     found = analysis.findings(spec, zone_set, ready, observed, site.name)
     found += [
         Finding(scope="Capacity", name=v.zone, severity="Warning", message=v.message)
         for v in verdicts.values()
         if not v.absorbable
     ] + shortfall.findings(shorts)
+    found = _with(found, deps)
     spof = any(f.severity == "SPOF" for f in found)
     lost = list(zone_set.lost)
     phase, message = _phase(spec, prev, spof, found, lost, ready, zone_set)
@@ -333,9 +336,18 @@ def _status(
         ],
         known_zones=zones.remembered(zone_set, prev.known_zones),
         single_points_of_failure=found,
-        zone_loss=analysis.zone_loss(spec, zone_set.expected, ready, verdicts),
-        conditions=prev.conditions,
+        zone_loss=dependencies.zone_loss(
+            analysis.zone_loss(spec, dependencies.what_if_zones(zone_set.expected, deps), ready, verdicts),
+            deps,
+            len(zone_set.expected) > 1,
+        ),
+        dependencies=dependencies.statuses(deps),
+        conditions=[c for c in prev.conditions if deps or c.type != "DependenciesReady"],
     )
+    if deps:
+        status.conditions = set_condition(
+            status.conditions, "DependenciesReady", *dependencies.condition(deps), now, site.generation
+        )
     gen = site.generation
     all_ready = ready.total >= spec.replicas
     status.conditions = set_condition(
@@ -368,6 +380,20 @@ def _capacity_events(prev: ResilientSiteStatus, new: ResilientSiteStatus) -> lis
     if now.status == "False" and was is not None and was.status == "True":
         return [Event("Normal", "CapacityRestored", "every replica is scheduled again")]
     return []
+
+
+def _dependencies(
+    site: Site, spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed
+) -> list[dependencies.Report]:
+    multi_zone = len(zone_set.expected) > 1
+    return dependencies.resolve(
+        site.namespace, spec.depends_on, observed.dependencies, observed.nodes, spec.topology_key, multi_zone
+    )
+
+
+def _with(found: list[Finding], deps: list[dependencies.Report]) -> list[Finding]:
+    """The site's findings and its dependencies', single points of failure first."""
+    return sorted([*found, *dependencies.findings(deps)], key=lambda f: f.severity != "SPOF")
 
 
 def _worst_left(status: ResilientSiteStatus) -> int:

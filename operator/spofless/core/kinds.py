@@ -36,6 +36,7 @@ SITE = Kind(api.KIND, api.GROUP, api.VERSION, api.PLURAL)
 DEPLOYMENT = Kind("Deployment", "apps", "v1", "deployments")
 DISRUPTION_BUDGET = Kind("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets")
 SERVICE = Kind("Service", "", "v1", "services")
+STATEFUL_SET = Kind("StatefulSet", "apps", "v1", "statefulsets")  # read only: what a dependency fronts
 
 POD = Kind("Pod", "", "v1", "pods")
 ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices")

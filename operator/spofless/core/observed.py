@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spofless.core import naming, quantity
+
+if TYPE_CHECKING:
+    from spofless.core.dependencies import Seen
 
 Body = Mapping[str, Any]
 
@@ -99,6 +102,7 @@ class Observed:
     endpoints: tuple[Endpoint, ...] = ()
     children: tuple[Child, ...] = ()
     usage: Mapping[str, Load] = field(default_factory=dict)  # node -> what its pods request, cluster-wide
+    dependencies: tuple[Seen, ...] = ()  # the Services of spec.dependsOn (core/dependencies.py)
 
 
 def _find(body: Body, kind: str) -> Mapping[str, Any]:

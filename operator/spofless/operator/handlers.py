@@ -19,13 +19,14 @@ from typing import Any
 
 import kopf
 
-from spofless.core import api, headroom, kinds, naming, observed
+from spofless.core import api, dependencies, headroom, kinds, naming, observed
 from spofless.core.decision import Event
 from spofless.kube import Kube
 from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler, SiteKey
 
 OWNED_LABELS = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+NOT_OWNED_LABELS = {naming.LABEL_MANAGED_BY: kopf.ABSENT}
 PEERING_LIFETIME = 15  # seconds
 HEADROOM_DELAY = 2.0  # seconds: one look at the fleet's headroom per burst of pod changes
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
@@ -45,6 +46,8 @@ NodeIndex = kopf.Index[None, observed.Node]
 PodIndex = kopf.Index[SiteKey, observed.Pod]
 EndpointIndex = kopf.Index[SiteKey, tuple[observed.Endpoint, ...]]
 ChildIndex = kopf.Index[SiteKey, observed.Child]
+DependencyIndex = kopf.Index[dependencies.IndexKey, dependencies.Record]
+DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
 
 
 def _post(body: Mapping[str, Any], event: Event) -> None:
@@ -120,6 +123,7 @@ class Indices:
     endpoints: EndpointIndex
     children: ChildIndex
     usage: Mapping[str, observed.Load]  # node -> what its pods request (the headroom's book)
+    dependencies: DependencyIndex
 
     def load(self, key: SiteKey) -> tuple[Mapping[str, Any], observed.Observed] | None:
         """The site's body and what is observed of it, or None once it is gone."""
@@ -132,6 +136,9 @@ class Indices:
             endpoints=tuple(e for part in self.endpoints.get(key, ()) for e in part),
             children=tuple(self.children.get(key, ())),
             usage=self.usage,
+            dependencies=dependencies.gather(
+                key[0], bodies[0].get("spec") or {}, self.dependencies, self.children, self.endpoints
+            ),
         )
         return bodies[0], seen
 
@@ -160,6 +167,7 @@ async def site_changed(
     pod_index: PodIndex,
     endpoint_index: EndpointIndex,
     child_index: ChildIndex,
+    dependency_index: DependencyIndex,
     **_: Any,
 ) -> None:
     """A site listed at start-up, created, changed or deleted. A plain watch, not kopf's create and
@@ -178,7 +186,9 @@ async def site_changed(
     if seen.get(uid) == relevant:
         return  # our own status patch, or kopf's bookkeeping: nothing a decision reads
     seen[uid] = relevant
-    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
+    indices = Indices(
+        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
+    )
     await _reconcile(memo, (namespace, name), indices)
 
 
@@ -205,6 +215,7 @@ async def child_changed(
     pod_index: PodIndex,
     endpoint_index: EndpointIndex,
     child_index: ChildIndex,
+    dependency_index: DependencyIndex,
     **_: Any,
 ) -> None:
     site = labels.get(naming.LABEL_SITE)
@@ -218,7 +229,9 @@ async def child_changed(
         if seen.get(uid) == relevant:
             return
         seen[uid] = relevant
-    indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
+    indices = Indices(
+        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
+    )
     await _reconcile(memo, (namespace, site), indices)
 
 
@@ -237,6 +250,7 @@ async def node_changed(
     pod_index: PodIndex,
     endpoint_index: EndpointIndex,
     child_index: ChildIndex,
+    dependency_index: DependencyIndex,
     **_: Any,
 ) -> None:
     """A node that turns Ready or NotReady, or comes or goes, may change every site's zones: one
@@ -245,7 +259,10 @@ async def node_changed(
     if memo.nodes.get(name) == record:
         return  # a heartbeat or an unrelated field: nothing a site cares about
     memo.nodes[name] = record
-    _fleet_round(memo, Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node))
+    _fleet_round(
+        memo,
+        Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index),
+    )
 
 
 @kopf.on.event(**_selector(kinds.POD))
@@ -259,12 +276,15 @@ async def pod_load(
     pod_index: PodIndex,
     endpoint_index: EndpointIndex,
     child_index: ChildIndex,
+    dependency_index: DependencyIndex,
     **_: Any,
 ) -> None:
     """Every pod of the cluster, reduced to its node and requests, summed per node (the headroom).
     When the room for a zone's loss flips, every site's what-if is redone (a fleet round)."""
     if memo.book.update(uid, None if type == "DELETED" else headroom.pod_load_from(body)) and not memo.headroom_check:
-        indices = Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node)
+        indices = Indices(
+            site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
+        )
         memo.headroom_check = asyncio.get_running_loop().call_later(HEADROOM_DELAY, _headroom_changed, memo, indices)
 
 
@@ -284,6 +304,63 @@ def _fleet_round(memo: kopf.Memo, indices: Indices) -> None:
         await _reconcile(memo, key, indices, status_only)
 
     memo.fleet.touch(lambda: list(indices.sites), run_pass)
+
+
+# --- dependencies: the Services of spec.dependsOn, read only -------------------------------------
+# One index over what is not a site's own (a site's Service and endpoints are in the indices above),
+# reduced to the few fields the analysis reads; a change passes exactly the sites that name it.
+
+
+@kopf.index(**_selector(kinds.SERVICE), labels=NOT_OWNED_LABELS)
+@kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=NOT_OWNED_LABELS)
+@kopf.index(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
+@kopf.index(**_selector(kinds.STATEFUL_SET))
+async def dependency_index(body: kopf.Body, **_: Any) -> dict[dependencies.IndexKey, dependencies.Record]:
+    return dependencies.index_entry(body, naming.LABEL_SITE)
+
+
+@kopf.index(**SITE)
+async def dependents_index(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], SiteKey]:
+    return dependencies.dependents(namespace, name, spec)
+
+
+@kopf.on.event(**_selector(kinds.SERVICE))
+@kopf.on.event(**_selector(kinds.ENDPOINT_SLICE))
+@kopf.on.event(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
+@kopf.on.event(**_selector(kinds.STATEFUL_SET))
+async def dependency_changed(
+    type: str | None,
+    uid: str,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    dependents_index: DependentsIndex,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    dependency_index: DependencyIndex,
+    **_: Any,
+) -> None:
+    """A Service appearing or going, its endpoints, or a workload's replicas in its namespace changing:
+    a pass of exactly the sites that depend on it (nothing for a change the analysis does not read)."""
+    key = dependencies.trigger_key(body)
+    sites = list(dependents_index.get(key, ())) if key else []
+    seen: dict[str, int] = memo.seen
+    mark = f"dependency:{uid}"
+    if not sites or type == "DELETED":
+        seen.pop(mark, None)
+        if not sites:
+            return
+    else:
+        relevant = hash(tuple(dependencies.index_entry(body, naming.LABEL_SITE).items()))
+        if seen.get(mark) == relevant:
+            return
+        seen[mark] = relevant
+    indices = Indices(
+        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
+    )
+    await asyncio.gather(*(_reconcile(memo, site, indices) for site in sites))
 
 
 @kopf.on.probe(id="longest_pass_seconds")
