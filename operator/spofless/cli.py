@@ -1,4 +1,4 @@
-"""The `spofless` command: `run` the operator, print the `crd`, show the `version`."""
+"""The `spofless` command: `run` the operator, `audit` a cluster, print the `crd`, show the `version`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 
 from spofless import __version__
+from spofless.audit import options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--priority", type=int, default=None,
                      help="peering priority; the highest live replica is active (default: derived from the pod name)")  # fmt: skip
+    options.add_parser(sub)
     sub.add_parser("crd", help="print the ResilientSite CustomResourceDefinition as YAML")
     sub.add_parser("version", help="print the version")
     return parser
@@ -92,4 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(__version__)
         return 0
+    if args.command == "audit":
+        from spofless.audit import command as audit_command
+
+        return audit_command.run(args)
     return run(args)

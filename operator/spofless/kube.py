@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -147,3 +148,32 @@ class Kube:
         """Merge-patches the status subresource."""
         url = kinds.SITE.path(namespace, name, "status")
         await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")
+
+    async def list_pages(
+        self, url: str, label_selector: str | None = None, limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The items of a list, a page at a time (a big cluster never sits in memory whole)."""
+        token = ""
+        while True:
+            query = [("limit", str(limit))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page = await self.call("GET", url, query=query)
+            yield list(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+
+async def current_namespace() -> str:
+    """The namespace of the kubeconfig's current context ("default" when it names none)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+                return f.read().strip() or "default"
+        except OSError:
+            return "default"
+    _, active = config.list_kube_config_contexts()
+    return str((active or {}).get("context", {}).get("namespace") or "default")

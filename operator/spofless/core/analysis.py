@@ -16,7 +16,7 @@ def readiness(observed: Observed, zones: list[str]) -> Readiness:
     ready_nodes = {n.name for n in observed.nodes if n.ready}
 
     def counts(pod: Pod) -> bool:
-        return pod.ready and not pod.terminating and pod.node in ready_nodes
+        return rules.counts_as_ready(pod.ready, pod.terminating, pod.node in ready_nodes)
 
     return rules.spread_of(((p.zone, p.node) for p in observed.pods if counts(p)), zones)
 

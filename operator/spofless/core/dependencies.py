@@ -152,7 +152,7 @@ def _ready_endpoints(endpoints: tuple[Endpoint, ...], nodes: tuple[Node, ...], t
 
     def counts(e: Endpoint) -> bool:
         node = by_name.get(e.node or "")
-        return e.ready and (node is None or node.ready)
+        return rules.counts_as_ready(e.ready, False, node.ready if node is not None else None)
 
     def zone(e: Endpoint) -> str | None:
         node = by_name.get(e.node or "")

@@ -1,0 +1,489 @@
+"""`spofless audit`'s judgement, for workloads spofless does not own: Deployments, StatefulSets and
+ReplicaSets without an owner, their live placement, the budgets that cover them, the Services in
+front of them, and what losing each zone would leave. Pure: records in, a report out.
+
+Every single point of failure here comes from `rules`, the functions the operator's status uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from spofless.core import rules
+from spofless.core.api import Severity
+
+SEVERITY_RANK: dict[str, int] = {"SPOF": 2, "Warning": 1}
+
+
+# --- records: API objects reduced to the fields the audit reads ------------------------------
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A metav1.LabelSelector. `None` as a whole (no selector) matches nothing."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels):
+            return False
+        return all(_expression(labels, key, op, values) for key, op, values in self.match_expressions)
+
+
+def _expression(labels: Mapping[str, str], key: str, op: str, values: tuple[str, ...]) -> bool:
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False  # an operator the API would refuse
+
+
+def selector_from(raw: Any) -> Selector | None:
+    if not isinstance(raw, Mapping):
+        return None
+    exprs = tuple(
+        (str(e.get("key", "")), str(e.get("operator", "")), tuple(e.get("values") or ()))
+        for e in raw.get("matchExpressions") or []
+    )
+    return Selector(tuple(sorted((raw.get("matchLabels") or {}).items())), exprs)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    name: str
+    zone: str | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class PodRecord:
+    namespace: str
+    name: str
+    owner: tuple[str, str] | None  # (kind, name) of its controller
+    node: str | None
+    ready: bool
+    terminating: bool
+    labels: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class WorkloadRecord:
+    """A Deployment, StatefulSet or ReplicaSet; `owner` is a ReplicaSet's Deployment."""
+
+    kind: str
+    namespace: str
+    name: str
+    replicas: int
+    template_labels: Mapping[str, str] = field(hash=False)
+    owner: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    namespace: str
+    name: str
+    selector: Selector | None
+    max_unavailable: int | str | None
+    min_available: int | str | None
+    expected_pods: int | None  # from its status
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    namespace: str
+    name: str
+    selector: tuple[tuple[str, str], ...] | None
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    namespace: str
+    service: str
+    ready: bool
+    zone: str | None
+    node: str | None
+
+
+def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    return body.get("metadata") or {}
+
+
+def _controller(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    for ref in _meta(body).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return (str(ref.get("kind", "")), str(ref.get("name", "")))
+    return None
+
+
+def node_from(body: Mapping[str, Any], topology_key: str) -> NodeRecord:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return NodeRecord(str(_meta(body).get("name", "")), (_meta(body).get("labels") or {}).get(topology_key), ready)
+
+
+def pod_from(body: Mapping[str, Any]) -> PodRecord:
+    meta = _meta(body)
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return PodRecord(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        owner=_controller(body),
+        node=(body.get("spec") or {}).get("nodeName"),
+        ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
+        terminating=meta.get("deletionTimestamp") is not None,
+        labels=dict(meta.get("labels") or {}),
+    )
+
+
+def workload_from(body: Mapping[str, Any], kind: str) -> WorkloadRecord:
+    meta, spec = _meta(body), body.get("spec") or {}
+    replicas = spec.get("replicas", 1)
+    return WorkloadRecord(
+        kind=kind,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        replicas=replicas if isinstance(replicas, int) else 1,
+        template_labels=dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}),
+        owner=_controller(body),
+    )
+
+
+def budget_from(body: Mapping[str, Any]) -> BudgetRecord:
+    meta, spec, status = _meta(body), body.get("spec") or {}, body.get("status") or {}
+    expected = status.get("expectedPods")
+    return BudgetRecord(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        selector=selector_from(spec.get("selector")),
+        max_unavailable=spec.get("maxUnavailable"),
+        min_available=spec.get("minAvailable"),
+        expected_pods=expected if isinstance(expected, int) else None,
+    )
+
+
+def service_from(body: Mapping[str, Any]) -> ServiceRecord:
+    selector = (body.get("spec") or {}).get("selector")
+    return ServiceRecord(
+        str(_meta(body).get("namespace", "")),
+        str(_meta(body).get("name", "")),
+        tuple(sorted(selector.items())) if selector else None,
+    )
+
+
+def endpoints_from(body: Mapping[str, Any]) -> list[EndpointRecord]:
+    meta = _meta(body)
+    service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+    if not service:
+        return []
+    return [
+        EndpointRecord(
+            namespace=str(meta.get("namespace", "")),
+            service=service,
+            ready=(ep.get("conditions") or {}).get("ready") is not False,
+            zone=ep.get("zone"),
+            node=ep.get("nodeName"),
+        )
+        for ep in body.get("endpoints") or []
+    ]
+
+
+# --- what is known, and what could not be read ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A list the audit was not allowed to make."""
+
+    verb: str
+    resource: str  # plural.group, as RBAC names it
+    where: str  # a namespace, or "cluster-wide"
+    effect: str  # what the report lacks because of it
+
+
+@dataclass
+class Inventory:
+    """What the shell read. None for a list it could not read (see `missing`)."""
+
+    nodes: list[NodeRecord] | None = None
+    pods: list[PodRecord] | None = None
+    workloads: list[WorkloadRecord] | None = None
+    budgets: list[BudgetRecord] | None = None
+    services: list[ServiceRecord] | None = None
+    endpoints: list[EndpointRecord] | None = None
+    missing: list[Missing] = field(default_factory=list)
+    replicasets_read: bool = True  # False: Deployments' pods are told by their template's labels
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    scope: str  # Replica, Zone, Node, Service, DisruptionBudget, Topology, Permission
+    kind: str
+    namespace: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WorkloadReport:
+    kind: str
+    namespace: str
+    name: str
+    replicas: int
+    ready: rules.Spread | None  # None when pods could not be read
+    budgets: tuple[str, ...] | None  # None when budgets could not be read
+    zone_loss: dict[str, int]  # ready pods left if the zone were lost
+    finding: Finding | None
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    namespace: str
+    name: str
+    ready: rules.Spread
+    finding: Finding | None
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    namespace: str
+    name: str
+    covers: int | None  # pods it selects (None: unknown)
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class ZoneOutcome:
+    """What losing one zone would do to the audited workloads."""
+
+    zone: str
+    down: tuple[str, ...]  # namespace/kind/name of workloads left with no ready pod
+    one_left: tuple[str, ...]  # left with a single ready pod
+
+
+@dataclass(frozen=True)
+class Report:
+    zones: tuple[str, ...]
+    nodes: int | None
+    workloads: tuple[WorkloadReport, ...]
+    services: tuple[ServiceReport, ...]
+    budgets: tuple[BudgetReport, ...]
+    zone_loss: tuple[ZoneOutcome, ...]
+    findings: tuple[Finding, ...]
+    missing: tuple[Missing, ...]
+
+    def fails(self, threshold: Literal["SPOF", "Warning"] | None) -> bool:
+        """True when a finding at or above `threshold` is present (None: never)."""
+        if threshold is None:
+            return False
+        return any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[threshold] for f in self.findings)
+
+
+def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None) -> Report:
+    """The report. `selected`: (kind, namespace, name) of the workloads and Services to report on
+    (a label selector's choice); None reports every one read."""
+    chosen = set(selected) if selected is not None else None
+    nodes = {n.name: n for n in inv.nodes or []}
+    zones = tuple(sorted({n.zone for n in nodes.values() if n.zone and n.ready}))
+    multi_zone = len(zones) > 1
+    workloads = [w for w in _audited(inv.workloads or []) if chosen is None or (w.kind, w.namespace, w.name) in chosen]
+    pods_of = _pods_by_workload(inv)
+    budgets_in = _by_namespace(inv.budgets) if inv.budgets is not None else None
+    reports = tuple(_workload(w, pods_of, budgets_in, inv, nodes, zones, multi_zone) for w in workloads)
+    endpoints_of: dict[tuple[str, str], list[EndpointRecord]] = {}
+    for e in inv.endpoints or []:
+        endpoints_of.setdefault((e.namespace, e.service), []).append(e)
+    services = tuple(
+        _service(s, endpoints_of.get((s.namespace, s.name), []), nodes, multi_zone)
+        for s in inv.services or []
+        if s.selector
+        and (chosen is None or ("Service", s.namespace, s.name) in chosen)
+        and inv.endpoints is not None  # without them, every Service would look down
+    )
+    pods_in = _by_namespace(inv.pods) if inv.pods is not None else None
+    budgets = tuple(_budget(b, pods_in) for b in inv.budgets or [])
+    found = [
+        *_topology(inv, zones),
+        *(r.finding for r in reports if r.finding),
+        *(s.finding for s in services if s.finding),
+        *(f for b in budgets for f in b.findings),
+        *(_permission(m) for m in inv.missing),
+    ]
+    found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.namespace, f.kind, f.name, f.scope))
+    return Report(
+        zones=zones,
+        nodes=len(nodes) if inv.nodes is not None else None,
+        workloads=reports,
+        services=services,
+        budgets=budgets,
+        zone_loss=tuple(_zone_outcome(z, reports) for z in zones),
+        findings=tuple(found),
+        missing=tuple(inv.missing),
+    )
+
+
+def _audited(workloads: list[WorkloadRecord]) -> list[WorkloadRecord]:
+    """Deployments, StatefulSets and ReplicaSets without an owner (a Deployment's are its own)."""
+    keep = [w for w in workloads if w.kind != "ReplicaSet" or w.owner is None]
+    return sorted(keep, key=lambda w: (w.namespace, w.kind, w.name))
+
+
+def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[PodRecord]]:
+    """Pods per (kind, namespace, name) of the audited workload that owns them: a ReplicaSet's pods
+    belong to its Deployment when it has one."""
+    rs_owner = {
+        (w.namespace, w.name): w.owner
+        for w in inv.workloads or []
+        if w.kind == "ReplicaSet" and w.owner is not None and w.owner[0] == "Deployment"
+    }
+    deployments_in = _by_namespace([w for w in inv.workloads or [] if w.kind == "Deployment"])
+    out: dict[tuple[str, str, str], list[PodRecord]] = {}
+    for pod in inv.pods or []:
+        if pod.owner is None:
+            continue
+        kind, name = pod.owner
+        if kind == "ReplicaSet" and (owner := rs_owner.get((pod.namespace, name))) is not None:
+            kind, name = owner
+        elif kind == "ReplicaSet" and not inv.replicasets_read:
+            by_labels = _deployment_by_labels(pod, deployments_in.get(pod.namespace, []))
+            kind, name = ("Deployment", by_labels) if by_labels else (kind, name)
+        out.setdefault((kind, pod.namespace, name), []).append(pod)
+    return out
+
+
+def _deployment_by_labels(pod: PodRecord, deployments: list[WorkloadRecord]) -> str | None:
+    """The Deployment whose pod template's labels the pod carries, when exactly one does."""
+    matches = [
+        d.name
+        for d in deployments
+        if d.template_labels and all(pod.labels.get(k) == v for k, v in d.template_labels.items())
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _by_namespace(items: list[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        out.setdefault(item.namespace, []).append(item)
+    return out
+
+
+def _node_ready(node: str | None, nodes: Mapping[str, NodeRecord] | None) -> bool | None:
+    """Whether `node` is Ready; None when nodes could not be read. A pod on a node that is gone
+    does not count (as in the operator); an endpoint without a known node does."""
+    if nodes is None:
+        return None
+    record = nodes.get(node or "")
+    return record.ready if record is not None else False
+
+
+def _workload(
+    w: WorkloadRecord,
+    pods_of: Mapping[tuple[str, str, str], list[PodRecord]],
+    budgets_in: Mapping[str, list[BudgetRecord]] | None,
+    inv: Inventory,
+    nodes: Mapping[str, NodeRecord],
+    zones: tuple[str, ...],
+    multi_zone: bool,
+) -> WorkloadReport:
+    budgets = (
+        None
+        if budgets_in is None
+        else tuple(b.name for b in budgets_in.get(w.namespace, []) if _covers(b, w.template_labels))
+    )
+    if inv.pods is None:
+        return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, None, budgets, {}, None)
+    known = nodes if inv.nodes is not None else None
+    ready = rules.spread_of(
+        (
+            (_zone(p.node, nodes), p.node)
+            for p in pods_of.get((w.kind, w.namespace, w.name), [])
+            if rules.counts_as_ready(p.ready, p.terminating, _node_ready(p.node, known))
+        ),
+        zones,
+    )
+    finding = None
+    if w.replicas > 0:
+        what = f"{w.kind} {w.namespace}/{w.name}"
+        weakness = rules.worst(rules.replica_weaknesses(ready, 2 if multi_zone else 1, "pod", what))
+        if weakness is not None:
+            finding = Finding("SPOF", weakness.scope, w.kind, w.namespace, w.name, weakness.message)
+    loss = {z: ready.left_after_losing(z) for z in zones}
+    return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, ready, budgets, loss, finding)
+
+
+def _zone(node: str | None, nodes: Mapping[str, NodeRecord]) -> str | None:
+    record = nodes.get(node or "")
+    return record.zone if record is not None else None
+
+
+def _covers(budget: BudgetRecord, labels: Mapping[str, str]) -> bool:
+    return budget.selector is not None and budget.selector.matches(labels)
+
+
+def _service(
+    s: ServiceRecord, endpoints: list[EndpointRecord], nodes: Mapping[str, NodeRecord], multi_zone: bool
+) -> ServiceReport:
+    ready = rules.spread_of(
+        (e.zone or _zone(e.node, nodes), e.node)
+        for e in endpoints
+        if rules.counts_as_ready(e.ready, False, n.ready if (n := nodes.get(e.node or "")) else None)
+    )
+    weaknesses = rules.endpoint_weaknesses(f"{s.namespace}/{s.name}", ready, multi_zone)
+    finding = Finding("SPOF", "Service", "Service", s.namespace, s.name, weaknesses[0].message) if weaknesses else None
+    return ServiceReport(s.namespace, s.name, ready, finding)
+
+
+def _budget(b: BudgetRecord, pods_in: Mapping[str, list[PodRecord]] | None) -> BudgetReport:
+    if pods_in is not None:
+        covers: int | None = sum(1 for p in pods_in.get(b.namespace, []) if not p.terminating and _covers(b, p.labels))
+    else:
+        covers = b.expected_pods
+    found = []
+    if covers == 0:
+        found.append(Finding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
+                             f"PodDisruptionBudget {b.namespace}/{b.name} covers no pod"))  # fmt: skip
+    elif covers is not None and rules.budget_blocks_evictions(b.max_unavailable, b.min_available, covers):
+        limit = (
+            f"maxUnavailable {b.max_unavailable}"
+            if b.max_unavailable is not None
+            else f"minAvailable {b.min_available} of {covers} pods"
+        )
+        found.append(Finding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
+                             f"PodDisruptionBudget {b.namespace}/{b.name} never allows an eviction ({limit}): node drains will hang"))  # fmt: skip
+    return BudgetReport(b.namespace, b.name, covers, tuple(found))
+
+
+def _topology(inv: Inventory, zones: tuple[str, ...]) -> list[Finding]:
+    if inv.nodes is None or len(zones) > 1:
+        return []
+    where = zones[0] if zones else "(no zone label)"
+    message = f"every Ready node of the cluster is in one zone, {where}: losing it loses every workload"
+    return [Finding("SPOF", "Topology", "Cluster", "", where, message)]
+
+
+def _permission(m: Missing) -> Finding:
+    return Finding("Warning", "Permission", "Permission", "" if m.where == "cluster-wide" else m.where,
+                   f"{m.verb} {m.resource}", f"cannot {m.verb} {m.resource} ({m.where}): {m.effect}")  # fmt: skip
+
+
+def _zone_outcome(zone: str, reports: tuple[WorkloadReport, ...]) -> ZoneOutcome:
+    def name(r: WorkloadReport) -> str:
+        return f"{r.namespace}/{r.kind}/{r.name}"
+
+    live = [r for r in reports if r.ready is not None and r.ready.total > 0]
+    return ZoneOutcome(
+        zone=zone,
+        down=tuple(name(r) for r in live if r.zone_loss.get(zone) == 0),
+        one_left=tuple(name(r) for r in live if r.zone_loss.get(zone) == 1),
+    )

@@ -1,0 +1,165 @@
+"""spec.dependsOn against a real API server: a site's data store in its verdict and what-if, followed
+through the store's EndpointSlices (no polling), never written to."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from .cluster import KubectlError, apply, get, kubectl, status, wait_for
+from .conftest import CHAOS_LABEL, Operator, zones
+from .sites import findings, manifest, wait_phase
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def data_store(name: str, namespace: str, replicas: int, zone: str | None = None) -> None:
+    """A Deployment and its Service, made by hand (not by spofless): spread over zones and nodes,
+    or pinned to `zone` and spread over its nodes."""
+    spread: list[dict[str, Any]] = [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": {"app": name}}},
+    ]  # fmt: skip
+    if zone is None:
+        spread.append(
+            {"maxSkew": 1, "topologyKey": ZONE_KEY, "whenUnsatisfiable": "DoNotSchedule",
+             "labelSelector": {"matchLabels": {"app": name}}}
+        )  # fmt: skip
+    pod_spec: dict[str, Any] = {
+        "containers": [{"name": "db", "image": "postgres:17", "ports": [{"containerPort": 5432}]}],
+        "topologySpreadConstraints": spread,
+    }
+    if zone is not None:
+        pod_spec["nodeSelector"] = {ZONE_KEY: zone}
+    apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec},
+            },
+        }
+    )
+    apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 5432}]},
+        }
+    )
+
+
+def dependency(name: str, namespace: str) -> dict[str, Any]:
+    return next(iter(status(name, namespace).get("dependencies") or []), {})
+
+
+def loss(name: str, namespace: str) -> dict[str, dict[str, Any]]:
+    return {row["zone"]: row for row in status(name, namespace).get("zoneLoss", [])}
+
+
+def site_condition(name: str, namespace: str, kind: str) -> dict[str, Any]:
+    return next((c for c in status(name, namespace).get("conditions", []) if c["type"] == kind), {})
+
+
+def test_a_one_replica_data_store_puts_a_redundant_web_tier_at_risk_until_it_is_spread(ns: str) -> None:
+    data_store("db", ns, replicas=1)
+    apply(manifest("shop", ns, replicas=6, dependsOn=[{"service": "db"}]))
+    st = wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120)
+    assert ("Dependency", f"{ns}/db") in findings("shop", ns), st["singlePointsOfFailure"]
+    spofs = {f["scope"] for f in st["singlePointsOfFailure"] if f["severity"] == "SPOF"}
+    assert spofs == {"Dependency"}, "the web tier itself is spread"
+    dep = wait_for(
+        "the data store's workload", lambda: dependency("shop", ns).get("workloads") and dependency("shop", ns)
+    )
+    assert dep["workloads"] == [{"kind": "Deployment", "name": "db", "replicas": 1}]
+    assert dep["readyEndpoints"] == 1 and dep["required"] is True and dep["found"] is True
+    [db_zone] = dep["zones"]
+    row = loss("shop", ns)[db_zone]
+    assert row["down"] is True and row["dependencies"] == [{"service": f"{ns}/db", "readyEndpointsLeft": 0}]
+    assert row["readyReplicasLeft"] == 4, "the web tier alone would survive"
+
+    kubectl("scale", "deployment/db", "-n", ns, "--replicas=3")
+    st = wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=120)
+    dep = st["dependencies"][0]
+    assert dep["readyEndpoints"] == 3 and sorted(dep["zones"]) == zones()[:3]
+    assert dep["workloads"] == [{"kind": "Deployment", "name": "db", "replicas": 3}]
+    assert all(r["down"] is False for r in st["zoneLoss"])
+    managers = {m["manager"] for m in get("deployment", "db", ns)["metadata"]["managedFields"]}
+    managers |= {m["manager"] for m in get("service", "db", ns)["metadata"]["managedFields"]}
+    assert "spofless" not in managers, "spofless never writes to a dependency"
+
+
+def test_losing_the_data_stores_zone_shows_in_the_status_within_seconds(ns: str, healthy_nodes: None) -> None:
+    a = zones()[0]
+    data_store("db", ns, replicas=2, zone=a)
+    apply(manifest("shop", ns, replicas=6, dependsOn=[{"service": "db"}]))
+    st = wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120)
+    assert "in zone " + a in next(f for f in st["singlePointsOfFailure"] if f["scope"] == "Dependency")["message"]
+    wait_for("what-if: losing the store's zone takes the site down", lambda: loss("shop", ns)[a].get("down"))
+
+    started = time.monotonic()
+    kubectl("label", "nodes", "-l", f"{ZONE_KEY}={a}", f"{CHAOS_LABEL}=true", "--overwrite")
+    wait_for("the store reported without endpoints", lambda: dependency("shop", ns).get("readyEndpoints") == 0, 60)
+    print(f"zone outage -> dependency status: {time.monotonic() - started:.1f} s")
+    ready = wait_for(
+        "DependenciesReady=False",
+        lambda: (c := site_condition("shop", ns, "DependenciesReady")).get("status") == "False" and c,
+    )
+    assert ready["reason"] == "NoReadyEndpoints"
+    assert any("no ready endpoint" in f["message"] for f in status("shop", ns)["singlePointsOfFailure"])
+    assert all(r["dependencies"][0]["readyEndpointsLeft"] == 0 for r in loss("shop", ns).values())
+
+
+def test_a_missing_dependency_is_a_clear_condition_and_is_picked_up_when_it_appears(
+    ns: str, operator: Operator | None
+) -> None:
+    starts = operator.starts if operator else 0
+    apply(manifest("shop", ns, replicas=3, dependsOn=[{"service": f"{ns}/later"}]))
+    st = wait_phase("shop", ns, "AtRisk", readyReplicas=3, timeout=120)
+    ready = next(c for c in st["conditions"] if c["type"] == "DependenciesReady")
+    assert (ready["status"], ready["reason"]) == ("False", "DependencyNotFound")
+    assert f"{ns}/later" in ready["message"]
+    assert st["dependencies"][0]["found"] is False
+
+    data_store("later", ns, replicas=3)
+    st = wait_phase("shop", ns, "Redundant", readyReplicas=3, timeout=120)
+    assert st["dependencies"][0]["readyEndpoints"] == 3
+    assert next(c for c in st["conditions"] if c["type"] == "DependenciesReady")["status"] == "True"
+    if operator is not None:
+        assert operator.starts == starts, "picked up without a restart"
+
+
+def test_an_optional_dependency_only_warns(ns: str) -> None:
+    data_store("cache", ns, replicas=1)
+    apply(manifest("shop", ns, replicas=3, dependsOn=[{"service": "cache", "required": False}]))
+    st = wait_phase("shop", ns, "Redundant", readyReplicas=3, timeout=120)
+    wait_for(
+        "a warning about the cache",
+        lambda: any(
+            f["scope"] == "Dependency" and f["severity"] == "Warning"
+            for f in status("shop", ns).get("singlePointsOfFailure", [])
+        ),
+    )
+    assert st["spof"] is False
+
+
+@pytest.mark.parametrize(
+    ("depends_on", "message"),
+    [
+        ([{"service": "Bad_Name"}], "must name a Service"),
+        ([{"service": "a/b/c"}], "must name a Service"),
+        ([{"service": "db"}, {"service": "db", "required": False}], "must not list a Service twice"),
+    ],
+)
+def test_malformed_dependencies_are_refused_with_a_readable_message(
+    ns: str, depends_on: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(KubectlError, match=message):
+        apply(manifest("shop", ns, dependsOn=depends_on))
+    assert get("resilientsite", "shop", ns) is None
