@@ -248,3 +248,14 @@ def test_a_budget_blocks_evictions_exactly_when_it_leaves_no_pod_to_spare(expect
     assert rules.budget_blocks_evictions(None, "100%", expected) == (expected > 0)
     assert rules.budget_blocks_evictions("0%", None, expected)
     assert not rules.budget_blocks_evictions(None, None, expected)
+
+
+def test_with_a_selector_only_the_budgets_of_chosen_workloads_are_reported() -> None:
+    inv = inventory(
+        workloads=[*deployment("a", 1), *deployment("b", 1)],
+        budgets=[BudgetRecord("app", "pa", Selector((("app", "a"),)), 0, None, 1),
+                 BudgetRecord("app", "pb", Selector((("app", "b"),)), 0, None, 1),
+                 BudgetRecord("app", "none", Selector((("app", "x"),)), 0, None, 0)],
+    )  # fmt: skip
+    report = audit.audit(inv, selected={("Deployment", "app", "b")})
+    assert [b.name for b in report.budgets] == ["pb"]

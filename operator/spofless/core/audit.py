@@ -311,7 +311,7 @@ def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None
         and inv.endpoints is not None  # without them, every Service would look down
     )
     pods_in = _by_namespace(inv.pods) if inv.pods is not None else None
-    budgets = tuple(_budget(b, pods_in) for b in inv.budgets or [])
+    budgets = tuple(_budget(b, pods_in) for b in inv.budgets or [] if chosen is None or _covers_any(b, reports))
     found = [
         *_topology(inv, zones),
         *(r.finding for r in reports if r.finding),
@@ -425,6 +425,11 @@ def _workload(
 def _zone(node: str | None, nodes: Mapping[str, NodeRecord]) -> str | None:
     record = nodes.get(node or "")
     return record.zone if record is not None else None
+
+
+def _covers_any(budget: BudgetRecord, reports: tuple[WorkloadReport, ...]) -> bool:
+    """With a label selector, a budget is reported when it covers a workload reported on."""
+    return any(r.namespace == budget.namespace and budget.name in (r.budgets or ()) for r in reports)
 
 
 def _covers(budget: BudgetRecord, labels: Mapping[str, str]) -> bool:
