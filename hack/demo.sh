@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the operator's main job end to end on a local 3-zone cluster. Brings the cluster up
 # (building its binaries once), installs the CRD, runs the operator, applies examples/, shows the sites
-# becoming redundant, takes zone-b down and brings it back to show failover and failback, then scales the
-# site with kubectl scale and evacuates zone-b for 30 s.
+# becoming redundant and one at risk because of its database, runs `spofless audit`, takes zone-b down
+# and brings it back to show failover and failback, then scales the site with kubectl scale and evacuates
+# zone-b for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
@@ -54,6 +55,13 @@ until_phase shop Redundant 120
 show
 echo
 kubectl get rsite shop -n "$NS" -o jsonpath='{.status.message}{"\n"}{range .status.zoneLoss[*]}  losing {.zone} leaves {.readyReplicasLeft} ready replicas{"\n"}{end}'
+
+step "catalog: a spread web tier in front of a one-pod database (examples/catalog.yaml)"
+until_phase catalog AtRisk 120
+kubectl get rsite catalog -n "$NS" -o jsonpath='{.status.message}{"\n"}{range .status.singlePointsOfFailure[*]}  {.severity} {.scope} {.name}: {.message}{"\n"}{end}{range .status.dependencies[*]}  dependency {.service}: {.readyEndpoints} ready endpoint(s) {.zones}, workloads {.workloads}{"\n"}{end}{range .status.zoneLoss[*]}  losing {.zone} leaves {.readyReplicasLeft} web replicas and {.dependencies[0].readyEndpointsLeft} store endpoints: down={.down}{"\n"}{end}'
+
+step "spofless audit -n $NS: the same rules over every workload, spofless' or not (read-only)"
+.venv/bin/spofless audit -n "$NS" || true   # exits 1: the store is a single point of failure
 
 step "zone-b goes down (KWOK marks its nodes NotReady)"
 kubectl label nodes -l topology.kubernetes.io/zone=zone-b "$CHAOS=true" >/dev/null
