@@ -259,3 +259,23 @@ def test_with_a_selector_only_the_budgets_of_chosen_workloads_are_reported() -> 
     )  # fmt: skip
     report = audit.audit(inv, selected={("Deployment", "app", "b")})
     assert [b.name for b in report.budgets] == ["pb"]
+
+
+def test_a_sites_per_zone_deployments_are_judged_as_the_site() -> None:
+    site = {"app.kubernetes.io/managed-by": "spofless", "spofless.dev/site": "shop"}
+    workloads, placed = [], []
+    for zone in ("zone-a", "zone-b", "zone-c"):
+        name = f"shop-{zone}"
+        workloads += [
+            WorkloadRecord("Deployment", "web", name, 2, {"app": name}, labels=site),
+            WorkloadRecord("ReplicaSet", "web", f"{name}-rs", 2, {"app": name}, owner=("Deployment", name)),
+        ]
+        placed += pods(name, [f"{zone}-0", f"{zone}-1"], ns="web")
+    budgets = [
+        BudgetRecord("web", f"shop-{z}", Selector((("app", f"shop-{z}"),)), 1, None, 2) for z in ("zone-a", "zone-b")
+    ]
+    report = audit.audit(inventory(workloads=workloads, pods=placed, budgets=budgets))
+    [shop] = report.workloads
+    assert (shop.kind, shop.name, shop.replicas) == ("ResilientSite", "shop", 6)
+    assert shop.ready is not None and shop.ready.per_zone == {"zone-a": 2, "zone-b": 2, "zone-c": 2}
+    assert shop.finding is None and shop.budgets == ("shop-zone-a", "shop-zone-b")

@@ -69,6 +69,12 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
+def _budgets(names: tuple[str, ...]) -> str:
+    if not names:
+        return "-"
+    return names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+
+
 def _worst_loss(w: audit.WorkloadReport) -> str:
     if w.ready is None or not w.zone_loss:
         return "?"
@@ -94,7 +100,7 @@ def as_table(report: audit.Report, scope: str) -> str:
             ready = "?" if w.ready is None else f"{w.ready.total}/{w.replicas}"
             per_zone = [str(w.ready.per_zone.get(z, 0)) if w.ready else "?" for z in report.zones]
             node_count = str(len(w.ready.per_node)) if w.ready else "?"
-            budgets = "?" if w.budgets is None else (",".join(w.budgets) or "-")
+            budgets = "?" if w.budgets is None else _budgets(w.budgets)
             spof = f"{w.finding.scope}" if w.finding else "-"
             rows.append(
                 [f"{w.namespace}/{w.kind}/{w.name}", ready, *per_zone, node_count, budgets, _worst_loss(w), spof]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from spofless.core import rules
+from spofless.core import naming, rules
 from spofless.core.api import Severity
 
 SEVERITY_RANK: dict[str, int] = {"SPOF": 2, "Warning": 1}
@@ -83,6 +83,7 @@ class WorkloadRecord:
     replicas: int
     template_labels: Mapping[str, str] = field(hash=False)
     owner: tuple[str, str] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)  # its own
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def workload_from(body: Mapping[str, Any], kind: str) -> WorkloadRecord:
         replicas=replicas if isinstance(replicas, int) else 1,
         template_labels=dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}),
         owner=_controller(body),
+        labels=dict(meta.get("labels") or {}),
     )
 
 
@@ -296,10 +298,13 @@ def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None
     nodes = {n.name: n for n in inv.nodes or []}
     zones = tuple(sorted({n.zone for n in nodes.values() if n.zone and n.ready}))
     multi_zone = len(zones) > 1
-    workloads = [w for w in _audited(inv.workloads or []) if chosen is None or (w.kind, w.namespace, w.name) in chosen]
+    units = [
+        u for u in _units(_audited(inv.workloads or []))
+        if chosen is None or any((m.kind, m.namespace, m.name) in chosen for m in u.members)
+    ]  # fmt: skip
     pods_of = _pods_by_workload(inv)
     budgets_in = _by_namespace(inv.budgets) if inv.budgets is not None else None
-    reports = tuple(_workload(w, pods_of, budgets_in, inv, nodes, zones, multi_zone) for w in workloads)
+    reports = tuple(_workload(u, pods_of, budgets_in, inv, nodes, zones, multi_zone) for u in units)
     endpoints_of: dict[tuple[str, str], list[EndpointRecord]] = {}
     for e in inv.endpoints or []:
         endpoints_of.setdefault((e.namespace, e.service), []).append(e)
@@ -336,6 +341,34 @@ def _audited(workloads: list[WorkloadRecord]) -> list[WorkloadRecord]:
     """Deployments, StatefulSets and ReplicaSets without an owner (a Deployment's are its own)."""
     keep = [w for w in workloads if w.kind != "ReplicaSet" or w.owner is None]
     return sorted(keep, key=lambda w: (w.namespace, w.kind, w.name))
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What is judged as one: a workload, or the per-zone Deployments of one ResilientSite (each is
+    confined to its zone by design; the site as a whole is what must not stand on one pillar)."""
+
+    kind: str
+    namespace: str
+    name: str
+    members: tuple[WorkloadRecord, ...]
+
+    @property
+    def replicas(self) -> int:
+        return sum(m.replicas for m in self.members)
+
+
+def _units(workloads: list[WorkloadRecord]) -> list[_Unit]:
+    sites: dict[tuple[str, str], list[WorkloadRecord]] = {}
+    out: list[_Unit] = []
+    for w in workloads:
+        site = w.labels.get(naming.LABEL_SITE)
+        if w.kind == "Deployment" and site and w.labels.get(naming.LABEL_MANAGED_BY) == naming.MANAGED_BY:
+            sites.setdefault((w.namespace, site), []).append(w)
+        else:
+            out.append(_Unit(w.kind, w.namespace, w.name, (w,)))
+    out += [_Unit("ResilientSite", ns, name, tuple(members)) for (ns, name), members in sites.items()]
+    return sorted(out, key=lambda u: (u.namespace, u.kind, u.name))
 
 
 def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[PodRecord]]:
@@ -388,7 +421,7 @@ def _node_ready(node: str | None, nodes: Mapping[str, NodeRecord] | None) -> boo
 
 
 def _workload(
-    w: WorkloadRecord,
+    w: _Unit,
     pods_of: Mapping[tuple[str, str, str], list[PodRecord]],
     budgets_in: Mapping[str, list[BudgetRecord]] | None,
     inv: Inventory,
@@ -399,7 +432,9 @@ def _workload(
     budgets = (
         None
         if budgets_in is None
-        else tuple(b.name for b in budgets_in.get(w.namespace, []) if _covers(b, w.template_labels))
+        else tuple(
+            b.name for b in budgets_in.get(w.namespace, []) if any(_covers(b, m.template_labels) for m in w.members)
+        )
     )
     if inv.pods is None:
         return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, None, budgets, {}, None)
@@ -407,7 +442,8 @@ def _workload(
     ready = rules.spread_of(
         (
             (_zone(p.node, nodes), p.node)
-            for p in pods_of.get((w.kind, w.namespace, w.name), [])
+            for m in w.members
+            for p in pods_of.get((m.kind, m.namespace, m.name), [])
             if rules.counts_as_ready(p.ready, p.terminating, _node_ready(p.node, known))
         ),
         zones,
@@ -417,7 +453,8 @@ def _workload(
         what = f"{w.kind} {w.namespace}/{w.name}"
         weakness = rules.worst(rules.replica_weaknesses(ready, 2 if multi_zone else 1, "pod", what))
         if weakness is not None:
-            finding = Finding("SPOF", weakness.scope, w.kind, w.namespace, w.name, weakness.message)
+            message = weakness.message if what in weakness.message else f"{what}: {weakness.message}"
+            finding = Finding("SPOF", weakness.scope, w.kind, w.namespace, w.name, message)
     loss = {z: ready.left_after_losing(z) for z in zones}
     return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, ready, budgets, loss, finding)
 
