@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Histogram, start_http_server
@@ -23,32 +24,51 @@ MOVES = Counter(
 API_WRITES = Counter("spofless_api_writes_total", "Writes the operator sent to the API server, by verb.", ["verb"])
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the gauges read of one site's status: a few fields, not the whole status."""
+
+    phase: str
+    findings: tuple[tuple[str, str], ...]  # (scope, severity)
+    lost_zones: int
+
+    @classmethod
+    def of(cls, status: Mapping[str, Any]) -> Summary:
+        return cls(
+            phase=status.get("phase", "Pending"),
+            findings=tuple(
+                (f.get("scope", ""), f.get("severity", "SPOF")) for f in status.get("singlePointsOfFailure", [])
+            ),
+            lost_zones=sum(1 for z in status.get("zones", []) if not z.get("healthy", True)),
+        )
+
+
 class StatusCollector(Collector):
-    """Gauges computed at scrape time from the last status written for each site."""
+    """Gauges computed at scrape time from the last status decided for each site."""
 
     def __init__(self) -> None:
-        self.statuses: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.sites: dict[tuple[str, str], Summary] = {}
+
+    def record(self, key: tuple[str, str], status: Mapping[str, Any]) -> None:
+        self.sites[key] = Summary.of(status)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.sites.pop(key, None)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         phases = GaugeMetricFamily("spofless_sites", "Sites by phase.", labels=["phase"])
-        for phase, n in sorted(Tally(s.get("phase", "Pending") for s in self.statuses.values()).items()):
+        for phase, n in sorted(Tally(s.phase for s in self.sites.values()).items()):
             phases.add_metric([phase], n)
         yield phases
         spofs = GaugeMetricFamily(
             "spofless_spof_findings", "Single points of failure (and warnings) by scope.", labels=["scope", "severity"]
         )
-        found = Tally(
-            (f.get("scope", ""), f.get("severity", "SPOF"))
-            for s in self.statuses.values()
-            for f in s.get("singlePointsOfFailure", [])
-        )
+        found = Tally(f for s in self.sites.values() for f in s.findings)
         for (scope, severity), n in sorted(found.items()):
             spofs.add_metric([scope, severity], n)
         yield spofs
         lost = GaugeMetricFamily("spofless_lost_zones", "Zones seen as lost, summed over sites.")
-        lost.add_metric(
-            [], sum(1 for s in self.statuses.values() for z in s.get("zones", []) if not z.get("healthy", True))
-        )
+        lost.add_metric([], sum(s.lost_zones for s in self.sites.values()))
         yield lost
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spofless.core import decision
-from spofless.core.observed import Child, Observed
+from spofless.core.observed import Child, Observed, plain
 from spofless.kube import Api, Failure, Refused, describe, failure
 from spofless.operator import metrics
 
@@ -35,7 +35,7 @@ MOVES = ("Failover", "Failback", "Scaled")  # events that announce an apply
 def covers(want: Any, have: Any) -> bool:
     """True when every field of `want` is in `have` with the same value (the API adds defaults)."""
     if isinstance(want, dict):
-        return isinstance(have, dict) and all(k in have and covers(v, have[k]) for k, v in want.items())
+        return isinstance(have, Mapping) and all(k in have and covers(v, have[k]) for k, v in want.items())
     if isinstance(want, list):
         return isinstance(have, list) and len(want) == len(have) and all(map(covers, want, have))
     return bool(want == have)
@@ -120,15 +120,19 @@ class Reconciler:
         return True
 
     async def reconcile(
-        self, key: SiteKey, body: Mapping[str, Any], observed: Observed, status_only: bool = False
+        self, key: SiteKey, stored: Mapping[str, Any], observed: Observed, status_only: bool = False
     ) -> decision.Decision:
         """Decides and carries out; raises what a failed API call raised, after reporting it."""
         memory = self.memory.setdefault(key, Memory())
+        body = plain(stored)
         site = site_from(body)
         current = {k: v for k, v in site.status.items() if k != "kopf"}
-        if memory.written is not None and _digest(current) in memory.replaced:
-            current = memory.written  # the index still shows a status our later patches replaced
-            site = replace(site, status=memory.written)
+        if memory.written is not None:
+            if _digest(current) in memory.replaced:
+                current = memory.written  # the index still shows a status our later patches replaced
+                site = replace(site, status=memory.written)
+            elif current == memory.written:
+                memory.written, memory.replaced = None, ()  # the index caught up: keep no second copy
         now = datetime.now(UTC)
         result = decision.decide(site, observed, now)
         if status_only:  # the moves (and their events) are the full pass's
@@ -157,7 +161,7 @@ class Reconciler:
                 # Progress only, and the last write was a moment ago: a timed pass writes it, folded.
                 return replace(result, wake_after=min(wait, result.wake_after or wait))
             await self._patch_status(memory, site, current, result.status)
-        metrics.STATUSES.statuses[key] = result.status
+        metrics.STATUSES.record(key, result.status)
         for event in result.events:
             if event.reason in MOVES:
                 metrics.MOVES.labels(event.reason).inc()
@@ -190,7 +194,7 @@ class Reconciler:
     async def _apply(
         self, memory: Memory, site: decision.Site, manifests: list[dict[str, Any]], children: tuple[Child, ...]
     ) -> None:
-        observed = {(c.kind, c.name): c.body for c in children}
+        observed = {(c.kind, c.name): c for c in children}
         stale = [m for m in manifests if self._needs_apply(memory, m, observed.get(_child_key(m)))]
         if not stale:
             return
@@ -202,22 +206,19 @@ class Reconciler:
         for manifest in stale:
             stored = await self.kube.apply(manifest)
             metrics.API_WRITES.labels("apply").inc()
-            have = observed.get(_child_key(manifest)) or {}
-            versions = {
-                have.get("metadata", {}).get("resourceVersion", ""),
-                stored.get("metadata", {}).get("resourceVersion", ""),
-            }
+            had = observed.get(_child_key(manifest))
+            versions = {had.resource_version if had else "", stored.get("metadata", {}).get("resourceVersion", "")}
             memory.applied[_child_key(manifest)] = (_digest(manifest), frozenset(versions - {""}))
             self.logger.info("applied %s %s/%s", manifest["kind"], site.namespace, manifest["metadata"]["name"])
 
     @staticmethod
-    def _needs_apply(memory: Memory, manifest: dict[str, Any], have: Mapping[str, Any] | None) -> bool:
+    def _needs_apply(memory: Memory, manifest: dict[str, Any], have: Child | None) -> bool:
         if have is None:
             return True
-        if covers(manifest, have):
-            return False
         digest, versions = memory.applied.get(_child_key(manifest), ("", frozenset()))
-        return digest != _digest(manifest) or have.get("metadata", {}).get("resourceVersion") not in versions
+        if digest == _digest(manifest) and have.resource_version in versions:
+            return False  # what we applied last, and the index shows our write (or the version before it)
+        return not covers(manifest, plain(have.body))
 
     def wake_later(self, key: SiteKey, load: Loader, delay: float | None) -> None:
         """Runs another pass after `delay` seconds (a failback window ending, a retry); None cancels."""
@@ -250,7 +251,7 @@ class Reconciler:
         memory = self.memory.pop(key, None)
         if memory is not None and memory.wakeup is not None:
             memory.wakeup.cancel()
-        metrics.STATUSES.statuses.pop(key, None)
+        metrics.STATUSES.forget(key)
 
 
 def _child_key(manifest: Mapping[str, Any]) -> ChildKey:
