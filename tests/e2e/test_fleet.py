@@ -175,8 +175,11 @@ def test_a_cluster_too_small_warns_before_the_loss_and_names_the_pending_replica
         assert "Too many pods" in cond["message"], cond["message"]  # the scheduler's own reason
         assert b not in cond["message"].split(":")[0]  # the lost zone's pods wait for their zone
     print(f"after the loss: {cond['message']}")
-    reasons = Counter(e["reason"] for e in get("events", namespace=ns))
-    assert reasons["CapacityShort"] == 2, reasons
+    # kopf posts events after the status patch, from a queue: wait for them rather than race them.
+    wait_for(
+        "CapacityShort announced",
+        lambda: Counter(e["reason"] for e in get("events", namespace=ns))["CapacityShort"] == 2,
+    )
 
     kubectl("label", "node", f"kwok-{b}", f"{CHAOS_LABEL}-")
     for name in ("one", "two"):
