@@ -26,6 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ZONE_KEY = "topology.kubernetes.io/zone"
+PREFIX = f"bench-audit-{time.strftime('%H%M%S')}-"  # this run's namespaces (an earlier run's may still be going)
 # Runs one audit in this process and reports its own peak RSS: what a user's shell would see.
 PROBE = (
     "import resource, sys; from spofless.cli import main; rc = main(sys.argv[1:]); "
@@ -77,7 +78,7 @@ def create(count: int, namespaces: int) -> int:
     zones = sorted({n["metadata"]["labels"].get(ZONE_KEY, "") for n in nodes} - {""})
     pods = 0
     for n in range(namespaces):
-        ns = f"bench-audit-{n}"
+        ns = f"{PREFIX}{n}"
         kubectl("create", "namespace", ns)
         docs = [o for i in range(n, count, namespaces) for o in objects(i, ns, zones)]
         pods += sum(d["spec"]["replicas"] for d in docs if d["kind"] in ("Deployment", "StatefulSet", "ReplicaSet"))
@@ -88,8 +89,17 @@ def create(count: int, namespaces: int) -> int:
 
 def ready_pods() -> int:
     out = kubectl("get", "pods", "-A", "-l", "app", "--no-headers",
-                  "-o", "custom-columns=R:.status.conditions[?(@.type=='Ready')].status")  # fmt: skip
-    return sum(1 for line in out.splitlines() if line.strip() == "True")
+                  "-o", "custom-columns=NS:.metadata.namespace,R:.status.conditions[?(@.type=='Ready')].status")  # fmt: skip
+    rows = [line.split() for line in out.splitlines()]
+    return sum(1 for row in rows if len(row) == 2 and row[0].startswith(PREFIX) and row[1] == "True")
+
+
+def floor_once() -> float:
+    """The floor: kubectl listing the same kinds in every namespace as JSON, nothing judged."""
+    started = time.monotonic()
+    kinds = "nodes,pods,deployments,statefulsets,replicasets,poddisruptionbudgets,services,endpointslices"
+    subprocess.run(["kubectl", "get", kinds, "-A", "-o", "json"], capture_output=True, check=True)
+    return time.monotonic() - started
 
 
 def audit_once() -> tuple[float, int, dict[str, Any]]:
@@ -119,9 +129,14 @@ def main() -> int:
     runs = []
     for run in range(args.runs):
         seconds, rss_kb, report = audit_once()
-        runs.append({"seconds": round(seconds, 3), "max_rss_mb": round(rss_kb / 1024, 1)})
-        log(f"run {run + 1}: {seconds:.2f} s, peak RSS {rss_kb / 1024:.1f} MB")
-    audited = [w for w in report["workloads"] if w["namespace"].startswith("bench-audit-")]
+        floor = floor_once()
+        runs.append(
+            {"seconds": round(seconds, 3), "max_rss_mb": round(rss_kb / 1024, 1), "floor_seconds": round(floor, 3)}
+        )
+        log(
+            f"run {run + 1}: {seconds:.2f} s, peak RSS {rss_kb / 1024:.1f} MB; kubectl get of the same lists {floor:.2f} s"
+        )
+    audited = [w for w in report["workloads"] if w["namespace"].startswith(PREFIX)]
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
@@ -134,6 +149,7 @@ def main() -> int:
         "runs": runs,
         "median_seconds": statistics.median(r["seconds"] for r in runs),
         "median_max_rss_mb": statistics.median(r["max_rss_mb"] for r in runs),
+        "median_floor_seconds": statistics.median(r["floor_seconds"] for r in runs),
     }
     out = ROOT / "bench" / "results" / f"audit-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +157,7 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     if not args.keep:
         for n in range(args.namespaces):
-            kubectl("delete", "namespace", f"bench-audit-{n}", "--wait=false")
+            kubectl("delete", "namespace", f"{PREFIX}{n}", "--wait=false")
     return 0
 
 
