@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
 from bench import blast
@@ -142,6 +143,18 @@ class Cluster:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
+    async def apply(self, manifest: dict[str, Any], tries: int = 5) -> None:
+        """Server-side apply, tried again when a busy API server times out: the floor and the sites
+        must all be made, however loaded the machine."""
+        for attempt in range(tries):
+            try:
+                await self.kube.apply(manifest)
+                return
+            except (TimeoutError, aiohttp.ClientError) as err:
+                if attempt == tries - 1:
+                    raise
+                log(f"apply of {manifest['metadata']['name']} failed ({type(err).__name__}), trying again")
+
     async def get(self, url: str) -> Any:
         return await self.kube.client.call_api(
             url, "GET", response_types_map={200: "object"}, auth_settings=["BearerToken"], _return_http_data_only=True
@@ -160,7 +173,7 @@ class Cluster:
     async def create_site(self, ns: str, name: str, replicas: int = 3, **spec: Any) -> None:
         body = {"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "metadata": {"name": name, "namespace": ns},
                 "spec": {"replicas": replicas, "template": TEMPLATE, **spec}}  # fmt: skip
-        await self.kube.apply(body)
+        await self.apply(body)
 
 
 def phase_of(site: dict[str, Any]) -> str:
@@ -219,7 +232,7 @@ async def floor_once(cluster: Cluster, ns: str, name: str) -> float:
     manifests = floor_manifests(await zone_names(cluster), ns, name)
     start = time.monotonic()
     for manifest in manifests:
-        await cluster.kube.apply(manifest)
+        await cluster.apply(manifest)
 
     async def ready() -> bool:
         mine = [d for d in await cluster.deployments(ns) if d["metadata"]["labels"].get(naming.LABEL_SITE) == name]
@@ -259,7 +272,7 @@ async def scale_floor(cluster: Cluster, sites: int) -> float:
 
     async def make(manifests: list[dict[str, Any]]) -> None:
         for manifest in manifests:
-            await cluster.kube.apply(manifest)
+            await cluster.apply(manifest)
 
     await gather_limited([make(b) for b in batches])
     done = await until(f"{sites} floor sites ready", lambda: all_ready(cluster, ns, sites * len(zones)), timeout=1800)
