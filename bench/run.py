@@ -62,8 +62,11 @@ async def until(what: str, probe: Callable[[], Awaitable[bool]], timeout: float 
     """Polls `probe`; returns the monotonic time it first held."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await probe():
-            return time.monotonic()
+        try:
+            if await probe():
+                return time.monotonic()
+        except (TimeoutError, aiohttp.ClientError) as err:  # a busy API server: look again
+            log(f"waiting for {what}: {type(err).__name__}, looking again")
         await asyncio.sleep(POLL)
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
