@@ -6,7 +6,7 @@
 Two clients inside the cluster (on the control-plane node, in no zone) send a request every 0.1 s
 to the site's Service (1 s timeout): one without retries, one that retries a failed request once.
 One zone's node containers are paused (a power cut), then unpaused; the second scenario also kills
-the active operator replica (SIGKILL) during the outage. Prints one table per scenario and writes
+the active operator replica (SIGKILL) as the nodes turn NotReady. Prints one table per scenario and writes
 the figures as JSON to bench/results/zone-outage-<grace>.json. Figures are medians over the rounds.
 """
 

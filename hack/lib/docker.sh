@@ -14,6 +14,7 @@ docker_unavailable() {
 
 ensure_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$SPOFLESS_CACHE"
   if ! command -v dockerd >/dev/null; then
     command -v apt-get >/dev/null || docker_unavailable "no dockerd and no apt-get to install docker.io"
     log "docker: installing Debian's docker.io (no dockerd on this machine)"
@@ -24,7 +25,6 @@ ensure_docker() {
   command -v docker >/dev/null || docker_unavailable "no docker client"
   if ! docker info >/dev/null 2>&1; then
     log "docker: starting dockerd in the background (log: $SPOFLESS_CACHE/dockerd.log)"
-    mkdir -p "$SPOFLESS_CACHE"
     # setsid: dockerd outlives this script, and a Ctrl-C in the test run does not stop it.
     setsid dockerd >>"$SPOFLESS_CACHE/dockerd.log" 2>&1 </dev/null &
     local i

@@ -157,7 +157,13 @@ class Outage:
                 done = r["t"] + r["ms"] / 1000
                 gap, last_ok = max(gap, done - last_ok), done
         gap = max(gap, min(end, rs[-1]["t"] if rs else end) - last_ok)
-        return {"sent": len(rs), "failed": sum(not r["ok"] for r in rs), "longest_gap_s": round(gap, 2)}
+        failures = [f"{r['t'] - self.t['kill']:+.1f}s {r.get('err', '')[:80]}" for r in rs if not r["ok"]]
+        return {
+            "sent": len(rs),
+            "failed": len(failures),
+            "longest_gap_s": round(gap, 2),
+            "first_failures": failures[:3],  # when (from the kill) and why
+        }
 
     def figures(self, client: str = "") -> dict[str, Any]:
         """The timeline, and what `client` (default: the first) saw through it."""
@@ -191,11 +197,11 @@ def run_outage(
     for node in nodes:
         docker("pause", node)
     try:
-        if kill_active_operator:
-            out.killed_operator = active_operator()
-            kill_operator(out.killed_operator)
         wait_for(f"nodes of {zone} NotReady", lambda: not any(_node_ready(n) for n in nodes), timeout)
         out.t["not_ready"] = time.time()
+        if kill_active_operator:  # just when the failover is due: the standby has to do it
+            out.killed_operator = active_operator()
+            kill_operator(out.killed_operator)
         wait_for(f"{zone} reported lost", lambda: _zone(status(site, namespace), zone).get("healthy") is False, timeout)
         out.t["lost"] = time.time()
         wait_for(
