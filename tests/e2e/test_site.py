@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .cluster import apply, get, kubectl, status, stays, wait_for
 from .conftest import zone_nodes, zones
 from .sites import deployments, findings, manifest, ready_pods, replicas_by_zone, wait_phase
