@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit e2e e2e-kind bench-kind images cluster-up cluster-down crd manifests bench clean
+.PHONY: help demo test lint unit e2e e2e-kind bench-kind images cluster-up cluster-down crd manifests bench bench-rollouts clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ manifests: ## re-render manifests/install.yaml from the chart (helm is built and
 
 bench: $(BIN)/spofless ## latency, scale, failure and steady-state benchmarks on the local cluster
 	hack/bench.sh
+
+bench-rollouts: $(BIN)/spofless ## rollout duration, time to a halt, lowest ready pods (RUNS=5 BAKE=3)
+	hack/measure-rollouts.sh $(or $(RUNS),5) $(or $(BAKE),3)
 
 clean: ## remove the virtualenv and caches in the repo (the tool cache outside it stays)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,7 +3,7 @@
 # (building its binaries once), installs the CRD, runs the operator, applies examples/, shows the sites
 # becoming redundant and one at risk because of its database, runs `spofless audit`, takes zone-b down
 # and brings it back to show failover and failback, then scales the site with kubectl scale and evacuates
-# zone-b for 30 s.
+# zone-b for 30 s, then rolls out a bad image (halted in one zone, the others keep serving) and the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
@@ -118,6 +118,39 @@ until_phase shop Redundant 120
 show
 echo
 kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 5
+
+# until_rollout SITE PHASE SECONDS: waits, showing the rollout's progress, until it reports PHASE.
+until_rollout() {
+  local i
+  for ((i = 0; i < $3; i += 2)); do
+    [[ $(kubectl get rsite "$1" -n "$NS" -o jsonpath='{.status.rollout.phase}' 2>/dev/null) == "$2" ]] && return 0
+    kubectl get rsite "$1" -n "$NS" -o jsonpath='  {.status.rollout.phase}: {.status.rollout.message}{"\n"}' 2>/dev/null
+    sleep 2
+  done
+  die "$1's rollout did not reach $2 within $3 s; see $log_file"
+}
+
+image() {
+  kubectl patch rsite shop -n "$NS" --type=json -p "[{\"op\": \"replace\", \"path\": \"/spec/rollout/bakeSeconds\", \"value\": 5},
+    {\"op\": \"replace\", \"path\": \"/spec/template/spec/containers/0/image\", \"value\": \"$1\"}]" >/dev/null
+}
+
+step "a bad release: an image tag that does not exist (KWOK reports ErrImagePull)"
+image nginxinc/nginx-unprivileged:missing
+until_rollout shop Halted 90
+kubectl get rsite shop -n "$NS" -o jsonpath='{.status.rollout.message}{"\n"}'
+echo
+show
+echo
+kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | grep Rollout | tail -n 4
+
+step "the fix rolls through one zone at a time (bake 5 s per zone)"
+image nginxinc/nginx-unprivileged:1.28
+until_rollout shop Complete 180
+until_phase shop Redundant 60
+show
+echo
+kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | grep Rollout | tail -n 5
 
 step "done"
 cat <<EOT

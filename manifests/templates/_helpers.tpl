@@ -46,6 +46,7 @@ for the one ClusterRole of an operator watching every namespace; "cluster" inclu
   "|services|list,watch,create,patch|ns"
   "apiextensions.k8s.io|customresourcedefinitions|list,watch|cluster"
   "apps|deployments|list,watch,create,patch,delete|ns"
+  "apps|deployments/scale|patch|ns"
   "apps|statefulsets|list,watch|ns"
   "discovery.k8s.io|endpointslices|list,watch|ns"
   (printf "kopf.dev|%s|list,watch,patch|ns" .peering)

@@ -82,6 +82,8 @@ class Api(Protocol):
 
     async def close(self) -> None: ...
 
+    async def scale(self, namespace: str, name: str, replicas: int) -> None: ...
+
 
 @dataclass
 class Kube:
@@ -148,6 +150,11 @@ class Kube:
         """Merge-patches the status subresource."""
         url = kinds.SITE.path(namespace, name, "status")
         await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        """Sets a Deployment's replicas through its scale subresource, leaving its template alone."""
+        url = kinds.DEPLOYMENT.path(namespace, name, "scale")
+        await self.call("PATCH", url, {"spec": {"replicas": replicas}}, None, "application/merge-patch+json")
 
     async def list_pages(
         self, url: str, label_selector: str | None = None, limit: int = 500

@@ -32,6 +32,7 @@ CLUSTER_RULES = [
     ("", "services", {"list", "watch", "create", "patch"}),
     ("apiextensions.k8s.io", "customresourcedefinitions", {"list", "watch"}),
     ("apps", "deployments", {"list", "watch", "create", "patch", "delete"}),
+    ("apps", "deployments/scale", {"patch"}),
     ("apps", "statefulsets", {"list", "watch"}),
     ("discovery.k8s.io", "endpointslices", {"list", "watch"}),
     ("kopf.dev", "clusterkopfpeerings", {"list", "watch", "patch"}),

@@ -37,6 +37,19 @@ def wait_phase(name: str, namespace: str, phase: str, timeout: float = 90, **ext
     return wait_for(f"site {namespace}/{name} phase {phase} {extra or ''}", probe, timeout)
 
 
+def wait_rollout(name: str, namespace: str, phase: str, timeout: float = 120) -> dict[str, Any]:
+    """Waits until the site's rollout section reports `phase` for the current generation."""
+
+    def probe() -> dict[str, Any] | None:
+        obj = get("resilientsite", name, namespace)
+        st = obj.get("status") or {}
+        current = st.get("observedGeneration") == obj["metadata"]["generation"]
+        rollout = st.get("rollout") or {}
+        return rollout if current and rollout.get("phase") == phase else None
+
+    return wait_for(f"site {namespace}/{name} rollout {phase}", probe, timeout)
+
+
 def deployments(namespace: str, site: str) -> dict[str, dict[str, Any]]:
     items = get("deployments", namespace=namespace, selector=f"spofless.dev/site={site}")
     return {d["metadata"]["labels"]["spofless.dev/zone"]: d for d in items}

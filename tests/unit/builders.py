@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from spofless.core import naming
+from spofless.core import naming, template
 from spofless.core.decision import Site
 from spofless.core.observed import Child, Endpoint, Node, Observed, Pod
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 8080}]}]}}
+REVISION = template.revision(TEMPLATE)
 
 
 def nodes(zones: dict[str, int], not_ready: tuple[str, ...] = ()) -> tuple[Node, ...]:
@@ -23,7 +25,13 @@ def nodes(zones: dict[str, int], not_ready: tuple[str, ...] = ()) -> tuple[Node,
     )
 
 
-def pods(per_zone: dict[str, int], site: str = "shop", ready: bool = True, node_of: Any = None) -> tuple[Pod, ...]:
+def pods(
+    per_zone: dict[str, int],
+    site: str = "shop",
+    ready: bool = True,
+    node_of: Any = None,
+    revision: str | None = REVISION,
+) -> tuple[Pod, ...]:
     """Ready pods spread round-robin over nodes <zone>-0..2 unless node_of(zone, i) says otherwise."""
     return tuple(
         Pod(
@@ -32,6 +40,7 @@ def pods(per_zone: dict[str, int], site: str = "shop", ready: bool = True, node_
             node=node_of(z, i) if node_of else f"{z}-{i % 3}",
             ready=ready,
             terminating=False,
+            revision=revision,
         )
         for z, n in per_zone.items()
         for i in range(n)
@@ -42,15 +51,30 @@ def endpoints(per_zone: dict[str, int]) -> tuple[Endpoint, ...]:
     return tuple(Endpoint(ready=True, zone=z, node=f"{z}-{i % 3}") for z, n in per_zone.items() for i in range(n))
 
 
-def deployments(site: str, replicas: dict[str, int]) -> tuple[Child, ...]:
+def deployment_body(replicas: int, source: dict[str, Any] | None = TEMPLATE) -> dict[str, Any]:
+    """A zone's Deployment running `source` (None: made before revisions, no annotations)."""
+    if source is None:
+        return {"spec": {"replicas": replicas}}
+    revision = template.revision(source)
+    return {
+        "metadata": {"annotations": {naming.ANNOTATION_TEMPLATE: json.dumps(source)}},
+        "spec": {
+            "replicas": replicas,
+            "template": {"metadata": {"annotations": {naming.ANNOTATION_REVISION: revision}}},
+        },
+    }
+
+
+def deployments(site: str, replicas: dict[str, int], source: dict[str, Any] | None = TEMPLATE) -> tuple[Child, ...]:
     return tuple(
-        Child(kind="Deployment", name=naming.child_name(site, z), zone=z, body={"spec": {"replicas": n}})
+        Child(kind="Deployment", name=naming.child_name(site, z), zone=z, body=deployment_body(n, source))
         for z, n in replicas.items()
     )
 
 
-def budgets(site: str, zones: list[str]) -> tuple[Child, ...]:
-    return tuple(Child(kind="PodDisruptionBudget", name=naming.child_name(site, z), zone=z, body={}) for z in zones)
+def budgets(site: str, zones: list[str] | None = None) -> tuple[Child, ...]:
+    """The site's one budget (`zones` is accepted for old call sites and ignored)."""
+    return (Child(kind="PodDisruptionBudget", name=site, zone=None, body={}),)
 
 
 def world(

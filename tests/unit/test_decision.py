@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from spofless.core.decision import Decision, decide
-from spofless.core.observed import Allocatable, Load, Observed, Pod
+from spofless.core.observed import Allocatable, Child, Load, Observed, Pod
 
 from .builders import T0, site, world
 
@@ -161,10 +161,15 @@ def test_a_removed_zone_is_deleted_only_once_the_others_carry_the_spec() -> None
     assert deployments(result) == {"shop-zone-a": 3, "shop-zone-b": 3}
     assert result.delete == []  # only 4 ready in the wanted zones: zone-c's pods still serve
     after = world(ZONES, {"zone-a": 3, "zone-b": 3, "zone-c": 2}, replicas={"zone-a": 3, "zone-b": 3, "zone-c": 2})
-    assert set(decide(site(spec), after, T0).delete) == {
-        ("Deployment", "shop-zone-c"),
-        ("PodDisruptionBudget", "shop-zone-c"),
-    }
+    assert set(decide(site(spec), after, T0).delete) == {("Deployment", "shop-zone-c")}
+
+
+def test_budgets_of_an_earlier_version_go_at_once_so_no_pod_has_two() -> None:
+    old = Child("PodDisruptionBudget", "shop-zone-a", "zone-a", {})
+    observed = world(ZONES, EVEN)
+    observed = Observed(observed.nodes, observed.pods, observed.endpoints, (*observed.children, old))
+    result = decide(site({"replicas": 6}), observed, T0)
+    assert result.delete == [("PodDisruptionBudget", "shop-zone-a")]
 
 
 # --- capacity: the what-if warns before a loss, CapacityShort says what stays Pending after ----

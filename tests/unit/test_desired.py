@@ -17,9 +17,8 @@ def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
     kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
     assert kinds == [
         ("Deployment", "shop-zone-a"),
-        ("PodDisruptionBudget", "shop-zone-a"),
         ("Deployment", "shop-zone-b"),
-        ("PodDisruptionBudget", "shop-zone-b"),
+        ("PodDisruptionBudget", "shop"),
         ("Service", "shop"),
     ]
     for m in out:
@@ -64,9 +63,16 @@ def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
 
 
 def test_budget_never_blocks_draining_a_dead_node() -> None:
-    pdb = desired.disruption_budget(OWNER, spec(disruptionBudget={"maxUnavailable": 2}), "zone-a")
+    pdb = desired.disruption_budget(OWNER, spec(disruptionBudget={"maxUnavailable": 2}))
     assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert pdb["spec"]["maxUnavailable"] == 2
+
+
+def test_one_budget_covers_the_site_in_every_zone() -> None:
+    pdb = desired.disruption_budget(OWNER, spec())
+    assert pdb["metadata"]["name"] == "shop"
+    assert pdb["spec"]["selector"] == {"matchLabels": {naming.LABEL_SITE: "shop"}}
+    assert desired.disruption_budget(OWNER, spec(), max_unavailable=0)["spec"]["maxUnavailable"] == 0
 
 
 def test_service_ports_default_to_the_container_ports() -> None:

@@ -14,7 +14,7 @@ from spofless.core.observed import Child, Observed
 from spofless.kube import Api, Refused
 from spofless.operator import metrics
 from spofless.operator import reconciler as reconciler_module
-from spofless.operator.reconciler import Reconciler, covers
+from spofless.operator.reconciler import Reconciler, covers, merge_patch
 
 from .builders import T0, site, world
 
@@ -25,13 +25,14 @@ EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
 class Calls:
     """Records the calls; `refuse` makes a real (non dry-run) or dry-run apply of that kind fail."""
 
-    def __init__(self, refuse: str | None = None, fail: str | None = None) -> None:
+    def __init__(self, refuse: str | None = None, fail: str | None = None, refuse_image: str | None = None) -> None:
         self.log: list[tuple[str, Any]] = []
-        self.refuse, self.fail = refuse, fail
+        self.refuse, self.fail, self.refuse_image = refuse, fail, refuse_image
         self.statuses: list[dict[str, Any]] = []
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
-        if manifest["kind"] == self.refuse:
+        images = [c["image"] for c in manifest["spec"].get("template", {}).get("spec", {}).get("containers", [])]
+        if manifest["kind"] == self.refuse or (self.refuse_image is not None and self.refuse_image in images):
             raise Refused(manifest["kind"], manifest["metadata"]["name"], "spec.template: Invalid value")
         if manifest["kind"] == self.fail and not dry_run:
             raise ApiException(status=500, reason="Internal Server Error")
@@ -47,6 +48,9 @@ class Calls:
 
     async def close(self) -> None:
         self.log.append(("close", ""))
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        self.log.append(("scale", (name, replicas)))
 
 
 def _implements_the_protocol(calls: Calls) -> Api:
@@ -82,14 +86,14 @@ def test_a_new_site_is_applied_without_a_dry_run() -> None:
     calls = Calls()
     empty = world(ZONES, {}, replicas={})
     reconcile(calls, body_of(site({"replicas": 6})), Observed(nodes=empty.nodes))
-    assert [v for v, _ in calls.log] == ["apply"] * 7 + ["status"]
+    assert [v for v, _ in calls.log] == ["apply"] * 5 + ["status"]
 
 
 def test_a_change_to_existing_children_is_dry_run_whole_first() -> None:
     calls = Calls()
     reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
     verbs = [v for v, _ in calls.log]
-    assert verbs == ["dry-run"] * 7 + ["apply"] * 7 + ["status"]
+    assert verbs == ["dry-run"] * 5 + ["apply"] * 5 + ["status"]
 
 
 def test_a_pass_with_nothing_to_change_makes_no_call() -> None:
@@ -154,7 +158,7 @@ def test_a_failed_apply_is_reported_in_the_status_and_raised_for_a_retry() -> No
     with pytest.raises(ApiException):
         reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
     applied = [name for verb, name in calls.log if verb == "apply"]
-    assert applied[:6] == ["shop-zone-a"] * 2 + ["shop-zone-b"] * 2 + ["shop-zone-c"] * 2  # pods first
+    assert applied[:4] == ["shop-zone-a", "shop-zone-b", "shop-zone-c", "shop"]  # pods first, then the budget
     reconciled = next(c for c in calls.statuses[-1]["conditions"] if c["type"] == "Reconciled")
     assert (reconciled["status"], reconciled["reason"]) == ("False", "ApplyFailed")
     assert "500" in reconciled["message"]
@@ -299,3 +303,40 @@ def test_a_phase_change_is_written_at_once() -> None:
         return [s["phase"] for s in calls.statuses]
 
     assert asyncio.run(scenario()) == ["Pending", "Redundant"]
+
+
+def test_a_status_patch_removes_what_the_new_status_leaves_out() -> None:
+    old = {"phase": "Redundant", "rollout": {"phase": "Baking", "readySince": "t", "zonesDone": ["a"]}, "kopf": {}}
+    new = {"phase": "Redundant", "rollout": {"phase": "Progressing", "zonesDone": ["a", "b"]}}
+    assert merge_patch(old, new) == {
+        "kopf": None,
+        "phase": "Redundant",
+        "rollout": {"readySince": None, "phase": "Progressing", "zonesDone": ["a", "b"]},
+    }
+
+
+def test_a_refused_template_still_moves_replicas_with_each_zone_on_its_own_template() -> None:
+    steady = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
+    new = {"spec": {"containers": [{"name": "web", "image": "refused:1"}]}}
+    calls = Calls(refuse_image="refused:1")
+    refused = reconcile(
+        calls, body_of(site({"replicas": 6, "template": new}, steady, generation=2)), world(ZONES, EVEN)
+    )
+    assert refused.status["phase"] == "Invalid"
+    assert refused.status["rollout"]["phase"] == "Halted"
+    assert refused.status["rollout"]["haltReason"] == "TemplateRefused"
+    assert "refused:1" not in str(calls.log)
+    # The zone is lost while the template is refused: replicas move, the template is not sent again.
+    calls = Calls(refuse_image="refused:1")
+    lost = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
+    moved = reconcile(calls, body_of(site({"replicas": 6, "template": new}, refused.status, generation=2)), lost)
+    replicas = {m["metadata"]["name"]: m["spec"]["replicas"] for m in moved.apply if m["kind"] == "Deployment"}
+    assert replicas == {"shop-zone-a": 3, "shop-zone-b": 2, "shop-zone-c": 3}
+    assert [verb for verb, _ in calls.log if verb == "dry-run"]  # went through: nothing refused this time
+    assert all(
+        m["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+        for m in moved.apply
+        if m["kind"] == "Deployment"
+    )
+    assert moved.status["phase"] == "Invalid"
+    assert next(z for z in moved.status["zones"] if z["name"] == "zone-b")["healthy"] is False

@@ -3,7 +3,7 @@ failure with a message a person understands, and what losing each zone would lea
 
 from __future__ import annotations
 
-from spofless.core import api, rules
+from spofless.core import api, rules, template
 from spofless.core.headroom import Verdict
 from spofless.core.observed import Observed, Pod
 from spofless.core.zones import ZoneSet
@@ -36,7 +36,8 @@ def findings(
     out = [_finding(w) for w in rules.replica_weaknesses(ready, spec.min_zones)]
     out.extend(_topology(spec, zone_set))
     out.extend(_service(observed, service_name, len(zone_set.expected)))
-    out.extend(_budgets(spec, zone_set, observed))
+    out.extend(_budgets(spec, observed, service_name))
+    out.extend(template.readiness_findings(spec.template))
     return out
 
 
@@ -71,18 +72,20 @@ def _finding(weakness: rules.Weakness) -> api.Finding:
     return api.Finding(scope=weakness.scope, name=weakness.name, message=weakness.message)
 
 
-def _budgets(spec: api.ResilientSiteSpec, zone_set: ZoneSet, observed: Observed) -> list[api.Finding]:
-    have = {c.zone for c in observed.children if c.kind == "PodDisruptionBudget"}
-    out = [
-        api.Finding(
-            scope="DisruptionBudget",
-            name=zone,
-            severity="Warning",
-            message=f"zone {zone} has no PodDisruptionBudget yet",
-        )
-        for zone in zone_set.expected
-        if zone not in have
-    ]
+def _budgets(spec: api.ResilientSiteSpec, observed: Observed, name: str) -> list[api.Finding]:
+    have = any(c.kind == "PodDisruptionBudget" and c.name == name for c in observed.children)
+    out = (
+        []
+        if have
+        else [
+            api.Finding(
+                scope="DisruptionBudget",
+                name=name,
+                severity="Warning",
+                message=f"the site has no PodDisruptionBudget {name} yet",
+            )
+        ]
+    )
     if rules.budget_blocks_evictions(spec.disruption_budget.max_unavailable, None, spec.replicas):
         out.append(
             api.Finding(

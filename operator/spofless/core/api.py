@@ -6,11 +6,14 @@ become the `kubectl explain` text, so they are written for the person reading th
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from spofless.core import podtemplate_schema
 
 GROUP = "spofless.dev"
 VERSION = "v1alpha1"
@@ -31,7 +34,18 @@ Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
 Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
 Severity = Literal["SPOF", "Warning"]
-Scope = Literal["Replica", "Zone", "Node", "Topology", "Service", "DisruptionBudget", "Capacity", "Dependency"]
+Scope = Literal[
+    "Replica",
+    "Zone",
+    "Node",
+    "Topology",
+    "Service",
+    "DisruptionBudget",
+    "Capacity",
+    "Dependency",
+    "Rollout",
+    "Readiness",
+]
 # A Service a site depends on: `name` (the site's namespace) or `namespace/name`, DNS labels both.
 SERVICE_REF_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z]([-a-z0-9]*[a-z0-9])?$"
 
@@ -84,12 +98,14 @@ class ServiceSpec(Model):
 
 
 class DisruptionBudgetSpec(Model):
-    """The PodDisruptionBudget kept for each zone's Deployment."""
+    """The PodDisruptionBudget kept over the site's pods in every zone."""
 
     max_unavailable: int = Field(
         default=1,
         ge=0,
-        description="Pods of one zone that voluntary disruptions (drains) may take down at once. 0 forbids every drain: reported as a warning.",
+        description="Pods of the site, in all zones together, that voluntary disruptions (drains) may take down at once. "
+        "While a zone is short, no other zone loses a pod; while a zone is being rolled out, none does. "
+        "0 forbids every drain: reported as a warning.",
     )
 
 
@@ -185,37 +201,45 @@ class DependencySpec(Model):
     )
 
 
-TEMPLATE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "The pod template, as in a Deployment. spofless adds its labels, the zone's node affinity and a spread over the zone's nodes.",
-    "x-kubernetes-preserve-unknown-fields": True,
-    "required": ["spec"],
-    "properties": {
-        "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        "spec": {
-            "type": "object",
-            "x-kubernetes-preserve-unknown-fields": True,
-            "required": ["containers"],
-            "properties": {
-                "containers": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 64,
-                    "description": "The pod's containers; at least one.",
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "image"],
-                        "x-kubernetes-preserve-unknown-fields": True,
-                        "properties": {
-                            "name": {"type": "string", "maxLength": 63},
-                            "image": {"type": "string", "minLength": 1},
-                        },
-                    },
-                }
-            },
-        },
-    },
-}
+class RolloutSpec(Model):
+    """How a change of the template reaches the zones: one zone at a time, halting when health drops."""
+
+    bake_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=86400,
+        description="How long a zone's new pods must all stay ready before the next zone is started.",
+    )
+    progress_deadline_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="How long a zone may take to get all its new pods ready before the rollout halts.",
+    )
+    auto_rollback: bool = Field(
+        default=True, description="When the rollout halts, put the failed zone back on the last good template."
+    )
+
+
+def _template_schema() -> dict[str, Any]:
+    """The PodTemplateSpec's structural schema, generated from the pinned Kubernetes' OpenAPI, with
+    spofless' own rules on top: a spec with at least one container, each with a name and an image."""
+    schema = copy.deepcopy(podtemplate_schema.SCHEMA)
+    schema["description"] = (
+        "The pod template, as in a Deployment (Kubernetes v1.36 fields; a field of the wrong type is refused). "
+        "spofless adds its labels, the zone's node affinity and a spread over the zone's nodes."
+    )
+    schema["required"] = ["spec"]
+    containers = schema["properties"]["spec"]["properties"]["containers"]
+    containers.update(minItems=1, maxItems=64, description="The pod's containers; at least one.")
+    container = containers["items"]
+    container["required"] = ["name", "image"]
+    container["properties"]["name"]["maxLength"] = 63
+    container["properties"]["image"]["minLength"] = 1
+    return schema
+
+
+TEMPLATE_SCHEMA: dict[str, Any] = _template_schema()
 
 
 class ResilientSiteSpec(Model):
@@ -284,7 +308,7 @@ class ResilientSiteSpec(Model):
     template: dict[str, Any] = Field(json_schema_extra=TEMPLATE_SCHEMA)
     service: ServiceSpec = Field(default_factory=ServiceSpec, description="The Service over the site's pods.")
     disruption_budget: DisruptionBudgetSpec = Field(
-        default_factory=DisruptionBudgetSpec, description="The per-zone PodDisruptionBudget."
+        default_factory=DisruptionBudgetSpec, description="The site's PodDisruptionBudget, across its zones."
     )
     failover: FailoverSpec = Field(default_factory=FailoverSpec, description="Failover and failback between zones.")
     depends_on: list[DependencySpec] = Field(
@@ -292,6 +316,9 @@ class ResilientSiteSpec(Model):
         max_length=32,
         description="Services the site needs to serve (its data store, say). Their single points of failure "
         "count in the site's verdict and what-if; spofless never changes them.",
+    )
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec, description="Template changes roll out one zone at a time (see README)."
     )
 
 
@@ -396,6 +423,28 @@ class Condition(Model):
     observed_generation: int | None = None
 
 
+RolloutPhase = Literal["Complete", "Progressing", "Baking", "Waiting", "Halted"]
+
+
+class RolloutStatus(Model):
+    """Where the rollout of the current template stands. The zones' Deployments say which revision
+    each runs; this keeps only what they cannot: the clocks and the halt."""
+
+    target_revision: str = Field(description="Hash of spec.template: the revision being rolled out.")
+    stable_revision: str | None = Field(default=None, description="The last revision every zone ran.")
+    phase: RolloutPhase = Field(description="Complete, Progressing, Baking, Waiting (to start a zone) or Halted.")
+    message: str = ""
+    zones_done: list[str] = Field(default_factory=list, description="Zones on the target revision, baked.")
+    zone_in_progress: str | None = Field(default=None, description="The zone being rolled out now.")
+    zones_pending: list[str] = Field(default_factory=list, description="Zones still on an older revision, in order.")
+    started: str | None = Field(default=None, description="When the zone in progress got the target revision.")
+    ready_since: str | None = Field(default=None, description="When all its new pods turned ready (the bake).")
+    ready_at_bake: int | None = Field(default=None, description="Its ready new pods when the bake started.")
+    halted_zone: str | None = Field(default=None, description="The zone the rollout halted in.")
+    halt_reason: str | None = None
+    resumed: str | None = Field(default=None, description="The resume annotation value last acted on.")
+
+
 class ResilientSiteStatus(Model):
     """What the operator observed and decided, written by the operator only."""
 
@@ -432,11 +481,12 @@ class ResilientSiteStatus(Model):
         default="",
         description="The trafficDistribution set on the Service now; empty while lifted or not asked for.",
     )
+    rollout: RolloutStatus | None = Field(default=None, description="The zone-by-zone rollout of the template.")
     dependencies: list[DependencyStatus] = Field(
         default_factory=list, description="The Services in spec.dependsOn, as observed."
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, Redundant, Reconciled, FailoverActive, CapacityShort, and Evacuation, "
+        description="Ready, Redundant, Reconciled, FailoverActive, CapacityShort, RolloutHalted, and Evacuation, "
         "TrafficDistribution and DependenciesReady when asked for, in the standard shape.",
     )

@@ -45,6 +45,8 @@ def openapi_schema(model: type[api.Model]) -> dict[str, Any]:
 
 def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     extensions = {k: v for k, v in node.items() if k.startswith("x-kubernetes-")}
+    if node.get("x-kubernetes-int-or-string"):
+        return {k: v for k, v in node.items() if k in _KEPT} | extensions  # no type: an int or a string
     if "$ref" in node:
         resolved = _structural(defs[node["$ref"].split("/")[-1]], defs)
         # Field-level description and default win over the referenced model's.
@@ -96,7 +98,7 @@ def site_schema() -> dict[str, Any]:
     """The schema of a whole ResilientSite object."""
     spec = openapi_schema(api.ResilientSiteSpec)
     spec["required"] = ["template"]
-    for name in ("service", "disruptionBudget", "failover"):
+    for name in ("service", "disruptionBudget", "failover", "rollout"):
         spec["properties"][name]["default"] = {}  # so their own defaults show in the stored object
     status = _without_defaults(openapi_schema(api.ResilientSiteStatus))
     # kopf keeps its own bookkeeping under status.kopf; the schema must not prune it.

@@ -20,6 +20,7 @@ from spofless.core import (
     naming,
     placement,
     quantity,
+    rollout,
     scale,
     shortfall,
     traffic,
@@ -40,6 +41,7 @@ class Site:
     generation: int
     spec: dict[str, Any]
     status: dict[str, Any]
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def owner(self) -> desired.Owner:
@@ -59,7 +61,8 @@ class Decision:
     apply: list[desired.Manifest] = field(default_factory=list)
     delete: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of children no longer wanted
     events: list[Event] = field(default_factory=list)
-    wake_after: float | None = None  # seconds until a timed step (a failback window ending) is due
+    wake_after: float | None = None  # seconds until a timed step (a failback window ending, a bake) is due
+    scale: dict[str, int] = field(default_factory=dict)  # Deployment -> replicas, written without its template
 
 
 def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -112,6 +115,7 @@ class Trouble:
 
     reason: Literal["ApplyRefused", "ApplyFailed"]  # refused: the spec's fault; failed: the API's
     message: str
+    kind: str = ""  # the kind of the object refused
 
 
 def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | None = None) -> Decision:
@@ -130,7 +134,13 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     if problem is not None and problem[0] == "NoZones":
         # Zones seen through a key no node carries would all look lost: report the last zones seen.
         return _unreadable(site, prev, problem[1], now, reason="NoZones")
-    if problem is None and trouble is not None and trouble.reason == "ApplyRefused":
+    # A refused template is a halted rollout, not a frozen site: every zone keeps the template it
+    # runs, and replicas still move. Other refusals (a Service, a budget) hold everything.
+    refused_template = (
+        trouble is not None and trouble.reason == "ApplyRefused" and trouble.kind == "Deployment"
+        and any(c.kind == "Deployment" for c in observed.children)
+    )  # fmt: skip
+    if problem is None and trouble is not None and trouble.reason == "ApplyRefused" and not refused_template:
         problem = (trouble.reason, trouble.message)
 
     current = _current_replicas(site, zone_set, observed)
@@ -185,26 +195,81 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     events += [Event(*e) for e in capacity.events(prev, status, trig)]
     if problem is not None:
         return _invalid(site, prev, status, events, *problem, now)
+    refusal = trouble.message if refused_template and trouble is not None else None
+    in_service = [z for z in zone_set.expected if z not in trig.causes and z not in remaining]
+    ready_nodes = {z: zone_set.health[z].ready_nodes for z in zone_set.expected}
+    templates = rollout.plan(
+        site.name, spec, zone_set.expected, plan.desired, ready_nodes, in_service, observed, ready.total,
+        prev.rollout, site.annotations.get(naming.ANNOTATION_RESUME), now, refused=refusal,
+    )  # fmt: skip
+    _report_rollout(status, spec, templates.step, zone_set, observed, now, site.generation)
     reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
-    status.conditions = set_condition(
-        status.conditions, "Reconciled", trouble is None, *reconciled, now, site.generation
-    )
+    if templates.step.status.halt_reason == "TemplateRefused":  # the spec cannot be carried out until fixed
+        reconciled = ("ApplyRefused", templates.step.status.message)
+        status.phase, status.message = "Invalid", templates.step.status.message
+        events = [e for e in events if e.reason != "Redundant"] + _warn_once(prev, *reconciled)
+    ok = trouble is None and reconciled[0] == "Applied"
+    status.conditions = set_condition(status.conditions, "Reconciled", ok, *reconciled, now, site.generation)
+    # No voluntary disruption while a zone is being rolled out: its new pods are on trial.
+    rolling = templates.step.status.phase in ("Progressing", "Baking")
     have_service = next((c.body for c in observed.children if c.kind == "Service" and c.name == site.name), None)
     manifests = desired.children(
-        site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service)
-    )
+        site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service),
+        sources=templates.sources, rolled_back=templates.step.rolled_back, keep=templates.keep,
+        budget=0 if rolling else None,
+    )  # fmt: skip
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
+    # A zone whose Deployment is only scaled (its template unknown) still wants that Deployment.
+    wanted |= {("Deployment", naming.child_name(site.name, z)) for z in zone_set.expected}
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
-    # Children of a zone no longer wanted go only once the wanted zones carry the full spec.
-    delete = stale if sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas else []
+    # Deployments of a zone no longer wanted go only once the wanted zones carry the full spec.
+    # Other stale children go at once: a pod two budgets cover cannot be evicted at all.
+    carried = sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas
+    delete = [(kind, name) for kind, name in stale if carried or kind != "Deployment"]
+    events += [Event(e.type, e.reason, e.message) for e in templates.step.events]
     wakes = [*remaining.values(), *([trig.wake_after] if trig.wake_after is not None else [])]
+    wakes += [templates.step.wake_after] if templates.step.wake_after is not None else []
     return Decision(
         status=status.wire(),
         apply=manifests,
         delete=delete,
         events=events,
         wake_after=min(wakes) if wakes else None,
+        scale=_scale_only(site, templates.keep, plan.desired, current),
     )
+
+
+def _report_rollout(
+    status: ResilientSiteStatus,
+    spec: ResilientSiteSpec,
+    step: rollout.Step,
+    zone_set: zones.ZoneSet,
+    observed: Observed,
+    now: datetime,
+    generation: int,
+) -> None:
+    """The rollout section, the RolloutHalted condition, and a Rollout finding when one zone is left."""
+    status.rollout = step.status
+    halted = step.halted
+    reason = step.status.halt_reason or "Halted" if halted else "NotHalted"
+    message = step.status.message if halted else f"rollout {step.status.phase.lower()}: {step.status.message}"
+    status.conditions = set_condition(status.conditions, "RolloutHalted", halted, reason, message, now, generation)
+    views = rollout.views(observed, zone_set.expected, {}, (), {z: 0 for z in zone_set.expected}, {}, ())
+    found = rollout.findings(step.status, views, spec.min_zones)
+    if found:
+        status.single_points_of_failure = [*found, *status.single_points_of_failure]
+        status.spof = True
+
+
+def _scale_only(
+    site: Site, keep: frozenset[str], desired_replicas: dict[str, int], current: dict[str, int | None]
+) -> dict[str, int]:
+    """Replicas of zones whose template spofless leaves alone, written through the scale subresource."""
+    return {
+        naming.child_name(site.name, z): desired_replicas[z]
+        for z in sorted(keep)
+        if current.get(z) is not None and current[z] != desired_replicas[z]
+    }
 
 
 def _spec_problem(spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed) -> tuple[str, str] | None:

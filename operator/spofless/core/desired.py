@@ -7,10 +7,12 @@ other field (defaults, other managers' fields) alone.
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core import kinds, naming
+from spofless.core import kinds, naming, template
 from spofless.core.api import ResilientSiteSpec
 
 Manifest = dict[str, Any]
@@ -59,12 +61,20 @@ def _zone_affinity(affinity: dict[str, Any], topology_key: str, zone: str) -> di
     return merged
 
 
-def pod_template(owner: Owner, spec: ResilientSiteSpec, zone: str) -> dict[str, Any]:
-    """The user's template, pinned to the zone and spread over the zone's nodes."""
-    template = copy.deepcopy(spec.template)
-    metadata = template.setdefault("metadata", {})
+def pod_template(
+    owner: Owner, spec: ResilientSiteSpec, zone: str, source: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The user's template (`source`, default the spec's), pinned to the zone and spread over the
+    zone's nodes; every pod says which revision of the site's template made it."""
+    source = spec.template if source is None else source
+    out = copy.deepcopy(dict(source))
+    metadata = out.setdefault("metadata", {})
     metadata["labels"] = {**(metadata.get("labels") or {}), **naming.zone_labels(owner.name, zone)}
-    pod = template.setdefault("spec", {})
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        naming.ANNOTATION_REVISION: template.revision(source),
+    }
+    pod = out.setdefault("spec", {})
     pod["affinity"] = _zone_affinity(pod.get("affinity") or {}, spec.topology_key, zone)
     pod["topologySpreadConstraints"] = [
         *(pod.get("topologySpreadConstraints") or []),
@@ -78,30 +88,53 @@ def pod_template(owner: Owner, spec: ResilientSiteSpec, zone: str) -> dict[str, 
             "matchLabelKeys": ["pod-template-hash"],
         },
     ]
-    return template
+    return out
 
 
-def deployment(owner: Owner, spec: ResilientSiteSpec, zone: str, replicas: int) -> Manifest:
+# New pods first, old ones go only once those are ready: a zone being rolled out never has fewer
+# ready pods than it is asked for, and a template that never gets ready leaves the old pods serving.
+SURGE_ONLY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+
+
+def deployment(
+    owner: Owner,
+    spec: ResilientSiteSpec,
+    zone: str,
+    replicas: int,
+    source: Mapping[str, Any] | None = None,
+    rolled_back_from: str | None = None,
+) -> Manifest:
+    """The zone's Deployment, running `source` (default the spec's template). The template it was made
+    from is kept in an annotation, so a later pass can keep the zone on it or roll another zone back to it."""
+    source = spec.template if source is None else source
+    metadata = _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone))
+    metadata["annotations"] = {naming.ANNOTATION_TEMPLATE: json.dumps(source, sort_keys=True, separators=(",", ":"))}
+    if rolled_back_from is not None:
+        metadata["annotations"][naming.ANNOTATION_ROLLED_BACK] = rolled_back_from
     return {
         "apiVersion": kinds.DEPLOYMENT.api_version,
         "kind": kinds.DEPLOYMENT.kind,
-        "metadata": _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone)),
+        "metadata": metadata,
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": naming.zone_selector(owner.name, zone)},
-            "template": pod_template(owner, spec, zone),
+            "strategy": copy.deepcopy(SURGE_ONLY),
+            "template": pod_template(owner, spec, zone, source),
         },
     }
 
 
-def disruption_budget(owner: Owner, spec: ResilientSiteSpec, zone: str) -> Manifest:
+def disruption_budget(owner: Owner, spec: ResilientSiteSpec, max_unavailable: int | None = None) -> Manifest:
+    """One budget over the site's pods in every zone. The eviction API takes a disruption off the
+    budget's status with an optimistic-concurrency update, so two drains in two zones cannot both
+    pass it: while any zone is short (a pod evicted, a zone lost), no other zone loses a pod."""
     return {
         "apiVersion": kinds.DISRUPTION_BUDGET.api_version,
         "kind": kinds.DISRUPTION_BUDGET.kind,
-        "metadata": _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone)),
+        "metadata": _metadata(owner, owner.name, naming.site_labels(owner.name)),
         "spec": {
-            "maxUnavailable": spec.disruption_budget.max_unavailable,
-            "selector": {"matchLabels": naming.zone_selector(owner.name, zone)},
+            "maxUnavailable": spec.disruption_budget.max_unavailable if max_unavailable is None else max_unavailable,
+            "selector": {"matchLabels": {naming.LABEL_SITE: owner.name}},
             # A pod on a dead node is not ready; it must never block draining that node.
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
@@ -156,12 +189,25 @@ def service(owner: Owner, spec: ResilientSiteSpec, traffic: str | None = None, l
 
 
 def children(
-    owner: Owner, spec: ResilientSiteSpec, replicas: dict[str, int], traffic: str | None = None, lift: bool = False
+    owner: Owner,
+    spec: ResilientSiteSpec,
+    replicas: dict[str, int],
+    traffic: str | None = None,
+    lift: bool = False,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
+    rolled_back: Mapping[str, str] | None = None,
+    keep: Collection[str] = (),
+    budget: int | None = None,
 ) -> list[Manifest]:
     """Every object the site should own, in the order to apply them: the pods' Deployments first,
-    so a Service the cluster cannot make (a full IP range) does not keep them from running."""
+    so a Service the cluster cannot make (a full IP range) does not keep them from running.
+
+    sources: the template each zone runs (default the spec's); keep: zones whose Deployment is left as
+    it is (its template unknown to spofless): only its replicas are written, apart from this list.
+    budget: the budget's maxUnavailable now (default the spec's)."""
     out = []
     for zone in sorted(replicas):
-        out.append(deployment(owner, spec, zone, replicas[zone]))
-        out.append(disruption_budget(owner, spec, zone))
-    return [*out, service(owner, spec, traffic, lift)]
+        if zone not in keep:
+            source = (sources or {}).get(zone)
+            out.append(deployment(owner, spec, zone, replicas[zone], source, (rolled_back or {}).get(zone)))
+    return [*out, disruption_budget(owner, spec, budget), service(owner, spec, traffic, lift)]

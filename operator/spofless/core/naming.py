@@ -10,6 +10,11 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_SITE = "spofless.dev/site"
 LABEL_ZONE = "spofless.dev/zone"
 FIELD_MANAGER = "spofless"
+ANNOTATION_PREFIX = "spofless.dev/"
+ANNOTATION_REVISION = "spofless.dev/revision"  # on a zone's pod template: the site template's revision
+ANNOTATION_TEMPLATE = "spofless.dev/template"  # on a zone's Deployment: the site template it runs (JSON)
+ANNOTATION_RESUME = "spofless.dev/resume-rollout"  # on a site: a new value resumes a halted rollout
+ANNOTATION_ROLLED_BACK = "spofless.dev/rolled-back-from"  # on a zone's Deployment: the revision a halt undid
 MAX_NAME = 63  # a DNS-1123 label: Services and label values are held to it
 
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")

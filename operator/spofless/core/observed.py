@@ -50,6 +50,8 @@ class Pod:
     unschedulable_since: str | None = None  # that condition's lastTransitionTime
     cpu_milli: int = 0  # the containers' summed requests
     memory_bytes: int = 0
+    revision: str | None = None  # the site template's revision that made it (spofless.dev/revision)
+    failing: bool = False  # a container crash-loops or its image cannot be pulled: it will not turn ready
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,21 @@ def node_from(body: Body) -> Node:
     )
 
 
+# Waiting reasons of a container that will not start by itself: the rollout halts at once on them.
+FAILING_REASONS = frozenset(
+    {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"}
+)
+CRASH_RESTARTS = 3  # restarts of one container that count as crash-looping, whatever it waits on now
+
+
+def _failing(body: Body) -> bool:
+    for status in body.get("status", {}).get("containerStatuses") or []:
+        reason = ((status.get("state") or {}).get("waiting") or {}).get("reason")
+        if reason in FAILING_REASONS or (status.get("restartCount") or 0) >= CRASH_RESTARTS:
+            return True
+    return False
+
+
 def pod_from(body: Body) -> Pod:
     meta = body.get("metadata", {})
     spec = body.get("spec", {})
@@ -202,6 +219,8 @@ def pod_from(body: Body) -> Pod:
         unschedulable_since=scheduled.get("lastTransitionTime") if unschedulable else None,
         cpu_milli=cpu,
         memory_bytes=memory,
+        revision=(meta.get("annotations") or {}).get(naming.ANNOTATION_REVISION),
+        failing=_failing(body),
     )
 
 
@@ -222,14 +241,19 @@ _KEPT_METADATA = ("name", "namespace", "labels", "ownerReferences", "resourceVer
 
 
 def projection(body: Body, metadata: tuple[str, ...] = _KEPT_METADATA) -> dict[str, Any]:
-    """The part of an object a decision reads: kind, a few metadata fields and the spec. Status,
-    managed fields and annotations are dropped: they are most of an object's size, and an index
-    keeps one per object of every site."""
+    """The part of an object a decision reads: kind, a few metadata fields, spofless' own annotations
+    (a zone's template and rollback, a site's resume) and the spec. Status, managed fields and other
+    annotations are dropped: they are most of an object's size, and an index keeps one per object of
+    every site."""
     meta = body.get("metadata", {})
+    kept = {k: meta[k] for k in metadata if k in meta}
+    own = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(naming.ANNOTATION_PREFIX)}
+    if own:
+        kept["annotations"] = own
     return {
         "apiVersion": body.get("apiVersion", ""),
         "kind": body.get("kind", ""),
-        "metadata": {k: meta[k] for k in metadata if k in meta},
+        "metadata": kept,
         "spec": body.get("spec") or {},
     }
 

@@ -41,6 +41,18 @@ def covers(want: Any, have: Any) -> bool:
     return bool(want == have)
 
 
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch from `old` to `new`: keys `new` dropped become null, so they are removed."""
+    out: dict[str, Any] = {k: None for k in old if k not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            out[key] = merge_patch(before, value)
+        else:
+            out[key] = value
+    return out
+
+
 def _digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
@@ -142,15 +154,26 @@ class Reconciler:
         try:
             await self._apply(memory, site, result.apply, observed.children)
         except Refused as err:
-            # Nothing was written: the dry run refused it first. Running pods stay as they are.
-            trouble = decision.Trouble("ApplyRefused", f"the API server refused {err}")
+            # Nothing was written: the dry run refused it first. Running pods stay as they are; the
+            # core says what can still be carried out without the refused object (a template refused
+            # mid-rollout: every zone keeps its own, and replicas still move).
+            trouble = decision.Trouble("ApplyRefused", f"the API server refused {err}", err.kind)
             result = decision.decide(site, observed, now, trouble)
+            try:
+                await self._apply(memory, site, result.apply, observed.children)
+            except Refused as again:
+                self.logger.info("%s/%s: nothing more applied, the API server refused %s", *key, again)
         except Exception as err:
             if failure(err) is Failure.TRANSIENT:
                 # Say so if the status can still be written; the caller retries the whole pass.
                 trouble = decision.Trouble("ApplyFailed", describe(err))
                 await self._report(memory, site, current, decision.decide(site, observed, now, trouble).status)
             raise
+        for name, replicas in result.scale.items():
+            # A Deployment whose template spofless does not know: its replicas alone, template untouched.
+            await self.kube.scale(site.namespace, name, replicas)
+            metrics.API_WRITES.labels("scale").inc()
+            self.logger.info("scaled Deployment %s/%s to %d", site.namespace, name, replicas)
         for kind, name in result.delete:
             self.logger.info("deleting %s %s/%s: its zone is no longer part of the site", kind, site.namespace, name)
             await self.kube.delete(kind, site.namespace, name)
@@ -171,7 +194,7 @@ class Reconciler:
     async def _patch_status(
         self, memory: Memory, site: decision.Site, current: dict[str, Any], status: dict[str, Any]
     ) -> None:
-        await self.kube.patch_status(site.namespace, site.name, status)
+        await self.kube.patch_status(site.namespace, site.name, merge_patch(current, status))
         memory.replaced = (*memory.replaced[-7:], _digest(current))
         memory.written = status
         memory.written_at = time.monotonic()
@@ -276,4 +299,5 @@ def site_from(body: Mapping[str, Any]) -> decision.Site:
         generation=int(meta.get("generation") or 0),
         spec=dict(body.get("spec") or {}),
         status=dict(body.get("status") or {}),
+        annotations=dict(meta.get("annotations") or {}),
     )

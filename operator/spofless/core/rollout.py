@@ -1,0 +1,461 @@
+"""Template changes, one zone at a time: the rollout state machine.
+
+Pure: what is observed of each zone, the previous rollout status and the time go in; the revision
+each zone's Deployment should carry, the new rollout status and its events come out.
+
+Where the memory lives: each zone's Deployment says which revision it runs (an annotation on its pod
+template, copied to every pod), so which zones are done, in progress or pending is read from the
+cluster. The status keeps only what the cluster cannot show: when the zone in progress was started
+and when it turned ready (the clocks of the deadline and the bake), the halt, and the last revision
+every zone ran. A restarted or standby operator therefore resumes at the same zone: a zone is started
+only when no zone is in progress, and a zone on the target revision is never started again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from spofless.core import naming, template
+from spofless.core.api import Finding, ResilientSiteSpec, RolloutSpec, RolloutStatus
+from spofless.core.observed import Child, Observed
+
+Revision = str | None  # None: no Deployment yet, or one made before revisions existed
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """One zone as the rollout sees it."""
+
+    name: str
+    exists: bool  # its Deployment exists
+    revision: Revision  # the revision its Deployment's pod template carries
+    desired: int  # replicas its Deployment is to have after this pass
+    ready_nodes: int
+    in_service: bool  # healthy, and not inside a failback window
+    ready: Mapping[Revision, int] = field(default_factory=dict)  # ready pods by revision
+    pods: Mapping[Revision, int] = field(default_factory=dict)  # pods not terminating, by revision
+    failing: Mapping[Revision, int] = field(default_factory=dict)  # crash-looping pods by revision
+    rolled_back_from: str | None = None  # the revision a halt took this zone back from (on its Deployment)
+
+    @property
+    def headroom(self) -> int:
+        """Ready pods beyond what the zone is asked for."""
+        return sum(self.ready.values()) - self.desired
+
+    def complete(self, revision: str) -> bool:
+        """All its pods run `revision` and are ready: the Deployment has finished rolling."""
+        others = sum(n for r, n in self.pods.items() if r != revision)
+        return self.ready.get(revision, 0) >= self.desired and others == 0
+
+
+@dataclass(frozen=True)
+class RolloutEvent:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Step:
+    revisions: dict[str, Revision]  # per zone: the revision its Deployment should carry; None: leave it alone
+    status: RolloutStatus
+    events: list[RolloutEvent] = field(default_factory=list)
+    wake_after: float | None = None  # seconds until the bake or the deadline ends
+    rolled_back: dict[str, str] = field(default_factory=dict)  # zone -> the revision it was taken back from
+
+    @property
+    def halted(self) -> bool:
+        return self.status.phase == "Halted"
+
+
+def _with(status: RolloutStatus, **changes: object) -> RolloutStatus:
+    return status.model_copy(update=changes)
+
+
+def _time(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def order(zones: Sequence[ZoneView]) -> list[ZoneView]:
+    """The order zones are rolled in: most healthy headroom first (ready pods beyond their share,
+    then ready nodes), then by name, so every pass and every replica agrees."""
+    return sorted(zones, key=lambda z: (-z.headroom, -z.ready_nodes, z.name))
+
+
+def views(
+    observed: Observed,
+    zones: Sequence[str],
+    revisions: Mapping[str, Revision],
+    existing: Collection[str],
+    desired: Mapping[str, int],
+    ready_nodes: Mapping[str, int],
+    in_service: Collection[str],
+) -> list[ZoneView]:
+    """The zones as the rollout sees them, from the pods observed (on Ready nodes for readiness)."""
+    ready_node_names = {n.name for n in observed.nodes if n.ready}
+    out = []
+    for zone in zones:
+        live = [p for p in observed.pods if p.zone == zone and not p.terminating]
+        out.append(
+            ZoneView(
+                name=zone,
+                exists=zone in existing,
+                revision=revisions.get(zone),
+                desired=desired[zone],
+                ready_nodes=ready_nodes.get(zone, 0),
+                in_service=zone in in_service,
+                ready=Counter(p.revision for p in live if p.ready and p.node in ready_node_names),
+                pods=Counter(p.revision for p in live),
+                failing=Counter(p.revision for p in live if p.failing),
+            )
+        )
+    return out
+
+
+def step(
+    target: str,
+    spec: RolloutSpec,
+    zones: Sequence[ZoneView],
+    prev: RolloutStatus | None,
+    now: datetime,
+    *,
+    resume: str | None = None,
+    floor_met: bool = True,
+    available: Collection[str] = (),
+) -> Step:
+    """The next move of the rollout of `target`.
+
+    resume: the site's resume annotation; a value not acted on before restarts a halted rollout.
+    floor_met: the site has at least spec.replicas - maxUnavailable ready pods; no zone starts otherwise.
+    available: revisions whose template is known (from the zones' Deployments), for a rollback.
+    """
+    if not any(z.exists for z in zones) or not zones:  # a new site: every zone at once, not a rollout
+        return Step({z.name: target for z in zones}, _complete(target, [z.name for z in zones], resume))
+    fresh = prev is None or prev.target_revision != target
+    # Every status records the annotation's value it saw, so only a value set after the halt resumes.
+    resumed = not fresh and prev is not None and prev.phase == "Halted" and bool(resume) and resume != prev.resumed
+    stable = _stable(zones, prev)
+    # A halt is remembered twice: in the status, and on the rolled-back zone's Deployment, so a
+    # halt whose status write was lost is still a halt.
+    marked = next((z.name for z in zones if z.rolled_back_from == target), None)
+    if not fresh and not resumed and prev is not None and (prev.phase == "Halted" or marked):
+        if prev.phase != "Halted":
+            prev = _with(prev, phase="Halted", halted_zone=marked, halt_reason="RolledBack", message=(
+                f"rollout of revision {target} halted in zone {marked}, which was rolled back"
+            ))  # fmt: skip
+        return _halted(target, spec, zones, _with(prev, resumed=resume), stable, available)
+    base = RolloutStatus(target_revision=target, stable_revision=stable, phase="Progressing", resumed=resume)
+    remembered = prev if prev is not None and not fresh and not resumed else None
+    events = []
+    if fresh and any(z.revision != target for z in zones):
+        events.append(RolloutEvent("Normal", "RolloutStarted", f"rolling out revision {target}, one zone at a time"))
+    if resumed:
+        events.append(RolloutEvent("Normal", "RolloutResumed", f"rollout of revision {target} resumed"))
+    return _advance(target, spec, zones, base, remembered, now, events, stable, available, floor_met)
+
+
+def _stable(zones: Sequence[ZoneView], prev: RolloutStatus | None) -> Revision:
+    """The last revision every zone ran; without a status, the revision most zones run."""
+    if prev is not None:
+        return prev.target_revision if prev.phase == "Complete" else prev.stable_revision
+    counts = Counter(z.revision for z in zones if z.exists and z.revision is not None)
+    return min(counts, key=lambda r: (-counts[r], r)) if counts else None
+
+
+def _advance(
+    target: str,
+    spec: RolloutSpec,
+    zones: Sequence[ZoneView],
+    base: RolloutStatus,
+    prev: RolloutStatus | None,
+    now: datetime,
+    events: list[RolloutEvent],
+    stable: Revision,
+    available: Collection[str],
+    floor_met: bool,
+) -> Step:
+    # A zone without a Deployment has nothing to lose: it starts on the target at once.
+    revisions: dict[str, Revision] = {z.name: z.revision if z.exists else target for z in zones}
+    on_target = [z for z in zones if z.revision == target]
+    tracked = prev.zone_in_progress if prev is not None else None
+    done = [z.name for z in zones if not z.exists] + [
+        z.name
+        for z in on_target
+        if (prev is not None and z.name in prev.zones_done) or (z.complete(target) and z.name != tracked)
+    ]
+    moving = [z for z in on_target if z.name not in done]
+    moving.sort(key=lambda z: z.name != tracked)  # the zone the status remembers first
+    pending = [z.name for z in order([z for z in zones if z.exists and z.revision != target])]
+    status = _with(base, zones_done=sorted(done), zones_pending=pending)
+    # Normally one zone at most; more only when a status write was lost after a zone was started.
+    for zone in moving:
+        outcome = _watch(target, spec, zone, status, prev if tracked == zone.name else None, now)
+        if outcome.status.phase == "Halted":
+            return _halt(outcome, zone.name, spec, stable, available, revisions, events)
+        if outcome.status.phase != "Complete":
+            return replace(outcome, revisions=revisions, events=events + outcome.events)
+        done.append(zone.name)
+        status = _with(status, zones_done=sorted(done))
+    if not pending:
+        finished = bool(moving) or (prev is not None and prev.phase != "Complete")
+        complete = _complete(target, [z.name for z in zones], status.resumed)
+        done_event = RolloutEvent("Normal", "RolloutComplete", f"revision {target} runs in every zone")
+        return Step(revisions, complete, [*events, done_event] if finished else events)
+    out_of_service = [z.name for z in zones if not z.in_service]
+    if out_of_service or not floor_met:
+        why = (
+            f"zone(s) {', '.join(out_of_service)} out of service"
+            if out_of_service
+            else "fewer ready pods than spec.replicas - maxUnavailable"
+        )
+        return Step(revisions, _with(status, phase="Waiting", message=f"next zone waits: {why}"), events)
+    zone_name = pending[0]
+    revisions[zone_name] = target
+    where = f"zone {zone_name} ({len(status.zones_done) + 1} of {len(zones)})"
+    events.append(RolloutEvent("Normal", "RolloutZone", f"{where} gets revision {target}"))
+    started = _with(
+        status,
+        phase="Progressing",
+        zone_in_progress=zone_name,
+        zones_pending=pending[1:],
+        started=_time(now),
+        message=f"{where} is getting revision {target}",
+    )
+    return Step(revisions, started, events, wake_after=float(spec.progress_deadline_seconds))
+
+
+def _watch(
+    target: str, spec: RolloutSpec, zone: ZoneView, status: RolloutStatus, prev: RolloutStatus | None, now: datetime
+) -> Step:
+    """The zone in progress: still coming up, baking, done, or failed."""
+    started = _parse(prev.started) if prev is not None else None
+    ready_since = _parse(prev.ready_since) if prev is not None else None
+    current = _with(status, zone_in_progress=zone.name, started=_time(started or now))
+    if not zone.in_service:  # an outage is no verdict on the template: the clocks start again after it
+        waiting = _with(current, phase="Waiting", started=_time(now), message=f"zone {zone.name} is out of service")
+        return Step({}, waiting)
+    if zone.failing.get(target, 0):
+        return Step({}, _with(current, phase="Halted", halt_reason="PodsFailing", message=(
+            f"{zone.failing[target]} new pod(s) in zone {zone.name} crash-loop or cannot start"
+        )))  # fmt: skip
+    ready = zone.ready.get(target, 0)
+    if zone.complete(target):
+        since = ready_since or now
+        kept = min(prev.ready_at_bake or ready, zone.desired) if prev is not None and ready_since else ready
+        baked = (now - since).total_seconds()
+        if baked >= spec.bake_seconds:
+            return Step({}, _with(current, phase="Complete"))
+        left = spec.bake_seconds - baked
+        until = _time(since + timedelta(seconds=spec.bake_seconds))
+        return Step({}, _with(
+            current, phase="Baking", ready_since=_time(since), ready_at_bake=kept,
+            message=f"zone {zone.name} is ready on revision {target}; baking until {until}",
+        ), wake_after=left)  # fmt: skip
+    if ready_since is not None and prev is not None:
+        if ready < min(prev.ready_at_bake or 0, zone.desired):
+            return Step({}, _with(current, phase="Halted", halt_reason="UnreadyDuringBake", message=(
+                f"{ready} of {zone.desired} new pods in zone {zone.name} ready: a pod turned unready during the bake"
+            )))  # fmt: skip
+        # More replicas asked of the zone mid-bake (a failover elsewhere): the bake waits for them.
+        current = _with(current, started=_time(now))
+        started = now
+    elapsed = (now - (started or now)).total_seconds()
+    if elapsed >= spec.progress_deadline_seconds:
+        return Step({}, _with(current, phase="Halted", halt_reason="ProgressDeadlineExceeded", message=(
+            f"{ready} of {zone.desired} new pods in zone {zone.name} ready after {spec.progress_deadline_seconds} s"
+        )))  # fmt: skip
+    left = spec.progress_deadline_seconds - elapsed
+    return Step({}, _with(
+        current, phase="Progressing",
+        message=f"zone {zone.name}: {ready} of {zone.desired} pods ready on revision {target}",
+    ), wake_after=left)  # fmt: skip
+
+
+def _halt(
+    outcome: Step,
+    zone: str,
+    spec: RolloutSpec,
+    stable: Revision,
+    available: Collection[str],
+    revisions: dict[str, Revision],
+    events: list[RolloutEvent],
+) -> Step:
+    status = _with(outcome.status, halted_zone=zone, ready_since=None, ready_at_bake=None)
+    message = f"rollout of revision {status.target_revision} halted in zone {zone}: {status.message}"
+    events = [*events, RolloutEvent("Warning", "RolloutHalted", message)]
+    rolled_back = {}
+    if spec.auto_rollback and stable is not None and stable in available:
+        revisions[zone] = stable
+        rolled_back[zone] = status.target_revision
+        events.append(RolloutEvent("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {stable}"))
+        message += f"; zone {zone} rolled back to revision {stable}"
+        status = _with(status, zones_pending=[zone, *status.zones_pending], zone_in_progress=None)
+    elif spec.auto_rollback:
+        message += "; no zone runs an earlier revision to roll back to"
+    message += f". Zones not reached keep their revision. Fix the template, or annotate the site with {_RESUME_HINT}"
+    return Step(revisions, _with(status, message=message), events, rolled_back=rolled_back)
+
+
+_RESUME_HINT = "spofless.dev/resume-rollout=<any new value> to try again"
+
+
+def _halted(
+    target: str,
+    spec: RolloutSpec,
+    zones: Sequence[ZoneView],
+    prev: RolloutStatus,
+    stable: Revision,
+    available: Collection[str],
+) -> Step:
+    """A halted rollout stays halted until a new template or a resume: no zone is started."""
+    revisions: dict[str, Revision] = {z.name: z.revision for z in zones}
+    failed = prev.halted_zone
+    rolled_back = {}
+    if failed in revisions and spec.auto_rollback and stable is not None and stable in available:
+        revisions[failed] = stable  # kept there, even if something put the target back
+        rolled_back[failed] = target
+    done = sorted(z.name for z in zones if revisions[z.name] == target)
+    pending = [z.name for z in order([z for z in zones if revisions[z.name] != target])]
+    status = _with(prev, zones_done=done, zones_pending=pending, zone_in_progress=None)
+    return Step(revisions, status, rolled_back=rolled_back)
+
+
+def _complete(target: str, zones: list[str], resume: str | None) -> RolloutStatus:
+    return RolloutStatus(
+        target_revision=target,
+        stable_revision=target,
+        phase="Complete",
+        message=f"revision {target} runs in every zone",
+        zones_done=sorted(zones),
+        resumed=resume,
+    )
+
+
+def refusal_status(target: str, prev: RolloutStatus | None, zone: str, message: str) -> RolloutStatus:
+    """The API server refused the target template: a halt; nothing of it was written anywhere."""
+    return RolloutStatus(
+        target_revision=target,
+        stable_revision=_stable((), prev),
+        phase="Halted",
+        halted_zone=zone,
+        halt_reason="TemplateRefused",
+        message=f"the API server refused revision {target}: {message}. No zone got it; fix the template",
+        zones_pending=[zone],
+        resumed=prev.resumed if prev is not None else None,
+    )
+
+
+def findings(status: RolloutStatus | None, zones: Sequence[ZoneView], min_zones: int) -> list[Finding]:
+    """A halted rollout is no single point of failure by itself; one zone left on a working revision is."""
+    if status is None or status.phase != "Halted" or min_zones < 2:
+        return []
+    serving = [z.name for z in zones if sum(z.ready.values()) > 0]
+    working = sorted(z.name for z in zones if any(n > 0 for r, n in z.ready.items() if r != status.target_revision))
+    if len(working) != 1 or len(serving) < 2:  # one serving zone is already a Zone finding
+        return []
+    return [
+        Finding(
+            scope="Rollout",
+            name=working[0],
+            message=f"only zone {working[0]} still runs a working revision while revision "
+            f"{status.target_revision} is {status.phase.lower()}",
+        )
+    ]
+
+
+# --- from a site and what is observed to the template of each zone --------------------------------
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a zone's Deployment says of the template it runs."""
+
+    revision: Revision
+    source: Mapping[str, object] | None  # the site template it was made from, if it says so legibly
+    rolled_back_from: str | None
+
+
+def deployed(child: Child) -> Deployed:
+    meta = child.body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    pod_meta = ((child.body.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    revision = (pod_meta.get("annotations") or {}).get(naming.ANNOTATION_REVISION)
+    source = None
+    try:
+        loaded = json.loads(annotations.get(naming.ANNOTATION_TEMPLATE) or "null")
+    except ValueError:
+        loaded = None
+    if isinstance(loaded, dict) and revision is not None and template.revision(loaded) == revision:
+        source = loaded  # only a source that hashes to the revision the pods carry is trusted
+    return Deployed(revision=revision, source=source, rolled_back_from=annotations.get(naming.ANNOTATION_ROLLED_BACK))
+
+
+_NONE = Deployed(revision=None, source=None, rolled_back_from=None)
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The template each zone's Deployment is to run, and the rollout's step that chose them."""
+
+    sources: dict[str, Mapping[str, object]]  # zone -> the site template its Deployment runs
+    keep: frozenset[str]  # zones whose Deployment is left as it is: only its replicas are written
+    step: Step
+
+
+def plan(
+    site: str,
+    spec: ResilientSiteSpec,
+    zones: Sequence[str],
+    desired: Mapping[str, int],
+    ready_nodes: Mapping[str, int],
+    in_service: Collection[str],
+    observed: Observed,
+    ready_total: int,
+    prev: RolloutStatus | None,
+    resume: str | None,
+    now: datetime,
+    refused: str | None = None,
+) -> Templates:
+    """Reads each zone's Deployment, runs the state machine and turns its revisions into templates.
+    refused: the API server's message when it has just refused the target template: then no zone
+    gets it, each keeps what it runs, and the rollout halts."""
+    by_name = {c.name: c for c in observed.children if c.kind == "Deployment"}
+    found = {z: deployed(by_name[n]) for z in zones if (n := naming.child_name(site, z)) in by_name}
+    target = template.revision(spec.template)
+    known: dict[str, Mapping[str, object]] = {d.revision: d.source for d in found.values() if d.revision and d.source}
+    known[target] = spec.template
+    zone_views = views(
+        observed, zones, {z: d.revision for z, d in found.items()}, found, desired, ready_nodes, in_service
+    )
+    zone_views = [
+        replace(v, rolled_back_from=found[v.name].rolled_back_from) if v.name in found else v for v in zone_views
+    ]
+    result = step(
+        target,
+        spec.rollout,
+        zone_views,
+        prev,
+        now,
+        resume=resume,
+        floor_met=ready_total >= spec.replicas - spec.disruption_budget.max_unavailable,
+        available=known,
+    )
+    if refused is not None:
+        starting = [z for z, r in result.revisions.items() if r == target and found.get(z, _NONE).revision != target]
+        halt = refusal_status(target, prev, starting[0] if starting else zones[0], refused)
+        message = f"rollout of revision {target} halted: {halt.message}"
+        result = Step(
+            {z: d.revision for z, d in found.items()}, halt, [RolloutEvent("Warning", "RolloutHalted", message)]
+        )
+    sources = {z: known[r] for z, r in result.revisions.items() if r is not None and r in known}
+    keep = frozenset(z for z in zones if z not in sources)
+    return Templates(sources=sources, keep=keep, step=result)
