@@ -261,7 +261,6 @@ def test_two_drains_in_two_zones_leave_the_site_standing(ns: str, healthy_nodes:
     print(f"two drains in two zones: lowest ready {sampler.lowest_ready} of 3 ({sampler.looks} looks)")
     assert all(d.returncode == 0 for d in drains), outputs
     assert sampler.lowest_ready is not None and sampler.lowest_ready >= 2, "two zones lost a pod at the same time"
-    assert any("Cannot evict pod" in out or "disruption budget" in out for out in outputs), outputs
 
 
 def test_a_budget_of_the_per_zone_design_is_deleted_so_no_pod_has_two(ns: str, healthy_nodes: None) -> None:
@@ -290,17 +289,31 @@ def test_a_budget_of_the_per_zone_design_is_deleted_so_no_pod_has_two(ns: str, h
     assert get("pdb", "shop", ns) is not None
 
 
-def test_deployments_of_an_older_version_keep_their_template_and_still_scale(ns: str, healthy_nodes: None) -> None:
-    """Deployments without revisions (made before rollouts existed) are rolled zone by zone like any
-    change; meanwhile a zone loss still moves replicas, written through the scale subresource."""
+def test_deployments_of_an_older_version_keep_their_template_and_still_scale(
+    ns: str, healthy_nodes: None, operator: Operator | None
+) -> None:
+    """Deployments without revisions (made before rollouts existed, as after an upgrade) are rolled
+    zone by zone like any change; meanwhile a zone loss still moves replicas, written through the
+    scale subresource with their templates untouched."""
+    if operator is None:
+        pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot stop it")
     apply(manifest("shop", ns, replicas=6, rollout={"bakeSeconds": 60}))
     wait_phase("shop", ns, "Redundant", readyReplicas=6)
-    b = zones()[1]
-    for dep in deployments(ns, "shop").values():
-        kubectl("annotate", "deployment", dep["metadata"]["name"], "-n", ns, "spofless.dev/template-")
-        kubectl("patch", "deployment", dep["metadata"]["name"], "-n", ns, "--type=json", "-p",
-                '[{"op": "remove", "path": "/spec/template/metadata/annotations/spofless.dev~1revision"}]')  # fmt: skip
-    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={b}", f"{CHAOS_LABEL}=true", "--overwrite")
-    wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != b) == 6)
-    unknown = [z for z, r in revisions(ns).items() if not r]
-    assert unknown, "every zone was re-applied: nothing was left to scale alone"
+    operator.kill()  # what an older version left behind, made while no operator runs
+    try:
+        for dep in deployments(ns, "shop").values():
+            kubectl("annotate", "deployment", dep["metadata"]["name"], "-n", ns, "spofless.dev/template-")
+            kubectl("patch", "deployment", dep["metadata"]["name"], "-n", ns, "--type=json", "-p",
+                    '[{"op": "remove", "path": "/spec/template/metadata/annotations/spofless.dev~1revision"}]')  # fmt: skip
+        lost = zones()[1]
+        kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={lost}", f"{CHAOS_LABEL}=true", "--overwrite")
+        wait_for(f"{lost}'s nodes NotReady", lambda: all(
+            not any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+            for n in get("nodes", selector=f"topology.kubernetes.io/zone={lost}")
+        ))  # fmt: skip
+    finally:
+        operator.start("--standalone")
+        operator.wait_alive()
+    wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != lost) == 6)
+    assert all(not r for r in revisions(ns).values()), "a template was re-sent to a zone it was not rolled to"
+    assert wait_rollout("shop", ns, "Waiting")["zonesPending"]  # no zone starts while one is lost
