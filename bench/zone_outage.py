@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.cluster import apply, kubectl  # run as `python -m bench.zone_outage` from the repo root
+from tests.e2e.sites import wait_phase
+from tests.e2e.traffic import KIND, Outage, operator_zones, run_outage, service_url, site_manifest, start_client
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.e2e.cluster import apply, kubectl  # noqa: E402
-from tests.e2e.sites import wait_phase  # noqa: E402
-from tests.e2e.traffic import KIND, Outage, operator_zones, run_outage, service_url, site_manifest, start_client  # noqa: E402
 
 ROWS = [
     ("node NotReady after (s)", "node_not_ready_s"),

@@ -17,7 +17,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 read -r nodes summary < <(.venv/bin/python -c "
-import sys; sys.path.insert(0, '.')
 from bench.blast import sizing
 s = sizing($blast, other_pods=3 * $scale + 6 * $latency + 6)
 print(s['nodes_per_zone'], f\"{s['zones']} zones x {s['nodes_per_zone']} nodes x {s['pods_per_node']} pods: \"

@@ -153,7 +153,7 @@ export SPOFLESS_E2E_SERVICE_ACCOUNT=$NAMESPACE/spofless SPOFLESS_AUDIT_LOG=$WORK
 export SPOFLESS_NODE_GRACE=$GRACE
 if ((BENCH)); then
   log "benchmark: bench/zone_outage.py ${PYTEST_ARGS[*]}"
-  step "zone outage benchmark" .venv/bin/python bench/zone_outage.py "${PYTEST_ARGS[@]}"
+  step "zone outage benchmark" .venv/bin/python -m bench.zone_outage "${PYTEST_ARGS[@]}"
 else
   log "e2e suite against the in-cluster operator: pytest ${PYTEST_ARGS[*]}"
   step "kind e2e suite" .venv/bin/pytest "${PYTEST_ARGS[@]}"
