@@ -25,7 +25,7 @@ log "cluster sized for $blast blast sites, $scale scale sites: $summary"
 hack/cluster.sh up --nodes-per-zone "$nodes" >/dev/null
 eval "$(hack/cluster.sh env)"
 kubectl apply --server-side -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+wait_crds_established
 kubectl apply --server-side -f manifests/install.yaml >/dev/null
 # The chart's operator pods are KWOK's fakes here; the operator under test runs below, as that account.
 kubectl -n spofless-system scale deployment spofless --replicas=0 >/dev/null

@@ -18,7 +18,7 @@ eval "$(hack/cluster.sh env)"
 
 step "CRD and operator"
 kubectl apply --server-side -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd/resilientsites.spofless.dev --timeout=60s >/dev/null
+wait_crds_established
 log_file=$SPOFLESS_CACHE/demo-operator.log
 .venv/bin/spofless run --standalone --liveness http://127.0.0.1:18081/healthz --metrics-port 0 >"$log_file" 2>&1 &
 operator=$!

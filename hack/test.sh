@@ -28,7 +28,7 @@ export SPOFLESS_E2E_LOCAL_CLUSTER=1 # the suite may restart this cluster's kube-
 log "install: manifests/install.yaml, server-side dry run, then applied"
 # A dry run cannot create what later objects need: the CRDs and the namespace go first, for real.
 kubectl apply --server-side -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+wait_crds_established
 kubectl create namespace spofless-system >/dev/null
 kubectl apply --server-side --dry-run=server -f manifests/install.yaml >/dev/null
 kubectl apply --server-side -f manifests/install.yaml >/dev/null

@@ -123,3 +123,14 @@ build_cluster_tools() {
   build_kwok
   build_kube
 }
+
+# wait_crds_established: until every CRD is Established (60 s at most). kubectl wait fails at once,
+# rather than waiting, while a CRD just applied has no status conditions yet.
+wait_crds_established() {
+  local i
+  for ((i = 0; i < 60; i++)); do
+    kubectl wait --for=condition=Established crd --all --timeout=5s >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "the CRDs were not Established within 60 s"
+}
