@@ -29,6 +29,7 @@ class Calls:
         self.log: list[tuple[str, Any]] = []
         self.refuse, self.fail, self.refuse_image = refuse, fail, refuse_image
         self.statuses: list[dict[str, Any]] = []
+        self.status_written = asyncio.Event()  # set on every status write, for tests to wait on
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         images = [c["image"] for c in manifest["spec"].get("template", {}).get("spec", {}).get("containers", [])]
@@ -45,6 +46,7 @@ class Calls:
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.log.append(("status", status["phase"]))
         self.statuses.append(status)
+        self.status_written.set()
 
     async def close(self) -> None:
         self.log.append(("close", ""))
@@ -172,11 +174,13 @@ class Driver:
         self.events: list[decision.Event] = []
         self.reconciler = Reconciler(kube=self.calls, post=lambda _b, e: self.events.append(e))
         self.loads = 0
+        self.loaded = asyncio.Event()
         self.body: dict[str, Any] | None = body_of(site({"replicas": 6}))
         self.observed = world(ZONES, EVEN)
 
     async def load(self) -> tuple[Mapping[str, Any], Observed] | None:
         self.loads += 1
+        self.loaded.set()
         await asyncio.sleep(0)  # a pass yields to the loop, as a real one does on its API calls
         return (self.body, self.observed) if self.body is not None else None
 
@@ -212,10 +216,8 @@ def test_a_failed_pass_is_retried_by_a_timed_pass(monkeypatch: pytest.MonkeyPatc
         await driver.reconciler.request(("web", "shop"), driver.load)  # fails, schedules the retry
         assert driver.reconciler.memory[("web", "shop")].wakeup is not None
         driver.calls.fail = None  # the API server is back
-        for _ in range(300):
-            if reconciled(driver.calls.statuses[-1]) == "Applied":
-                break
-            await asyncio.sleep(0.01)
+        driver.calls.status_written.clear()
+        await asyncio.wait_for(driver.calls.status_written.wait(), timeout=5)  # the timed pass's status
         return [reconciled(s) for s in driver.calls.statuses]
 
     assert asyncio.run(scenario()) == ["ApplyFailed", "Applied"]  # reported, then retried without a trigger
@@ -225,10 +227,7 @@ def test_a_failback_window_wakes_a_timed_pass() -> None:
     async def scenario() -> float | None:
         driver = Driver()
         driver.reconciler.wake_later(("web", "shop"), driver.load, 0.0)
-        for _ in range(200):
-            if driver.loads:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(driver.loaded.wait(), timeout=5)
         return driver.loads
 
     assert asyncio.run(scenario()) == 1
