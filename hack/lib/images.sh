@@ -12,8 +12,6 @@ DEBIAN_SUITE=bookworm
 # The packages of the debootstrapped base; bump BASE_REVISION when the recipe changes.
 BASE_PACKAGES=ca-certificates
 BASE_REVISION=1
-# Images kubeadm pulls: the tags kubeadm of the pinned Kubernetes version expects.
-PAUSE_TAG=3.10.2
 
 # registry_reachable: true when public images can be pulled (checked once per run, 20 s at most).
 registry_reachable() {
@@ -194,7 +192,7 @@ build_node_image() {
   cp "$(containerd_dir)"/{containerd,ctr,containerd-shim-runc-v2} "$(crictl_dir)/crictl" "$ctx/bin/"
   cp "$(kube_node_dir)"/{kubelet,kubeadm} "$(kube_dir)/kubectl" "$ctx/kube/"
   cp "$IMAGES_DIR"/node/* "$ctx/"
-  sed -i "s|registry.k8s.io/pause:PAUSE_TAG|$pause|" "$ctx/containerd-config.toml"
+  sed -i "s|PAUSE_IMAGE|$pause|" "$ctx/containerd-config.toml"
   sed -i "s|CNI_IMAGE|$cni_image|" "$ctx/default-cni.yaml"
   module_version kube k8s.io/kubernetes >"$ctx/version"
   timed "node base image" docker_build "$tag-base" "$ctx" --build-arg "BASE_IMAGE=$(debian_image)"
