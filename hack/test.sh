@@ -2,11 +2,21 @@
 # `make test`: lint, bring the local cluster up, install the rendered chart (server-side dry run,
 # then for real), and run the unit, chart and e2e suites in one pytest run with the operator running
 # as the chart's ServiceAccount. Tears the cluster down even when a test fails
-# (SPOFLESS_KEEP_CLUSTER=1 keeps it).
+# (SPOFLESS_KEEP_CLUSTER=1 keeps it). Then the kind suite (hack/kind-e2e.sh): real containers, the
+# operator's image installed with the chart, zones that really die. It needs Docker, installed and
+# started here if missing; where Docker cannot run, this fails and says so. SPOFLESS_KIND=0 runs
+# everything but the kind suite, and says that too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
 BIN=.venv/bin
+
+KIND=${SPOFLESS_KIND:-1}
+if [[ $KIND != 0 ]]; then
+  # First, so a machine where Docker cannot run fails now rather than after the KWOK suite.
+  source hack/lib/docker.sh
+  ensure_docker
+fi
 
 log "lint: ruff, mypy, the layering contract"
 make --no-print-directory lint
@@ -19,9 +29,12 @@ log "local cluster"
 # A broken earlier run may have left one behind: start from a clean cluster.
 hack/cluster.sh down >&2 || true
 hack/cluster.sh up >/dev/null
-if [[ ${SPOFLESS_KEEP_CLUSTER:-0} != 1 ]]; then
-  trap 'log "tearing the cluster down"; hack/cluster.sh down >&2' EXIT
-fi
+teardown() {
+  [[ ${SPOFLESS_KEEP_CLUSTER:-0} == 1 ]] && return 0
+  log "tearing the cluster down"
+  hack/cluster.sh down >&2
+}
+trap teardown EXIT
 eval "$(hack/cluster.sh env)"
 export SPOFLESS_E2E_LOCAL_CLUSTER=1 # the suite may restart this cluster's kube-apiserver
 
@@ -36,4 +49,15 @@ kubectl apply --server-side -f manifests/install.yaml >/dev/null
 export SPOFLESS_E2E_SERVICE_ACCOUNT=spofless-system/spofless
 
 log "unit, chart and e2e tests"
+start=$SECONDS
 $BIN/pytest tests "$@"
+log "TIME KWOK suite (unit, chart, e2e): $((SECONDS - start)) s"
+trap - EXIT
+teardown # the local cluster goes before the kind one comes up: 2 cores are enough for one at a time
+
+if [[ $KIND == 0 ]]; then
+  log "WARNING: the kind suite did NOT run (SPOFLESS_KIND=0): nothing ran on real containers"
+else
+  log "kind suite: hack/kind-e2e.sh (a cold first run builds its images: about 25 minutes on 2 cores)"
+  hack/kind-e2e.sh
+fi
