@@ -24,6 +24,17 @@ from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
 LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e"))
+KIND = os.environ.get("SPOFLESS_E2E_KIND") == "1"  # hack/kind-e2e.sh: real nodes, no KWOK
+EXTERNAL = os.environ.get("SPOFLESS_E2E_OPERATOR") == "external"  # the operator runs in the cluster
+
+
+def needs_kwok(what: str) -> pytest.MarkDecorator:
+    """Skips a scenario built on a KWOK feature when the suite runs on kind, saying which one."""
+    return pytest.mark.skipif(
+        KIND, reason=f"needs KWOK ({what}), which kind has not; on kind, zones die for real in "
+        "test_zone_outage_traffic.py"
+    )  # fmt: skip
+
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +103,7 @@ def crd() -> None:
 
 @pytest.fixture(scope="session")
 def operator(crd: None) -> Iterator[Operator | None]:
-    if os.environ.get("SPOFLESS_E2E_OPERATOR") == "external":
+    if EXTERNAL:
         yield None
         return
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -105,6 +116,18 @@ def operator(crd: None) -> Iterator[Operator | None]:
         yield op
     finally:
         op.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def own_operator(operator: Operator | None) -> Operator:
+    """The suite's own operator process, for scenarios that kill or stop it. Skipped when the
+    operator runs in the cluster: test_zone_outage_traffic.py kills its active pod there."""
+    if operator is None:
+        pytest.skip(
+            "kills the operator process the suite runs, and here it runs in the cluster "
+            "(SPOFLESS_E2E_OPERATOR=external); test_zone_outage_traffic.py kills its pod instead"
+        )
+    return operator
 
 
 @pytest.fixture

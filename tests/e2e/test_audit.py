@@ -17,6 +17,7 @@ import pytest
 
 from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_for
 from .conftest import LOGS, ROOT, zone_nodes, zones
+from .sites import SITE_IMAGE
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
@@ -48,7 +49,7 @@ def pod_template(app: str, zone_spread: bool = True, **spec: Any) -> dict[str, A
     constraints = [spread(app, HOST_KEY), *([spread(app, ZONE_KEY)] if zone_spread else [])]
     return {
         "metadata": {"labels": {"app": app}},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], "topologySpreadConstraints": constraints,
+        "spec": {"containers": [{"name": "c", "image": SITE_IMAGE}], "topologySpreadConstraints": constraints,
                  **spec},
     }  # fmt: skip
 

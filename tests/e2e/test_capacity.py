@@ -5,7 +5,6 @@ quotes (run with -s to see them)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from .cluster import KUBECTL, KubectlError, apply, get, kubectl, status, wait_for
-from .conftest import CHAOS_LABEL, zones
+from .conftest import CHAOS_LABEL, needs_kwok, zones
 from .sites import TEMPLATE, manifest, ready_pods, replicas_by_zone, wait_phase
 
 FAST = {"failbackAfterSeconds": 5, "unschedulableAfterSeconds": 5}
@@ -93,10 +92,10 @@ def test_below_min_zones_runs_min_zones_and_warns(ns: str) -> None:
 
 @pytest.fixture
 def metrics_api() -> None:
-    try:
-        kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes")
-    except KubectlError as err:
-        pytest.skip(f"no resource metrics API in this cluster (hack/cluster.sh up runs metrics-server): {err}")
+    """The resource metrics API answers (hack/cluster.sh up runs metrics-server); a cluster without
+    it fails the scenario rather than skipping it."""
+    wait_for("the resource metrics API (metrics-server)",
+             lambda: kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"), timeout=120)  # fmt: skip
 
 
 def usage(ns: str, cpu: str) -> None:
@@ -125,6 +124,7 @@ def scaled_to(ns: str, replicas: int) -> float:
     return time.monotonic()
 
 
+@needs_kwok("simulated CPU usage, its ClusterResourceUsage")
 def test_an_hpa_scales_the_site_up_and_down_balanced(ns: str, metrics_api: None, usage_cleanup: None) -> None:
     template = json.loads(json.dumps(TEMPLATE))
     template["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "100m", "memory": "64Mi"}}
@@ -338,10 +338,7 @@ def unhinted(ns: str) -> bool:
     return bool(found) and all(hinted == () for _, hinted in found)
 
 
-@pytest.mark.skipif(
-    os.environ.get("SPOFLESS_E2E_KIND") == "1",
-    reason="the zone goes down through KWOK's node-not-ready stage, which kind has not",
-)
+@needs_kwok("a zone taken down by its node-not-ready stage")
 def test_traffic_distribution_is_lifted_during_a_zone_loss_and_restored(ns: str, healthy_nodes: None) -> None:
     b = zones()[1]
     apply(manifest("shop", ns, replicas=6, failover=FAST, service={"trafficDistribution": "PreferSameZone"}))

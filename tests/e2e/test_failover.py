@@ -11,15 +11,11 @@ from typing import Any
 import pytest
 
 from .cluster import apply, get, kubectl, status, stays, wait_for
-from .conftest import CHAOS_LABEL, ROOT, Operator, zone_nodes, zones
+from .conftest import CHAOS_LABEL, ROOT, Operator, needs_kwok, zone_nodes, zones
 from .sites import deployments, findings, manifest, ready_pods, replicas_by_zone, wait_phase
 
 FAST_FAILBACK = {"enabled": True, "failbackAfterSeconds": 5}
-# KWOK's chaos stage is what takes these zones down; on kind, test_zone_outage_traffic.py kills real nodes.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("SPOFLESS_E2E_KIND") == "1",
-    reason="zones go down through KWOK's node-not-ready stage, which kind has not: see test_zone_outage_traffic.py",
-)
+pytestmark = needs_kwok("zones taken down by its node-not-ready stage")
 
 
 def take_down(*zone_names: str) -> float:
@@ -118,23 +114,21 @@ def test_all_pods_on_one_node_is_a_node_spof(ns: str, healthy_nodes: None) -> No
     wait_for(f"a Node SPOF on {keep}", lambda: ("Node", keep) in findings("solo", ns), timeout=90)
 
 
-def test_operator_killed_during_failover_converges(ns: str, healthy_nodes: None, operator: Operator | None) -> None:
-    if operator is None:
-        pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot kill it")
+def test_operator_killed_during_failover_converges(ns: str, healthy_nodes: None, own_operator: Operator) -> None:
     a, b, c = zones()[:3]
     spread_site(ns)
     take_down(b)
     wait_for(f"{b} reported lost", lambda: zone_status("shop", ns, b)["healthy"] is False)
-    operator.kill()  # SIGKILL, mid-failover
-    operator.start("--standalone")
-    operator.wait_alive()
+    own_operator.kill()  # SIGKILL, mid-failover
+    own_operator.start("--standalone")
+    own_operator.wait_alive()
     wait_for("the failover completed by the new process", lambda: replicas_by_zone(ns, "shop") == {a: 3, b: 2, c: 3})
     wait_phase("shop", ns, "Degraded", readyReplicas=6, timeout=120)
     bring_back(b)
     wait_for(f"{b} back", lambda: zone_status("shop", ns, b)["healthy"] is True)
-    operator.kill()  # and again, mid-failback
-    operator.start("--standalone")
-    operator.wait_alive()
+    own_operator.kill()  # and again, mid-failback
+    own_operator.start("--standalone")
+    own_operator.wait_alive()
     wait_for("even spread again", lambda: replicas_by_zone(ns, "shop") == {a: 2, b: 2, c: 2}, timeout=120)
     wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=120)
 

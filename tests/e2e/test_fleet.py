@@ -14,9 +14,11 @@ import pytest
 import yaml
 
 from .cluster import apply, get, kubectl, status, wait_for
-from .conftest import CHAOS_LABEL, zones
+from .conftest import CHAOS_LABEL, needs_kwok, zones
 from .sites import TEMPLATE, manifest
 from .test_failover import FAST_FAILBACK, bring_back, take_down
+
+pytestmark = needs_kwok("a zone taken down by its node-not-ready stage, simulated nodes sized for the scenario")
 
 SITES = 40
 

@@ -17,15 +17,13 @@ PEERING = "spofless-e2e"
 
 
 @pytest.fixture
-def peered(operator: Operator | None) -> Iterator[tuple[Operator, Operator]]:
+def peered(own_operator: Operator) -> Iterator[tuple[Operator, Operator]]:
     """Two peered operator processes, the first with the higher priority; the suite's standalone
     operator steps aside meanwhile."""
-    if operator is None:
-        pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot kill it")
     kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / "kopf-peering.yaml"))
     kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=60s")
     apply({"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING}})
-    operator.kill()
+    own_operator.kill()
     active, standby = Operator(_dir("active")), Operator(_dir("standby"))
     try:
         active.start("--peering", PEERING, "--priority", "200")
@@ -36,8 +34,8 @@ def peered(operator: Operator | None) -> Iterator[tuple[Operator, Operator]]:
     finally:
         active.kill()
         standby.kill()
-        operator.start("--standalone")
-        operator.wait_alive()
+        own_operator.start("--standalone")
+        own_operator.wait_alive()
 
 
 def _dir(name: str) -> Path:

@@ -19,7 +19,7 @@ import pytest
 from spofless.core.template import revision
 
 from .cluster import KUBECTL, apply, condition, get, kubectl, status, wait_for
-from .conftest import CHAOS_LABEL, Operator, zones
+from .conftest import CHAOS_LABEL, KIND, Operator, needs_kwok, zones
 from .sites import TEMPLATE, deployments, manifest, ready_pods, replicas_by_zone, wait_phase, wait_rollout
 
 REVISION = "spofless.dev/revision"
@@ -30,6 +30,16 @@ def template(image: str) -> dict[str, Any]:
     out = copy.deepcopy(TEMPLATE)
     out["spec"]["containers"][0]["image"] = image
     return out
+
+
+def new_release() -> dict[str, Any]:
+    """A good new template: a newer image on KWOK; on kind, where only the images loaded into the
+    cluster can run, the same image with a new environment."""
+    if KIND:
+        out = copy.deepcopy(TEMPLATE)
+        out["spec"]["containers"][0]["env"] = [{"name": "RELEASE", "value": "2"}]
+        return out
+    return template("nginx:1.28")
 
 
 def revisions(ns: str) -> dict[str, str]:
@@ -115,7 +125,7 @@ def pod_uids(ns: str) -> dict[str, set[str]]:
 
 def test_a_good_template_rolls_out_one_zone_at_a_time(ns: str, steady: dict[str, Any]) -> None:
     site = manifest("shop", ns, replicas=6, rollout=FAST)
-    site["spec"]["template"] = template("nginx:1.28")
+    site["spec"]["template"] = new_release()
     started = time.monotonic()
     apply(site)
     new = revision(site["spec"]["template"])
@@ -136,6 +146,7 @@ def test_a_good_template_rolls_out_one_zone_at_a_time(ns: str, steady: dict[str,
     assert reasons.count("RolloutZone") == 3 and "RolloutComplete" in reasons and "RolloutHalted" not in reasons
 
 
+@needs_kwok("an image that runs but never gets ready, its pod stage")
 def test_a_bad_template_halts_in_the_first_zone_and_rolls_it_back(ns: str, steady: dict[str, Any]) -> None:
     site = manifest("shop", ns, replicas=6, rollout=FAST)
     site["spec"]["template"] = template("nginx:never-ready")
@@ -173,14 +184,15 @@ def test_a_bad_template_halts_in_the_first_zone_and_rolls_it_back(ns: str, stead
     assert revisions(ns) == steady["revisions"]  # moving replicas re-sent no bad template
 
     # A new template starts a new rollout, which the lost zone waits for.
-    site["spec"]["template"] = template("nginx:1.28")
+    site["spec"]["template"] = new_release()
     apply(site)
     wait_rollout("shop", ns, "Waiting")
 
 
+@needs_kwok("a zone taken down by its node-not-ready stage")
 def test_a_refused_template_still_fails_over_and_keeps_the_status_live(ns: str, steady: dict[str, Any]) -> None:
     site = manifest("shop", ns, replicas=6, rollout=FAST)
-    site["spec"]["template"] = template("nginx:1.28")
+    site["spec"]["template"] = new_release()
     site["spec"]["template"]["spec"]["containers"][0]["name"] = "Web_1"  # no DNS label: a Deployment refuses it
     apply(site)
     st = wait_phase("shop", ns, "Invalid", timeout=30)
@@ -217,19 +229,17 @@ def test_an_image_that_cannot_be_pulled_halts_at_once(ns: str, steady: dict[str,
 
 
 def test_the_operator_killed_mid_rollout_resumes_at_the_same_zone(
-    ns: str, steady: dict[str, Any], operator: Operator | None
+    ns: str, steady: dict[str, Any], own_operator: Operator
 ) -> None:
-    if operator is None:
-        pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot kill it")
     site = manifest("shop", ns, replicas=6, rollout={"bakeSeconds": 8, "progressDeadlineSeconds": 60})
-    site["spec"]["template"] = template("nginx:1.28")
+    site["spec"]["template"] = new_release()
     apply(site)
     first = wait_rollout("shop", ns, "Baking")["zoneInProgress"]
     new = status("shop", ns)["rollout"]["targetRevision"]
     with Sampler(ns, new) as sampler:
-        operator.kill()  # SIGKILL while the first zone bakes
-        operator.start("--standalone")
-        operator.wait_alive()
+        own_operator.kill()  # SIGKILL while the first zone bakes
+        own_operator.start("--standalone")
+        own_operator.wait_alive()
         wait_rollout("shop", ns, "Complete", timeout=180)
     assert sampler.most_mid <= 1
     assert sampler.order[0] == first and len(sampler.order) == len(set(sampler.order)) == 3
@@ -242,6 +252,7 @@ def uncordon() -> Iterator[None]:
     kubectl("uncordon", "--selector", "topology.kubernetes.io/zone", check=False)
 
 
+@needs_kwok("spare nodes in every zone to drain onto; the kind cluster has one worker per zone")
 def test_two_drains_in_two_zones_leave_the_site_standing(ns: str, healthy_nodes: None, uncordon: None) -> None:
     apply(manifest("shop", ns, replicas=3))  # one pod per zone: the site a per-zone budget let down
     wait_phase("shop", ns, "Redundant", readyReplicas=3)
@@ -290,16 +301,14 @@ def test_a_budget_of_the_per_zone_design_is_deleted_so_no_pod_has_two(ns: str, h
 
 
 def test_deployments_of_an_older_version_keep_their_template_and_still_scale(
-    ns: str, healthy_nodes: None, operator: Operator | None
+    ns: str, healthy_nodes: None, own_operator: Operator
 ) -> None:
     """Deployments without revisions (made before rollouts existed, as after an upgrade) are rolled
     zone by zone like any change; meanwhile a zone loss still moves replicas, written through the
     scale subresource with their templates untouched."""
-    if operator is None:
-        pytest.skip("the operator runs in the cluster (SPOFLESS_E2E_OPERATOR=external): this suite cannot stop it")
     apply(manifest("shop", ns, replicas=6, rollout={"bakeSeconds": 60}))
     wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=180)
-    operator.kill()  # what an older version left behind, made while no operator runs
+    own_operator.kill()  # what an older version left behind, made while no operator runs
     try:
         for dep in deployments(ns, "shop").values():
             kubectl("annotate", "deployment", dep["metadata"]["name"], "-n", ns, "spofless.dev/template-")
@@ -312,8 +321,8 @@ def test_deployments_of_an_older_version_keep_their_template_and_still_scale(
             for n in get("nodes", selector=f"topology.kubernetes.io/zone={lost}")
         ))  # fmt: skip
     finally:
-        operator.start("--standalone")
-        operator.wait_alive()
+        own_operator.start("--standalone")
+        own_operator.wait_alive()
     wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != lost) == 6)
     assert all(not r for r in revisions(ns).values()), "a template was re-sent to a zone it was not rolled to"
     assert wait_rollout("shop", ns, "Waiting")["zonesPending"]  # no zone starts while one is lost
