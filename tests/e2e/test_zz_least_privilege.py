@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT
+from .conftest import KIND, ROOT
 
 ACCOUNT = os.environ.get("SPOFLESS_E2E_SERVICE_ACCOUNT", "")
 AUDIT_LOG = os.environ.get("SPOFLESS_AUDIT_LOG", "")
+# Verbs that only scenarios needing KWOK exercise. On kind those scenarios skip, saying why, so these
+# verbs go unused there; the KWOK suite still requires them.
+KWOK_ONLY_VERBS = {
+    ("apps", "deployments/scale", "patch"): "moves the replicas of a zone whose Deployment is kept "
+    "(a halted rollout, an older version's template): test_rollout.py's KWOK scenarios",
+}
 
 
 def granted() -> set[tuple[str, str, str]]:
@@ -55,4 +61,8 @@ def test_every_granted_verb_was_used_by_the_operator() -> None:
     namespace, name = ACCOUNT.split("/")
     seen = used(Path(AUDIT_LOG), f"system:serviceaccount:{namespace}:{name}")
     unused = sorted(granted() - seen)
+    if KIND:
+        for verb in [v for v in unused if v in KWOK_ONLY_VERBS]:
+            print(f"unused on kind, exercised by the KWOK suite: {verb}: {KWOK_ONLY_VERBS[verb]}")
+            unused.remove(verb)
     assert not unused, f"the role grants verbs the operator never used in the whole suite: {unused}"

@@ -3,6 +3,7 @@
 import asyncio
 
 from spofless.core import decision
+from spofless.core.events import Event
 from spofless.operator import fleet
 from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler
@@ -65,7 +66,7 @@ def test_a_change_during_a_round_starts_over_with_statuses_and_caps_the_passes_i
 
 def test_a_status_only_pass_reports_the_loss_and_moves_nothing() -> None:
     calls = Calls()
-    events: list[decision.Event] = []
+    events: list[Event] = []
     reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))
     steady = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
     lost = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
@@ -82,7 +83,7 @@ def test_a_status_only_pass_reports_the_loss_and_moves_nothing() -> None:
 
 def test_a_status_only_pass_leaves_a_failback_to_the_full_pass_that_announces_it() -> None:
     calls = Calls()
-    events: list[decision.Event] = []
+    events: list[Event] = []
     reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))
     spec = {"replicas": 6, "failover": {"failbackAfterSeconds": 5}}
     steady = decision.decide(site(spec), world(ZONES, EVEN), T0).status

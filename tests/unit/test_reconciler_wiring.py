@@ -10,6 +10,7 @@ import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless.core import decision
+from spofless.core.events import Event
 from spofless.core.observed import Child, Observed
 from spofless.kube import Api, Refused
 from spofless.operator import metrics
@@ -68,7 +69,7 @@ def body_of(s: decision.Site) -> dict[str, Any]:
 
 
 def reconcile(calls: Calls, body: dict[str, Any], observed: Observed) -> decision.Decision:
-    events: list[decision.Event] = []
+    events: list[Event] = []
     reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))
     return asyncio.run(reconciler.reconcile(("web", "shop"), body, observed))
 
@@ -171,7 +172,7 @@ class Driver:
 
     def __init__(self, calls: Calls | None = None) -> None:
         self.calls = calls or Calls()
-        self.events: list[decision.Event] = []
+        self.events: list[Event] = []
         self.reconciler = Reconciler(kube=self.calls, post=lambda _b, e: self.events.append(e))
         self.loads = 0
         self.loaded = asyncio.Event()
@@ -256,7 +257,7 @@ async def _never() -> None:
 
 def test_events_the_core_decides_are_posted_once() -> None:
     calls = Calls()
-    posted: list[decision.Event] = []
+    posted: list[Event] = []
     steady = decision.decide(site({"replicas": 6}), world(ZONES, EVEN), T0).status
     lost = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
 

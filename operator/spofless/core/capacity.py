@@ -4,10 +4,10 @@ fields, why each zone is out of service, the evacuations, the minZones floor and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from spofless.core import placement, scale
 from spofless.core.api import Cause, ResilientSiteSpec, ResilientSiteStatus
+from spofless.core.events import Event
 from spofless.core.traffic import Traffic
 from spofless.core.triggers import Triggers
 
@@ -77,39 +77,36 @@ def _evacuation_condition(trig: Triggers) -> ConditionUpdate:
     return ("Evacuation", True, "Ended", "every evacuation has ended")
 
 
-Kind = Literal["Normal", "Warning"]
-
-
-def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, trig: Triggers) -> list[tuple[Kind, str, str]]:
-    """(type, reason, message) of the transitions this status makes: a zone full or with room again,
+def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, trig: Triggers) -> list[Event]:
+    """The events of the transitions this status makes: a zone full or with room again,
     an evacuation accepted, refused or ended, the minZones floor, zone-local traffic set or lifted."""
-    out: list[tuple[Kind, str, str]] = []
+    out: list[Event] = []
     before = {z.name: z.cause for z in prev.zones}
     for zone in new.zones:
         was = before.get(zone.name)
         if zone.cause == "ZoneFull" and was != "ZoneFull":
             detail = trig.full.get(zone.name, "")
-            out.append(("Warning", "ZoneFull", f"zone {zone.name} has no room for the site's pods: {detail}"))
+            out.append(Event("Warning", "ZoneFull", f"zone {zone.name} has no room for the site's pods: {detail}"))
         elif was == "ZoneFull" and zone.cause != "ZoneFull":
-            out.append(("Normal", "ZoneHasRoom", f"zone {zone.name} schedules the site's pods again"))
+            out.append(Event("Normal", "ZoneHasRoom", f"zone {zone.name} schedules the site's pods again"))
     old_evac = {(e.zone, e.until): e.state for e in prev.evacuations}
     for entry in new.evacuations:
         was_state = old_evac.get((entry.zone, entry.until))
         if entry.state == was_state or (was_state, entry.state) == ("Evacuating", "Evacuated"):
             continue
         if entry.state == "Refused":
-            out.append(("Warning", "EvacuationRefused", entry.message))
+            out.append(Event("Warning", "EvacuationRefused", entry.message))
         elif entry.state in ("Evacuating", "Evacuated") and was_state not in ("Evacuating", "Evacuated"):
-            out.append(("Normal", "Evacuating", entry.message))
+            out.append(Event("Normal", "Evacuating", entry.message))
         elif entry.state == "Ended" and was_state is not None:
-            out.append(("Normal", "EvacuationEnded", entry.message))
+            out.append(Event("Normal", "EvacuationEnded", entry.message))
     floor = [f for f in new.single_points_of_failure if f.name == "spec.replicas"]
     had_floor = any(f.name == "spec.replicas" for f in prev.single_points_of_failure)
     if floor and not had_floor:
-        out.append(("Warning", "ReplicasBelowMinZones", floor[0].message))
+        out.append(Event("Warning", "ReplicasBelowMinZones", floor[0].message))
     old_traffic = next((c for c in prev.conditions if c.type == "TrafficDistribution"), None)
     new_traffic = next((c for c in new.conditions if c.type == "TrafficDistribution"), None)
     if new_traffic is not None and (old_traffic is None or old_traffic.status != new_traffic.status):
         reason = "TrafficDistributionSet" if new_traffic.status == "True" else "TrafficDistributionLifted"
-        out.append(("Normal", reason, new_traffic.message))
+        out.append(Event("Normal", reason, new_traffic.message))
     return out

@@ -28,6 +28,7 @@ from spofless.core import (
     zones,
 )  # fmt: skip
 from spofless.core.api import Cause, Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
+from spofless.core.events import Event
 from spofless.core.observed import Observed
 
 
@@ -46,13 +47,6 @@ class Site:
     @property
     def owner(self) -> desired.Owner:
         return desired.Owner(name=self.name, namespace=self.namespace, uid=self.uid)
-
-
-@dataclass(frozen=True)
-class Event:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -192,7 +186,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
             else set_condition(status.conditions, kind, ok, reason, message, now, site.generation)
         )
     events = _events(prev, status, plan, current, zone_set) + _capacity_events(prev, status)
-    events += [Event(*e) for e in capacity.events(prev, status, trig)]
+    events += capacity.events(prev, status, trig)
     if problem is not None:
         return _invalid(site, prev, status, events, *problem, now)
     refusal = trouble.message if refused_template and trouble is not None else None
@@ -226,7 +220,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     # Other stale children go at once: a pod two budgets cover cannot be evicted at all.
     carried = sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas
     delete = [(kind, name) for kind, name in stale if carried or kind != "Deployment"]
-    events += [Event(e.type, e.reason, e.message) for e in templates.step.events]
+    events += templates.step.events
     wakes = [*remaining.values(), *([trig.wake_after] if trig.wake_after is not None else [])]
     wakes += [templates.step.wake_after] if templates.step.wake_after is not None else []
     return Decision(

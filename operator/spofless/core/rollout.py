@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from spofless.core import naming, template
 from spofless.core.api import Finding, ResilientSiteSpec, RolloutSpec, RolloutStatus
+from spofless.core.events import Event
 from spofless.core.observed import Child, Observed
 
 Revision = str | None  # None: no Deployment yet, or one made before revisions existed
@@ -54,17 +54,10 @@ class ZoneView:
 
 
 @dataclass(frozen=True)
-class RolloutEvent:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class Step:
     revisions: dict[str, Revision]  # per zone: the revision its Deployment should carry; None: leave it alone
     status: RolloutStatus
-    events: list[RolloutEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     wake_after: float | None = None  # seconds until the bake or the deadline ends
     rolled_back: dict[str, str] = field(default_factory=dict)  # zone -> the revision it was taken back from
 
@@ -157,9 +150,9 @@ def step(
     remembered = prev if prev is not None and not fresh and not resumed else None
     events = []
     if fresh and any(z.revision != target for z in zones):
-        events.append(RolloutEvent("Normal", "RolloutStarted", f"rolling out revision {target}, one zone at a time"))
+        events.append(Event("Normal", "RolloutStarted", f"rolling out revision {target}, one zone at a time"))
     if resumed:
-        events.append(RolloutEvent("Normal", "RolloutResumed", f"rollout of revision {target} resumed"))
+        events.append(Event("Normal", "RolloutResumed", f"rollout of revision {target} resumed"))
     return _advance(target, spec, zones, base, remembered, now, events, stable, available, floor_met)
 
 
@@ -178,7 +171,7 @@ def _advance(
     base: RolloutStatus,
     prev: RolloutStatus | None,
     now: datetime,
-    events: list[RolloutEvent],
+    events: list[Event],
     stable: Revision,
     available: Collection[str],
     floor_met: bool,
@@ -208,7 +201,7 @@ def _advance(
     if not pending:
         finished = bool(moving) or (prev is not None and prev.phase != "Complete")
         complete = _complete(target, [z.name for z in zones], status.resumed)
-        done_event = RolloutEvent("Normal", "RolloutComplete", f"revision {target} runs in every zone")
+        done_event = Event("Normal", "RolloutComplete", f"revision {target} runs in every zone")
         return Step(revisions, complete, [*events, done_event] if finished else events)
     out_of_service = [z.name for z in zones if not z.in_service]
     if out_of_service or not floor_met:
@@ -221,7 +214,7 @@ def _advance(
     zone_name = pending[0]
     revisions[zone_name] = target
     where = f"zone {zone_name} ({len(status.zones_done) + 1} of {len(zones)})"
-    events.append(RolloutEvent("Normal", "RolloutZone", f"{where} gets revision {target}"))
+    events.append(Event("Normal", "RolloutZone", f"{where} gets revision {target}"))
     started = _with(
         status,
         phase="Progressing",
@@ -287,16 +280,16 @@ def _halt(
     stable: Revision,
     available: Collection[str],
     revisions: dict[str, Revision],
-    events: list[RolloutEvent],
+    events: list[Event],
 ) -> Step:
     status = _with(outcome.status, halted_zone=zone, ready_since=None, ready_at_bake=None)
     message = f"rollout of revision {status.target_revision} halted in zone {zone}: {status.message}"
-    events = [*events, RolloutEvent("Warning", "RolloutHalted", message)]
+    events = [*events, Event("Warning", "RolloutHalted", message)]
     rolled_back = {}
     if spec.auto_rollback and stable is not None and stable in available:
         revisions[zone] = stable
         rolled_back[zone] = status.target_revision
-        events.append(RolloutEvent("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {stable}"))
+        events.append(Event("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {stable}"))
         message += f"; zone {zone} rolled back to revision {stable}"
         status = _with(status, zones_pending=[zone, *status.zones_pending], zone_in_progress=None)
     elif spec.auto_rollback:
@@ -453,9 +446,7 @@ def plan(
         starting = [z for z, r in result.revisions.items() if r == target and found.get(z, _NONE).revision != target]
         halt = refusal_status(target, prev, starting[0] if starting else zones[0], refused)
         message = f"rollout of revision {target} halted: {halt.message}"
-        result = Step(
-            {z: d.revision for z, d in found.items()}, halt, [RolloutEvent("Warning", "RolloutHalted", message)]
-        )
+        result = Step({z: d.revision for z, d in found.items()}, halt, [Event("Warning", "RolloutHalted", message)])
     sources = {z: known[r] for z, r in result.revisions.items() if r is not None and r in known}
     keep = frozenset(z for z in zones if z not in sources)
     return Templates(sources=sources, keep=keep, step=result)

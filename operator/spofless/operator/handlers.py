@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from spofless.core import api, dependencies, headroom, kinds, naming, observed
-from spofless.core.decision import Event
+from spofless.core.events import Event
 from spofless.kube import Kube
 from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler, SiteKey

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spofless.core import decision
+from spofless.core.events import Event
 from spofless.core.observed import Child, Observed, plain
 from spofless.kube import Api, Failure, Refused, describe, failure
 from spofless.operator import metrics
 
 SiteKey = tuple[str, str]  # (namespace, name)
 ChildKey = tuple[str, str]  # (kind, name) within the site's namespace
-Poster = Callable[[Mapping[str, Any], decision.Event], None]
+Poster = Callable[[Mapping[str, Any], Event], None]
 Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 RETRY_SECONDS = 5.0  # after a pass failed on an API call
