@@ -53,6 +53,10 @@ def default_priority(identity: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if profile := os.environ.get("SPOFLESS_TRACEMALLOC"):
+        from spofless.operator import memprofile
+
+        memprofile.start(profile)  # before the imports below, so their memory is traced too
     import kopf  # imported late: `spofless crd` must not need a cluster library's start-up
 
     from spofless.operator import handlers, metrics
