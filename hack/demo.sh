@@ -46,6 +46,20 @@ until_phase() {
   die "$1 did not reach $2 within $3 s; see $log_file"
 }
 
+# until_failed_back EVENTS: waits for shop's failover to end and the site to be Redundant, then shows
+# it and its last EVENTS events.
+until_failed_back() {
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="FailoverActive")].status}') == False ]] && break
+    sleep 3
+  done
+  until_phase shop Redundant 120
+  show
+  echo
+  kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n "$1"
+}
+
 step "apply examples/ in namespace $NS"
 # A fresh namespace each run, so the events shown are this run's.
 kubectl delete namespace "$NS" --ignore-not-found --timeout=120s >/dev/null
@@ -78,14 +92,7 @@ kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=
 
 step "zone-b comes back; replicas return after failbackAfterSeconds (20 s in examples/shop.yaml)"
 kubectl label nodes -l topology.kubernetes.io/zone=zone-b "$CHAOS-" >/dev/null
-for ((i = 0; i < 60; i++)); do
-  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="FailoverActive")].status}') == False ]] && break
-  sleep 3
-done
-until_phase shop Redundant 120
-show
-echo
-kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 4
+until_failed_back 4
 
 step "kubectl scale rsite shop --replicas=9: the zones stay even"
 kubectl scale rsite shop -n "$NS" --replicas=9
@@ -110,14 +117,7 @@ done
 kubectl get rsite shop -n "$NS" -o jsonpath='{.status.evacuations[0].message}{"\n"}{range .status.zones[*]}  {.name}: {.readyReplicas} ready of {.desiredReplicas} {.cause}{"\n"}{end}'
 echo "lowest ready count seen by this script during the move: $lowest of 9"
 echo "at $until the evacuation ends and zone-b fails back after failbackAfterSeconds..."
-for ((i = 0; i < 60; i++)); do
-  [[ $(kubectl get rsite shop -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="FailoverActive")].status}') == False ]] && break
-  sleep 3
-done
-until_phase shop Redundant 120
-show
-echo
-kubectl get events -n "$NS" --field-selector involvedObject.name=shop --sort-by=.lastTimestamp | tail -n 5
+until_failed_back 5
 
 # until_rollout SITE PHASE SECONDS: waits, showing the rollout's progress, until it reports PHASE.
 until_rollout() {

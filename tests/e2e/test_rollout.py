@@ -146,6 +146,18 @@ def test_a_good_template_rolls_out_one_zone_at_a_time(ns: str, steady: dict[str,
     assert reasons.count("RolloutZone") == 3 and "RolloutComplete" in reasons and "RolloutHalted" not in reasons
 
 
+def lose_zone_and_see_replicas_move(ns: str, lost: str, during: str) -> None:
+    """Takes zone `lost` down; the site reports it (the time is printed) and its 6 replicas move out."""
+    down = time.monotonic()
+    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={lost}", f"{CHAOS_LABEL}=true", "--overwrite")
+    wait_for(
+        f"{lost} reported lost",
+        lambda: not next(z for z in status("shop", ns)["zones"] if z["name"] == lost)["healthy"],
+    )
+    print(f"zone loss during {during} -> status: {time.monotonic() - down:.1f} s")
+    wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != lost) == 6)
+
+
 @needs_kwok("an image that runs but never gets ready, its pod stage")
 def test_a_bad_template_halts_in_the_first_zone_and_rolls_it_back(ns: str, steady: dict[str, Any]) -> None:
     site = manifest("shop", ns, replicas=6, rollout=FAST)
@@ -172,14 +184,7 @@ def test_a_bad_template_halts_in_the_first_zone_and_rolls_it_back(ns: str, stead
 
     # A zone lost while the rollout is halted: capacity still moves.
     lost = next(z for z in zones()[:3] if z != first)
-    down = time.monotonic()
-    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={lost}", f"{CHAOS_LABEL}=true", "--overwrite")
-    wait_for(
-        f"{lost} reported lost",
-        lambda: not next(z for z in status("shop", ns)["zones"] if z["name"] == lost)["healthy"],
-    )
-    print(f"zone loss during a halted rollout -> status: {time.monotonic() - down:.1f} s")
-    wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != lost) == 6)
+    lose_zone_and_see_replicas_move(ns, lost, "a halted rollout")
     assert wait_rollout("shop", ns, "Halted")["targetRevision"] == halted["targetRevision"]
     assert revisions(ns) == steady["revisions"]  # moving replicas re-sent no bad template
 
@@ -198,14 +203,7 @@ def test_a_refused_template_still_fails_over_and_keeps_the_status_live(ns: str, 
     st = wait_phase("shop", ns, "Invalid", timeout=30)
     assert st["rollout"]["haltReason"] == "TemplateRefused" and "Web_1" in st["rollout"]["message"]
     lost = zones()[1]
-    down = time.monotonic()
-    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={lost}", f"{CHAOS_LABEL}=true", "--overwrite")
-    wait_for(
-        f"{lost} reported lost",
-        lambda: not next(z for z in status("shop", ns)["zones"] if z["name"] == lost)["healthy"],
-    )
-    print(f"zone loss during a refused template -> status: {time.monotonic() - down:.1f} s")
-    wait_for("replicas moved", lambda: sum(n for z, n in replicas_by_zone(ns, "shop").items() if z != lost) == 6)
+    lose_zone_and_see_replicas_move(ns, lost, "a refused template")
     wait_for(
         "the moved replicas ready, in the status", lambda: status("shop", ns).get("readyReplicas") == 6, timeout=90
     )
