@@ -253,6 +253,17 @@ async def all_ready(cluster: Cluster, ns: str, deployments: int) -> bool:
     )
 
 
+async def all_served(cluster: Cluster, ns: str, services: int, endpoints: int) -> bool:
+    """Every Service of the namespace has `endpoints` ready endpoints in its EndpointSlices."""
+    slices = (await cluster.get(f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"))["items"]
+    ready: dict[str, int] = {}
+    for item in slices:
+        service = item["metadata"].get("labels", {}).get("kubernetes.io/service-name", "")
+        up = [e for e in item.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
+        ready[service] = ready.get(service, 0) + len(up)
+    return len(ready) == services and all(n == endpoints for n in ready.values())
+
+
 async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
     """Waits until no pod is left in the cluster outside kube-system and the spofless namespace (the
     previous run's namespaces are gone), then a few seconds more for the controllers to settle."""
@@ -267,7 +278,7 @@ async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
 
 async def scale_floor(cluster: Cluster, sites: int) -> float:
     """A bare client making the same children for `sites` sites at once, then waiting for every pod
-    to be ready: what the control plane alone needs for the same work."""
+    to be ready and behind its Service: what the control plane alone needs for the same work."""
     ns = await cluster.namespace(f"bench-floor-{int(time.time())}")
     zones = await zone_names(cluster)
     batches = [floor_manifests(zones, ns, f"s{i:04d}") for i in range(sites)]
@@ -278,7 +289,9 @@ async def scale_floor(cluster: Cluster, sites: int) -> float:
             await cluster.apply(manifest)
 
     await gather_limited([make(b) for b in batches])
-    done = await until(f"{sites} floor sites ready", lambda: all_ready(cluster, ns, sites * len(zones)), timeout=1800)
+    await until(f"{sites} floor sites' pods ready", lambda: all_ready(cluster, ns, sites * len(zones)), timeout=1800)
+    # Redundant also means every ready pod is behind its Service: the same wait for the floor.
+    done = await until(f"{sites} floor sites served", lambda: all_served(cluster, ns, sites, 3), timeout=1800)
     kubectl("delete", "namespace", ns, "--wait=false")
     return done - start
 
