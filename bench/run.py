@@ -220,6 +220,7 @@ def floor_manifests(cluster_zones: list[str], ns: str, name: str) -> list[dict[s
         for labels in (
             manifest["metadata"]["labels"],
             manifest["spec"].get("template", {}).get("metadata", {}).get("labels", {}),
+            manifest["spec"]["selector"] if manifest["kind"] == "Service" else {},  # or it selects no pod
         ):
             if naming.LABEL_MANAGED_BY in labels:
                 labels[naming.LABEL_MANAGED_BY] = FLOOR_MANAGER

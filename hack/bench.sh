@@ -33,4 +33,4 @@ log "benchmarks (several minutes; progress below)"
 # One log directory per cluster: two benches may run side by side on one machine.
 export SPOFLESS_BENCH_LOGS=${SPOFLESS_BENCH_LOGS:-$SPOFLESS_CACHE/bench-${SPOFLESS_CLUSTER:-spofless}}
 mkdir -p "$SPOFLESS_BENCH_LOGS"
-.venv/bin/python -m bench.run --service-account spofless-system/spofless "$@"
+.venv/bin/python -u -m bench.run --service-account spofless-system/spofless "$@"
