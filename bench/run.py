@@ -84,7 +84,8 @@ class Operator:
 
     def start(self) -> None:
         env = {**os.environ, **({"KUBECONFIG": self.kubeconfig} if self.kubeconfig else {})}
-        cmd = [sys.executable, "-m", "spofless", "run", "--standalone", "--log-level", "warning",
+        level = os.environ.get("SPOFLESS_BENCH_LOG_LEVEL", "warning")  # info: every write, and why
+        cmd = [sys.executable, "-m", "spofless", "run", "--standalone", "--log-level", level,
                "--liveness", "", "--metrics-port", str(self.metrics_port)]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
 

@@ -233,7 +233,8 @@ class Reconciler:
             had = observed.get(_child_key(manifest))
             versions = {had.resource_version if had else "", stored.get("metadata", {}).get("resourceVersion", "")}
             memory.applied[_child_key(manifest)] = (_digest(manifest), frozenset(versions - {""}))
-            self.logger.info("applied %s %s/%s", manifest["kind"], site.namespace, manifest["metadata"]["name"])
+            self.logger.info("applied %s %s/%s (%s)", manifest["kind"], site.namespace, manifest["metadata"]["name"],
+                             _why(manifest, had))  # fmt: skip
 
     @staticmethod
     def _needs_apply(memory: Memory, manifest: dict[str, Any], have: Child | None) -> bool:
@@ -280,6 +281,21 @@ class Reconciler:
 
 def _child_key(manifest: Mapping[str, Any]) -> ChildKey:
     return manifest["kind"], manifest["metadata"]["name"]
+
+
+def _why(manifest: Mapping[str, Any], had: Child | None) -> str:
+    """Why a child was applied, for the log: new, its replicas, or the first other field it lacked."""
+    if had is None:
+        return "new"
+    have = plain(had.body)
+    want_replicas, have_replicas = manifest["spec"].get("replicas"), have.get("spec", {}).get("replicas")
+    if want_replicas != have_replicas:
+        return f"replicas {have_replicas} -> {want_replicas}"
+    for part in ("metadata", "spec"):
+        for key, value in manifest.get(part, {}).items():
+            if not covers(value, have.get(part, {}).get(key)):
+                return f"{part}.{key} differs"
+    return "unchanged: the index had not shown our last write"
 
 
 def _failover_ends(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
