@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +105,28 @@ def test_a_pass_with_nothing_to_change_makes_no_call() -> None:
     calls = Calls()
     reconcile(calls, body_of(site({"replicas": 6}, first.status)), as_applied(first))
     assert [v for v, _ in calls.log if v != "status"] == []
+
+
+def test_children_just_created_are_not_created_again_before_the_index_shows_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under load the index lags behind our own creates: a second pass that still sees no children
+    writes none, and only past the wait is a child the index never showed made again."""
+    new_site = dataclasses.replace(world(ZONES, {}), children=())
+
+    async def passes() -> list[list[str]]:
+        calls = Calls()
+        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
+        applied = []
+        for lag in (60.0, 60.0, 0.0):
+            monkeypatch.setattr(reconciler_module, "INDEX_LAG_SECONDS", lag)
+            calls.log.clear()
+            await reconciler.reconcile(("web", "shop"), body_of(site({"replicas": 6})), new_site)
+            applied.append([name for verb, name in calls.log if verb == "apply"])
+        return applied
+
+    first, lagging, gone = asyncio.run(passes())
+    assert len(first) == 5 and lagging == [] and sorted(gone) == sorted(first)
 
 
 def test_a_refused_template_writes_nothing_but_the_invalid_status() -> None:

@@ -29,6 +29,7 @@ Poster = Callable[[Mapping[str, Any], Event], None]
 Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 RETRY_SECONDS = 5.0  # after a pass failed on an API call
+INDEX_LAG_SECONDS = 60.0  # how long a child we created may stay unseen by the index before it is made again
 PROGRESS_SECONDS = 1.0  # a first rollout's progress is written at most this often per site
 MOVES = ("Failover", "Failback", "Scaled")  # events that announce an apply
 
@@ -66,6 +67,9 @@ class Memory:
     # API normalises (say "1000m" -> "1") nor an index that has not caught up with our own write yet
     # costs another apply.
     applied: dict[ChildKey, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # Children this operator created and the index has not shown yet, with when: under load the
+    # index lags behind our own creates, and a pass in between must not create them again.
+    created: dict[ChildKey, float] = field(default_factory=dict)
     # Digests of the statuses our last patches replaced, and the status last written: a pass that runs
     # before the index shows those patches starts from what was written, so no transition is
     # announced twice. By content, not resourceVersion: kopf's own annotation writes bump that too.
@@ -233,14 +237,21 @@ class Reconciler:
             had = observed.get(_child_key(manifest))
             versions = {had.resource_version if had else "", stored.get("metadata", {}).get("resourceVersion", "")}
             memory.applied[_child_key(manifest)] = (_digest(manifest), frozenset(versions - {""}))
+            if had is None:
+                memory.created[_child_key(manifest)] = time.monotonic()
             self.logger.info("applied %s %s/%s (%s)", manifest["kind"], site.namespace, manifest["metadata"]["name"],
                              _why(manifest, had))  # fmt: skip
 
     @staticmethod
     def _needs_apply(memory: Memory, manifest: dict[str, Any], have: Child | None) -> bool:
+        key = _child_key(manifest)
+        digest, versions = memory.applied.get(key, ("", frozenset()))
         if have is None:
-            return True
-        digest, versions = memory.applied.get(_child_key(manifest), ("", frozenset()))
+            # Created by us moments ago, as it is now: the index has not caught up. Past the wait,
+            # it is gone (deleted by someone) and is made again.
+            created = memory.created.get(key)
+            return not (created and digest == _digest(manifest) and time.monotonic() - created < INDEX_LAG_SECONDS)
+        memory.created.pop(key, None)
         if digest == _digest(manifest) and have.resource_version in versions:
             return False  # what we applied last, and the index shows our write (or the version before it)
         return not covers(manifest, plain(have.body))
