@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ..e2e.cluster import wait_established
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "manifests"
 INSTALL = CHART / "install.yaml"
@@ -315,7 +317,7 @@ def local_cluster() -> Iterator[str]:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is not on PATH"
     run(kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    run(kubectl, "wait", "--for=condition=Established", "--timeout=60s", "crd/clusterkopfpeerings.kopf.dev")
+    wait_established("clusterkopfpeerings.kopf.dev")
     created = run(kubectl, "get", "namespace", NAMESPACE, check=False).returncode != 0
     if created:
         run(kubectl, "create", "-f", "-", stdin=yaml.safe_dump(docs(INSTALL.read_text())[0]))

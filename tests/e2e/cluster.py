@@ -97,3 +97,14 @@ def service_account_kubeconfig(account: str, path: Path) -> Path:
     config["contexts"][0]["context"]["user"] = account
     path.write_text(json.dumps(config))
     return path
+
+
+def wait_established(crd: str, timeout: float = 60) -> None:
+    """Waits for a CRD to be Established. `kubectl wait` fails at once on a CRD applied a moment
+    ago, whose status has no conditions yet."""
+
+    def established() -> bool:
+        conditions = ((get("crd", crd) or {}).get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    wait_for(f"CRD {crd} Established", established, timeout=timeout)

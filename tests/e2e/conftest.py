@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_for
+from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_established, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
@@ -98,7 +98,7 @@ class Operator:
 @pytest.fixture(scope="session")
 def crd() -> None:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    kubectl("wait", "--for=condition=Established", "crd/resilientsites.spofless.dev", "--timeout=60s")
+    wait_established("resilientsites.spofless.dev")
 
 
 @pytest.fixture(scope="session")

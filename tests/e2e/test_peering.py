@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .cluster import apply, kubectl, wait_for
+from .cluster import apply, kubectl, wait_established, wait_for
 from .conftest import LOGS, ROOT, Operator
 from .sites import deployments, manifest, replicas_by_zone, wait_phase
 
@@ -21,7 +21,7 @@ def peered(own_operator: Operator) -> Iterator[tuple[Operator, Operator]]:
     """Two peered operator processes, the first with the higher priority; the suite's standalone
     operator steps aside meanwhile."""
     kubectl("apply", "--server-side", "-f", str(ROOT / "crds" / "kopf-peering.yaml"))
-    kubectl("wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "--timeout=60s")
+    wait_established("clusterkopfpeerings.kopf.dev")
     apply({"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": PEERING}})
     own_operator.kill()
     active, standby = Operator(_dir("active")), Operator(_dir("standby"))
