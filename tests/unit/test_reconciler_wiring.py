@@ -311,7 +311,7 @@ def test_a_first_rollouts_progress_is_written_folded() -> None:
 
     writes, wake = asyncio.run(scenario())
     assert writes == 1
-    assert wake is not None and 0 < wake <= 1.0
+    assert wake is not None and 0 < wake <= reconciler_module.PROGRESS_SECONDS
 
 
 def test_a_phase_change_is_written_at_once() -> None:

@@ -30,7 +30,9 @@ Loader = Callable[[], Awaitable[tuple[Mapping[str, Any], Observed] | None]]
 
 RETRY_SECONDS = 5.0  # after a pass failed on an API call
 INDEX_LAG_SECONDS = 60.0  # how long a child we created may stay unseen by the index before it is made again
-PROGRESS_SECONDS = 1.0  # a first rollout's progress is written at most this often per site
+# A first rollout's progress (ready counts while the phase stays Pending) is written at most this
+# often per site: every pod turning ready would be a write. The phase change itself is never held.
+PROGRESS_SECONDS = 5.0
 MOVES = ("Failover", "Failback", "Scaled")  # events that announce an apply
 
 
