@@ -18,7 +18,7 @@ $(BIN)/spofless: pyproject.toml
 demo: $(BIN)/spofless ## bring up a local 3-zone cluster, run the operator, apply examples/ and watch
 	hack/demo.sh
 
-test: $(BIN)/spofless ## lint, then unit and e2e tests on a local cluster brought up and torn down here
+test: $(BIN)/spofless ## lint, unit and e2e tests on a local KWOK cluster, then the e2e suite on kind (real containers)
 	hack/test.sh
 
 lint: $(BIN)/spofless ## ruff, mypy and the layering contract (the core imports no cluster library)
