@@ -20,6 +20,12 @@ def request(desired: dict[str, int], cpu: int = 0, key: str = "ns/shop") -> Site
     return SiteRequest(key, dict(desired), dict(desired), [], cpu, 0)
 
 
+def what_if_one_each(nodes: list[Node], usage: dict[str, Load], cpu: int = 0) -> dict[str, headroom.Verdict]:
+    """The what-if of a site with one replica in each of the three zones."""
+    zones = ["zone-a", "zone-b", "zone-c"]
+    return headroom.what_if(request(dict.fromkeys(zones, 1), cpu=cpu), zones, headroom.by_zone(nodes, ZONE_KEY), usage)
+
+
 def test_quantities_parse_as_the_api_writes_them() -> None:
     assert quantity.milli("250m") == 250
     assert quantity.milli("1.5") == 1500
@@ -109,12 +115,7 @@ def test_a_node_fits_what_is_left_of_its_pods_cpu_and_memory() -> None:
 def test_a_roomy_cluster_absorbs_the_loss_of_any_zone() -> None:
     nodes = cluster()
     usage = {n.name: Load(pods=1, site_pods=1) for n in nodes}
-    verdicts = headroom.what_if(
-        request({"zone-a": 1, "zone-b": 1, "zone-c": 1}),
-        ["zone-a", "zone-b", "zone-c"],
-        headroom.by_zone(nodes, ZONE_KEY),
-        usage,
-    )
+    verdicts = what_if_one_each(nodes, usage)
     assert all(v.absorbable and v.would_stay_pending == 0 for v in verdicts.values())
 
 
@@ -123,20 +124,10 @@ def test_full_zones_cannot_absorb_every_sites_moved_pods() -> None:
     # and the site alone (1 replica moving) would fit: the fleet is what does not.
     nodes = cluster(pods=3)
     usage = {n.name: Load(pods=2, site_pods=2) for n in nodes}
-    verdicts = headroom.what_if(
-        request({"zone-a": 1, "zone-b": 1, "zone-c": 1}),
-        ["zone-a", "zone-b", "zone-c"],
-        headroom.by_zone(nodes, ZONE_KEY),
-        usage,
-    )
+    verdicts = what_if_one_each(nodes, usage)
     assert verdicts["zone-b"].absorbable  # 2 moving, 2 free
     usage = {n.name: Load(pods=3, site_pods=3) for n in nodes}
-    verdicts = headroom.what_if(
-        request({"zone-a": 1, "zone-b": 1, "zone-c": 1}),
-        ["zone-a", "zone-b", "zone-c"],
-        headroom.by_zone(nodes, ZONE_KEY),
-        usage,
-    )
+    verdicts = what_if_one_each(nodes, usage)
     assert not verdicts["zone-b"].absorbable
     assert verdicts["zone-b"].would_stay_pending == 1
     assert "room for 0 more pods" in verdicts["zone-b"].message
@@ -145,12 +136,7 @@ def test_full_zones_cannot_absorb_every_sites_moved_pods() -> None:
 def test_cpu_requests_limit_the_room_too() -> None:
     nodes = [node(f"{z}-0", z, pods=110, cpu=1000) for z in ("zone-a", "zone-b", "zone-c")]
     usage = {n.name: Load(pods=1, cpu_milli=600, site_pods=1, site_cpu_milli=600) for n in nodes}
-    verdicts = headroom.what_if(
-        request({"zone-a": 1, "zone-b": 1, "zone-c": 1}, cpu=600),
-        ["zone-a", "zone-b", "zone-c"],
-        headroom.by_zone(nodes, ZONE_KEY),
-        usage,
-    )
+    verdicts = what_if_one_each(nodes, usage, cpu=600)
     assert not verdicts["zone-a"].absorbable  # 400m left per node, 600m asked
 
 
