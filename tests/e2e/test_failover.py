@@ -35,7 +35,9 @@ def zone_status(name: str, ns: str, zone: str) -> dict[str, Any]:
 
 def spread_site(ns: str, replicas: int = 6) -> dict[str, int]:
     apply(manifest("shop", ns, replicas=replicas, failover=FAST_FAILBACK))
-    wait_phase("shop", ns, "Redundant", readyReplicas=replicas)
+    # Generous: the previous module's namespaces are still being deleted (their garbage collection
+    # loads the controllers), and once this wait ran out at 90 s on a fresh clone.
+    wait_phase("shop", ns, "Redundant", readyReplicas=replicas, timeout=180)
     return replicas_by_zone(ns, "shop")
 
 
