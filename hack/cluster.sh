@@ -35,7 +35,8 @@ pinned() { awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m { print $
 # Where tools.sh builds (or has built) kubectl and kwokctl. First on PATH: kwokctl runs the first kubectl
 # there, and the built one matches the server where an older one might not. (--download: PATH's own.)
 KUBE_BIN=$SPOFLESS_CACHE/kube-$(pinned kube k8s.io/kubernetes)
-export PATH=$KUBE_BIN:$SPOFLESS_CACHE/kwok-$(pinned kwok sigs.k8s.io/kwok):$PATH
+PATH=$KUBE_BIN:$SPOFLESS_CACHE/kwok-$(pinned kwok sigs.k8s.io/kwok):$PATH
+export PATH
 
 cluster_dir() { echo "$KWOK_WORKDIR/clusters/$NAME"; }
 kubeconfig() { echo "$(cluster_dir)/kubeconfig.yaml"; }
@@ -46,9 +47,10 @@ kwokctl() { command kwokctl -v WARN --name "$NAME" "$@"; }
 # Points kwokctl at the locally built binaries (KWOK_* variables are its documented overrides).
 use_built_binaries() {
   build_cluster_tools
-  export KWOK_KUBE_BINARY_PREFIX=$(kube_dir) # kube-apiserver, kube-controller-manager, kube-scheduler
-  export KWOK_ETCD_BINARY=$(etcd_dir)/etcd
-  export KWOK_CONTROLLER_BINARY=$(kwok_dir)/kwok
+  KWOK_KUBE_BINARY_PREFIX=$(kube_dir) # kube-apiserver, kube-controller-manager, kube-scheduler
+  KWOK_ETCD_BINARY=$(etcd_dir)/etcd
+  KWOK_CONTROLLER_BINARY=$(kwok_dir)/kwok
+  export KWOK_KUBE_BINARY_PREFIX KWOK_ETCD_BINARY KWOK_CONTROLLER_BINARY
 }
 
 running() { [[ -f "$(cluster_dir)/kwok.yaml" ]] && kubectl get --raw /readyz >/dev/null 2>&1; }
@@ -165,7 +167,8 @@ cmd_up() {
   ((ZONES >= 1 && ZONES <= 26 && NODES_PER_ZONE >= 1)) || die "need 1-26 zones and at least 1 node per zone"
   if [[ $DOWNLOAD == 1 ]]; then
     type -P kwokctl >/dev/null || die "--download needs kwokctl on PATH"
-    export KWOK_KUBE_VERSION=$(pinned kube k8s.io/kubernetes) KWOK_ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
+    KWOK_KUBE_VERSION=$(pinned kube k8s.io/kubernetes) KWOK_ETCD_VERSION=$(pinned etcd go.etcd.io/etcd/server/v3)
+    export KWOK_KUBE_VERSION KWOK_ETCD_VERSION
     METRICS_SERVER=0 # nothing is built
   else
     use_built_binaries
@@ -241,6 +244,7 @@ cmd_status() {
 }
 
 cmd_env() {
+  # shellcheck disable=SC2016 # $PATH is for the shell that evals this line
   if [[ -x $KUBE_BIN/kubectl ]]; then printf 'export PATH=%s:$PATH; ' "$KUBE_BIN"; fi
   echo "export KUBECONFIG=$(kubeconfig) SPOFLESS_AUDIT_LOG=$(cluster_dir)/logs/audit.log"
 }

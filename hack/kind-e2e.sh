@@ -49,7 +49,8 @@ step "traffic image" build_small_image traffic
 NODE_IMAGE=$(node_image)
 HELM=$(helm_bin)
 # kind's docker wrapper first (see hack/kind/docker), then kind and the pinned kubectl.
-export PATH="$HACK_DIR/kind:$(kind_dir):$(kube_dir):$PATH"
+PATH="$HACK_DIR/kind:$(kind_dir):$(kube_dir):$PATH"
+export PATH
 
 WORK=$(mktemp -d /tmp/spofless-kind.XXXXXX)
 export KUBECONFIG=$WORK/kubeconfig # the cluster's own kubeconfig: ~/.kube/config is left alone

@@ -18,9 +18,7 @@ ensure_docker() {
   if ! command -v dockerd >/dev/null; then
     command -v apt-get >/dev/null || docker_unavailable "no dockerd and no apt-get to install docker.io"
     log "docker: installing Debian's docker.io (no dockerd on this machine)"
-    apt-get install -y -q docker.io >"$SPOFLESS_CACHE/docker-install.log" 2>&1 \
-      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q docker.io >>"$SPOFLESS_CACHE/docker-install.log" 2>&1; } \
-      || docker_unavailable "apt-get install docker.io failed: see $SPOFLESS_CACHE/docker-install.log"
+    apt_install docker.io
   fi
   command -v docker >/dev/null || docker_unavailable "no docker client"
   if ! docker info >/dev/null 2>&1; then

@@ -31,8 +31,6 @@ files_key() {
   find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sed "s|$HACK_DIR/||" | sha256sum | cut -c1-12
 }
 
-debootstrap_quiet() { debootstrap "$@" >"$DEBOOTSTRAP_LOG" 2>&1; }
-
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 # timed LABEL CMD...: runs CMD with progress lines, and reports how long it took.
@@ -55,20 +53,34 @@ debian_image() {
   if registry_reachable; then echo "debian:$DEBIAN_SUITE-slim"; else echo "spofless-local/debian:$DEBIAN_SUITE-$BASE_REVISION"; fi
 }
 
+# debian_mirror [ETC]: the mirror apt itself uses for $DEBIAN_SUITE, read the way apt reads its sources
+# (ETC defaults to /etc/apt): one-line entries in sources.list and sources.list.d/*.list, and deb822
+# stanzas in sources.list.d/*.sources, whose "Enabled: no" is honoured. Missing files are no error.
+# Prints nothing when no source names the suite: debootstrap then uses its own default mirror.
+debian_mirror() {
+  local etc=${1:-/etc/apt} f files=()
+  [[ -f $etc/sources.list ]] && files+=("$etc/sources.list")
+  for f in "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources; do
+    [[ -f $f ]] && files+=("$f")
+  done
+  ((${#files[@]})) || return 0
+  awk -v suite="$DEBIAN_SUITE" -f "$HACK_DIR/lib/apt-sources.awk" "${files[@]}"
+}
+
 build_debian() {
   local tag; tag=$(debian_image)
   if have_image "$tag"; then log "images: $tag cached"; return 0; fi
   registry_reachable && { docker pull -q "$tag" >/dev/null; return 0; }
-  command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null 2>&1 \
-    || die "debootstrap is needed to build the base image without a registry (apt-get install debootstrap)"
+  if ! command -v debootstrap >/dev/null; then
+    log "images: installing Debian's debootstrap (no registry answers: the base image is built locally)"
+    apt_install debootstrap
+  fi
   local dir="$SPOFLESS_CACHE/debian-$DEBIAN_SUITE-$BASE_REVISION"
   if [[ ! -f $dir/.done ]]; then
-    local mirror
-    mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-      | head -n1 | awk '{print $2}')
-    log "images: debootstrap $DEBIAN_SUITE from ${mirror:-the default mirror} (1-4 min)"
+    local mirror; mirror=$(debian_mirror)
+    log "images: debootstrap $DEBIAN_SUITE from ${mirror:-the default mirror of debootstrap} (1-4 min)"
     rm -rf "$dir" && mkdir -p "$dir"
-    DEBOOTSTRAP_LOG="$dir/debootstrap.log" timed "debootstrap" debootstrap_quiet --variant=minbase \
+    timed "debootstrap" quietly "$dir/debootstrap.log" debootstrap --variant=minbase \
       --include="$BASE_PACKAGES" "$DEBIAN_SUITE" "$dir/rootfs" ${mirror:+"$mirror"}
     # Smaller, and no cached package lists that would go stale in the image.
     rm -rf "$dir"/rootfs/var/cache/apt/archives/*.deb "$dir"/rootfs/var/lib/apt/lists/*

@@ -9,7 +9,48 @@ SPOFLESS_CACHE=${SPOFLESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spofless}
 export CGO_ENABLED=0
 
 log() { printf '[spofless %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+die() { log "error: $*"; SPOFLESS_FAILURE_REPORTED=1; exit 1; }
+
+# No silent death under `set -e`: the first command that fails says what it was, where it ran, the
+# calls that led there. A step whose output goes to a log runs through `quietly`, which names the log.
+# errtrace carries the trap into functions, command substitutions and subshells.
+set -o errtrace
+on_error() {
+  local rc=$? i where=""
+  [[ ${SPOFLESS_FAILURE_REPORTED:-0} == 1 ]] && return "$rc"
+  SPOFLESS_FAILURE_REPORTED=1
+  for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+    where+=" ${FUNCNAME[i]:-main}@${BASH_SOURCE[i]#"$PWD/"}:${BASH_LINENO[i - 1]}"
+  done
+  log "error: '$BASH_COMMAND' failed (exit $rc) at${where}; its own output, if any, is above"
+  return "$rc"
+}
+trap on_error ERR
+
+# quietly LOG CMD...: runs CMD with its output in LOG; a failure prints LOG's last lines and names it.
+quietly() {
+  local logf=$1 rc=0; shift
+  mkdir -p "$(dirname "$logf")"
+  "$@" >"$logf" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    log "error: '$*' failed (exit $rc); its log: $logf, the last lines:"
+    tail -n 20 "$logf" >&2 || true
+    SPOFLESS_FAILURE_REPORTED=1
+  fi
+  return "$rc"
+}
+
+# apt_install PACKAGE...: Debian packages, installed with their log in the cache; the package lists are
+# refreshed once when a package is not found (a fresh machine may have none yet).
+apt_install() {
+  local logf="$SPOFLESS_CACHE/logs/apt-install-${1}.log"
+  command -v apt-get >/dev/null || die "apt-get is needed to install $* (Debian packages)"
+  mkdir -p "$(dirname "$logf")"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$logf" 2>&1 && return 0
+  log "apt-get: refreshing the package lists, then installing $* again"
+  quietly "$logf" bash -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"' _ "$@" \
+    || die "could not install the Debian packages $* (log: $logf)"
+}
 
 # module_version DIR MODULE: the version DIR's go.mod pins for MODULE.
 module_version() {
