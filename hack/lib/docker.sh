@@ -24,7 +24,9 @@ ensure_docker() {
   if ! docker info >/dev/null 2>&1; then
     log "docker: starting dockerd in the background (log: $SPOFLESS_CACHE/dockerd.log)"
     # setsid: dockerd outlives this script, and a Ctrl-C in the test run does not stop it.
-    setsid dockerd >>"$SPOFLESS_CACHE/dockerd.log" 2>&1 </dev/null &
+    # SPOFLESS_DOCKER_DATA_ROOT: an image store of its own (hack/cold-test.sh starts from an empty one).
+    setsid dockerd ${SPOFLESS_DOCKER_DATA_ROOT:+--data-root "$SPOFLESS_DOCKER_DATA_ROOT"} \
+      >>"$SPOFLESS_CACHE/dockerd.log" 2>&1 </dev/null &
     local i
     for ((i = 0; i < DOCKER_WAIT; i++)); do
       docker info >/dev/null 2>&1 && break

@@ -87,6 +87,24 @@ def condition(name: str, namespace: str, kind: str) -> dict[str, Any]:
     return next((c for c in status(name, namespace).get("conditions", []) if c["type"] == kind), {})
 
 
+def event_reasons(namespace: str, name: str = "") -> list[str]:
+    """The reasons of the events posted in the namespace (on the object `name`, if given), oldest first."""
+    items = get("events", namespace=namespace)
+    items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return [e["reason"] for e in items if not name or e["involvedObject"]["name"] == name]
+
+
+def wait_events(namespace: str, *reasons: str, name: str = "", timeout: float = 60) -> list[str]:
+    """Waits until each reason has been posted. The operator posts events after the status patch that
+    a scenario waits for, from a queue: read once, they race it."""
+
+    def posted() -> list[str] | None:
+        seen = event_reasons(namespace, name)
+        return seen if all(r in seen for r in reasons) else None
+
+    return wait_for(f"events {', '.join(reasons)} in {namespace}", posted, timeout)
+
+
 def service_account_kubeconfig(account: str, path: Path) -> Path:
     """A kubeconfig for the current cluster that authenticates as `namespace/name` with a real
     token, so the operator runs with exactly the permissions its role grants."""

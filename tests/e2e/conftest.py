@@ -15,25 +15,21 @@ import urllib.request
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from . import faults
 from .cluster import apply, get, kubectl, service_account_kubeconfig, wait_established, wait_for
+from .faults import KIND, zone_nodes
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
 LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e"))
-KIND = os.environ.get("SPOFLESS_E2E_KIND") == "1"  # hack/kind-e2e.sh: real nodes, no KWOK
 EXTERNAL = os.environ.get("SPOFLESS_E2E_OPERATOR") == "external"  # the operator runs in the cluster
 
 
 def needs_kwok(what: str) -> pytest.MarkDecorator:
     """Skips a scenario built on a KWOK feature when the suite runs on kind, saying which one."""
-    return pytest.mark.skipif(
-        KIND, reason=f"needs KWOK ({what}), which kind has not; on kind, zones die for real in "
-        "test_zone_outage_traffic.py"
-    )  # fmt: skip
+    return pytest.mark.skipif(KIND, reason=f"needs KWOK ({what}), which kind has not")
 
 
 pytestmark = pytest.mark.e2e
@@ -152,10 +148,6 @@ def pytest_runtest_makereport(
     return report
 
 
-def zone_nodes(zone: str) -> list[str]:
-    return [n["metadata"]["name"] for n in get("nodes", selector=f"topology.kubernetes.io/zone={zone}")]
-
-
 def zones() -> list[str]:
     return sorted(
         {
@@ -170,18 +162,13 @@ def healthy_nodes() -> Iterator[None]:
     """Every node Ready and schedulable before and after the test, whatever the test broke."""
 
     def heal() -> None:
-        kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", check=False)
+        faults.restore_all()
         kubectl("uncordon", "--selector", "topology.kubernetes.io/zone", check=False)
-        wait_for("every node Ready", lambda: all(_ready(n) for n in get("nodes")), timeout=90)
+        wait_for("every node Ready", lambda: all(faults.node_ready(n) for n in get("nodes")), timeout=90)
 
     heal()
     yield
     heal()
 
 
-def _ready(node: dict[str, Any]) -> bool:
-    conds = node.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
-
-
-__all__ = ["apply", "zone_nodes", "zones"]
+__all__ = ["KIND", "apply", "zone_nodes", "zones"]

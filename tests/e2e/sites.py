@@ -25,16 +25,22 @@ def manifest(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
 
 
 def wait_phase(name: str, namespace: str, phase: str, timeout: float = 90, **extra: Any) -> dict[str, Any]:
-    """Waits until the status has `phase` (and the given top-level values) for the current generation."""
+    """Waits until the status has `phase` and the given top-level values, for the current generation.
+    A value may be a predicate over the field (for what settles after the phase: counts, rows), so
+    that everything a scenario asserts of one status is waited for together rather than read once."""
+
+    def holds(field: str, want: Any, st: dict[str, Any]) -> bool:
+        return bool(want(st.get(field))) if callable(want) else st.get(field) == want
 
     def probe() -> dict[str, Any] | None:
         obj = get("resilientsite", name, namespace)
         st = obj.get("status") or {}
         current = st.get("observedGeneration") == obj["metadata"]["generation"]
-        ok = current and st.get("phase") == phase and all(st.get(k) == v for k, v in extra.items())
+        ok = current and st.get("phase") == phase and all(holds(k, v, st) for k, v in extra.items())
         return st if ok else None
 
-    return wait_for(f"site {namespace}/{name} phase {phase} {extra or ''}", probe, timeout)
+    shown = {k: ("(a check)" if callable(v) else v) for k, v in extra.items()}
+    return wait_for(f"site {namespace}/{name} phase {phase} {shown or ''}", probe, timeout)
 
 
 def wait_rollout(name: str, namespace: str, phase: str, timeout: float = 120) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .cluster import KubectlError, apply, condition, get, stays
+from .cluster import KubectlError, apply, condition, stays, wait_events
 from .conftest import zones
 from .sites import TEMPLATE, deployments, manifest, ready_pods, replicas_by_zone, wait_phase
 
@@ -79,8 +79,7 @@ def test_a_zone_without_nodes_is_reported_invalid_and_changes_nothing(ns: str, r
     reconciled = condition("shop", ns, "Reconciled")
     assert (reconciled["status"], reconciled["reason"]) == ("False", "UnknownZone")
     assert "zone-nowhere" in reconciled["message"]
-    warnings = [e for e in get("events", namespace=ns) if e["type"] == "Warning" and e["reason"] == "UnknownZone"]
-    assert warnings
+    wait_events(ns, "UnknownZone", name="shop")
     stays("running children untouched", lambda: untouched(ns, running), seconds=5)
     # Fixing the spec recovers without anything recreated.
     apply(manifest("shop", ns, replicas=3))

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from .cluster import KUBECTL, KubectlError, apply, get, kubectl, status, wait_for
-from .conftest import CHAOS_LABEL, needs_kwok, zones
+from .cluster import KUBECTL, KubectlError, apply, get, kubectl, status, wait_events, wait_for
+from .conftest import needs_kwok, zones
+from .faults import NOTICE_S, lose_zone, restore_zone
 from .sites import TEMPLATE, manifest, ready_pods, replicas_by_zone, wait_phase
 
 FAST = {"failbackAfterSeconds": 5, "unschedulableAfterSeconds": 5}
@@ -196,13 +197,13 @@ def test_a_full_zone_moves_its_share_and_fails_back_with_room(ns: str, healthy_n
     failover = condition(ns, "FailoverActive")
     assert failover["status"] == "True" and failover["reason"] == "ZoneFull", failover
     assert replicas_by_zone(ns, "shop")[b] == 3, "the full zone keeps its share: its pending pods say when room is back"
-    assert events(ns, "ZoneFull")
+    wait_events(ns, "ZoneFull", name="shop")
 
     kubectl("uncordon", "-l", f"topology.kubernetes.io/zone={b}")
     wait_for(f"{b} back in service", lambda: zone_cause(ns, b) is None, timeout=60)
     wait_for("even spread again", lambda: replicas_by_zone(ns, "shop") == {a: 3, b: 3, c: 3}, timeout=120)
     wait_phase("shop", ns, "Redundant", readyReplicas=9, timeout=120)
-    assert events(ns, "ZoneHasRoom") and events(ns, "Failback")
+    wait_events(ns, "ZoneHasRoom", "Failback", name="shop")
 
 
 def zone_status_healthy(ns: str, zone: str) -> bool:
@@ -269,21 +270,21 @@ def test_an_evacuation_moves_out_without_a_drop_and_comes_back(ns: str) -> None:
             lambda: replicas_by_zone(ns, "shop") == {a: 3, b: 0, c: 3} and ready_by_zone(ns).get(b, 0) == 0,
             timeout=120,
         )
-        st = wait_for(
-            "state Evacuated",
-            lambda: (s := status("shop", ns)).get("evacuations", [{}])[0].get("state") == "Evacuated" and s,
-        )
-        assert st["readyReplicas"] == 6 and st["replicas"] == 6
+        wait_for(
+            "state Evacuated, with every replica ready elsewhere",
+            lambda: (s := status("shop", ns)).get("evacuations", [{}])[0].get("state") == "Evacuated"
+            and s.get("readyReplicas") == 6 and s.get("replicas") == 6,
+        )  # fmt: skip
         assert condition(ns, "Evacuation")["reason"] == "Evacuated"
         print(f"evacuation of {b}: lowest ready count {watch.lowest} of 6 over {watch.events} pod events")
         assert watch.lowest >= 6
-        assert events(ns, "Evacuating")
+        wait_events(ns, "Evacuating", name="shop")
     wait_for("the evacuation to end", lambda: status("shop", ns)["evacuations"][0]["state"] == "Ended", timeout=120)
     back = time.monotonic()
     wait_for("even spread again", lambda: replicas_by_zone(ns, "shop") == {a: 2, b: 2, c: 2}, timeout=120)
     wait_phase("shop", ns, "Redundant", readyReplicas=6)
     print(f"evacuation ended -> even spread: {time.monotonic() - back:.1f} s (failback window 5 s)")
-    assert events(ns, "EvacuationEnded")
+    wait_events(ns, "EvacuationEnded", name="shop")
 
 
 def test_an_evacuation_of_all_but_one_zone_is_refused(ns: str) -> None:
@@ -338,7 +339,6 @@ def unhinted(ns: str) -> bool:
     return bool(found) and all(hinted == () for _, hinted in found)
 
 
-@needs_kwok("a zone taken down by its node-not-ready stage")
 def test_traffic_distribution_is_lifted_during_a_zone_loss_and_restored(ns: str, healthy_nodes: None) -> None:
     b = zones()[1]
     apply(manifest("shop", ns, replicas=6, failover=FAST, service={"trafficDistribution": "PreferSameZone"}))
@@ -346,11 +346,12 @@ def test_traffic_distribution_is_lifted_during_a_zone_loss_and_restored(ns: str,
     assert get("service", "shop", ns)["spec"].get("trafficDistribution") == "PreferSameZone"
     wait_for("zone hints on every endpoint", lambda: zone_hinted(ns))
 
-    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={b}", f"{CHAOS_LABEL}=true", "--overwrite")
+    lose_zone(b)
     # Lifted as soon as zone-b's pods stop being ready (ShortOfReadyPods), then named for the loss.
     lifted = wait_for(
         "trafficDistribution lifted for the lost zone",
         lambda: (x := condition(ns, "TrafficDistribution")).get("reason") == "ZoneLost" and x,
+        60 + NOTICE_S,
     )
     assert lifted["status"] == "False" and b in lifted["message"]
     wait_for("the Service without it", lambda: "trafficDistribution" not in get("service", "shop", ns)["spec"])
@@ -358,10 +359,10 @@ def test_traffic_distribution_is_lifted_during_a_zone_loss_and_restored(ns: str,
     assert status("shop", ns)["trafficDistribution"] == ""
     # Meanwhile the /scale subresource keeps the scale asked: the lost zone's kept pods are not counted,
     # so an HPA reading it cannot ratchet the site up.
-    st = wait_phase("shop", ns, "Degraded", readyReplicas=6, timeout=120)
-    assert st["replicas"] == 6 and sum(replicas_by_zone(ns, "shop").values()) == 8
+    wait_phase("shop", ns, "Degraded", readyReplicas=6, replicas=6, timeout=120)
+    assert sum(replicas_by_zone(ns, "shop").values()) == 8
 
-    kubectl("label", "nodes", "-l", f"topology.kubernetes.io/zone={b}", f"{CHAOS_LABEL}-")
+    restore_zone(b)
     wait_phase("shop", ns, "Redundant", readyReplicas=6, trafficDistribution="PreferSameZone", timeout=120)
     wait_for("zone hints again", lambda: zone_hinted(ns))
-    assert events(ns, "TrafficDistributionLifted") and events(ns, "TrafficDistributionSet")
+    wait_events(ns, "TrafficDistributionLifted", "TrafficDistributionSet", name="shop")

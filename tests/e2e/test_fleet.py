@@ -4,6 +4,7 @@ replicas named, with the scheduler's reason, after."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,13 +15,24 @@ import pytest
 import yaml
 
 from .cluster import apply, get, kubectl, status, wait_for
-from .conftest import CHAOS_LABEL, needs_kwok, zones
+from .conftest import KIND, needs_kwok, zones
+from .faults import NOTICE_S, lose_node, lose_zone, restore_node, restore_zone
 from .sites import TEMPLATE, manifest
-from .test_failover import FAST_FAILBACK, bring_back, take_down
+from .test_failover import FAST_FAILBACK
 
-pytestmark = needs_kwok("a zone taken down by its node-not-ready stage, simulated nodes sized for the scenario")
+# kind runs real containers on 3 workers of 2 cores in all: a smaller fleet, with the same meaning.
+SITES = 12 if KIND else 40
 
-SITES = 40
+
+def fair_share_floor(n: int, risk: float = 0.002) -> int:
+    """The fewest of n coin flips either side may get, but with probability below `risk`: the
+    binomial(n, 1/2) lower tail (10 of 40: 0.1 %)."""
+    tail, k = 0.0, 0
+    while True:
+        tail += 2 * math.comb(n, k) / 2**n  # either side that low
+        if tail >= risk:
+            return k
+        k += 1
 
 
 def sites_in(ns: str) -> dict[str, dict[str, Any]]:
@@ -48,13 +60,13 @@ def test_a_zone_lost_under_many_sites_spreads_their_moved_replicas(ns: str, heal
     docs = [manifest(f"s{i:02d}", ns, replicas=3, failover=FAST_FAILBACK) for i in range(SITES)]
     apply("\n---\n".join(yaml.safe_dump(d) for d in docs))
     wait_for(f"{SITES} sites Redundant", lambda: all_sites(ns, "Redundant", readyReplicas=3), timeout=300)
-    started = take_down(b)
+    started = lose_zone(b)
     wait_for(
         f"every site reporting {b} lost",
         lambda: all(
             any(z["name"] == b and not z["healthy"] for z in s["status"]["zones"]) for s in sites_in(ns).values()
         ),
-        timeout=120,
+        timeout=120 + NOTICE_S,
     )
     print(f"zone outage -> every one of {SITES} sites reports it: {time.monotonic() - started:.1f} s")
     wait_for(f"{SITES} sites restored", lambda: all_sites(ns, "Degraded", readyReplicas=3), timeout=300)
@@ -63,11 +75,13 @@ def test_a_zone_lost_under_many_sites_spreads_their_moved_replicas(ns: str, heal
     assert all(p[b] == 1 and p[a] + p[c] == 3 for p in placed.values()), placed  # the lost zone keeps its share
     moved = Counter(z for p in placed.values() for z in (a, c) if p[z] == 2)
     print(f"moved replicas per zone: {dict(moved)}")
-    # 40 replicas moved, each to a zone picked by the site's own order: both zones take a fair part
-    # (binomial(40, 1/2) falls below 10 with probability 0.1 %); by name alone all 40 went to {a}.
-    assert moved[a] >= 10 and moved[c] >= 10, moved
+    # One replica per site moved, each to a zone picked by the site's own order: both zones take a fair
+    # part (binomial(SITES, 1/2) falls below the floor with probability under 0.2 %); by name alone
+    # every one went to {a}.
+    floor = fair_share_floor(SITES)
+    assert moved[a] >= floor and moved[c] >= floor, (moved, floor)
 
-    bring_back(b)
+    restore_zone(b)
     wait_for(
         "every site back on the even spread",
         lambda: all(p == {a: 1, b: 1, c: 1} for p in replicas_by_site(ns).values()),
@@ -155,6 +169,7 @@ def restored(name: str, ns: str) -> Callable[[], bool]:
     return probe
 
 
+@needs_kwok("simulated nodes sized for the scenario: three of two pod slots, in zones of their own")
 def test_a_cluster_too_small_warns_before_the_loss_and_names_the_pending_replicas_after(
     ns: str, healthy_nodes: None, small_nodes: list[str]
 ) -> None:
@@ -169,7 +184,7 @@ def test_a_cluster_too_small_warns_before_the_loss_and_names_the_pending_replica
         assert warn["message"].startswith(f"losing zone {b} would leave 1 replica(s) Pending")
     print(f"what-if before the loss: {warn['message']}")
 
-    kubectl("label", "node", f"kwok-{b}", f"{CHAOS_LABEL}=true", "--overwrite")
+    lose_node(f"kwok-{b}")
     for name in ("one", "two"):
         cond = wait_for(f"{name} CapacityShort", short(name, ns))
         assert cond["reason"] == "Unschedulable"
@@ -183,7 +198,7 @@ def test_a_cluster_too_small_warns_before_the_loss_and_names_the_pending_replica
         lambda: Counter(e["reason"] for e in get("events", namespace=ns))["CapacityShort"] == 2,
     )
 
-    kubectl("label", "node", f"kwok-{b}", f"{CHAOS_LABEL}-")
+    restore_node(f"kwok-{b}")
     for name in ("one", "two"):
         wait_for(f"{name} capacity restored", restored(name, ns), timeout=120)
     wait_for(

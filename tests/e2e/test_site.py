@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .cluster import apply, get, kubectl, status, stays, wait_for
+from .cluster import apply, get, kubectl, status, stays, wait_events, wait_for
 from .conftest import zone_nodes, zones
 from .sites import deployments, findings, manifest, ready_pods, replicas_by_zone, wait_phase, wait_rollout
 
@@ -145,8 +145,7 @@ def test_one_replica_is_a_replica_spof(ns: str, healthy_nodes: None) -> None:
     st = wait_phase("solo", ns, "AtRisk", readyReplicas=1)
     assert st["spof"] is True
     assert "Replica" in {s for s, _ in findings("solo", ns)}
-    reasons = {e["reason"] for e in get("events", namespace=ns) if e["involvedObject"]["name"] == "solo"}
-    assert "SinglePointOfFailure" in reasons
+    wait_events(ns, "SinglePointOfFailure", name="solo")
 
 
 def test_a_site_confined_to_one_zone_is_a_topology_and_zone_spof(ns: str, healthy_nodes: None) -> None:

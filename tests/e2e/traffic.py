@@ -2,8 +2,9 @@
 
 Shared by tests/e2e/test_zone_outage_traffic.py (which asserts bounds) and bench/zone_outage.py
 (which reports the figures). Needs real nodes and containers: hack/kind-e2e.sh sets the environment.
-A zone dies by pausing its node containers (`docker pause`: every process, kubelet included, stops at
-once, as in a power cut, and `docker unpause` brings the same nodes back).
+A zone dies through the suite's fault seam (faults.py): on kind its node containers are paused
+(every process, kubelet included, stops at once, as in a power cut), and unpaused to bring the same
+nodes back.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cluster import apply, get, kubectl, status, wait_for
+from .faults import KIND as KIND
+from .faults import lose_zone, node_ready, restore_zone, zone_nodes
 
-KIND = os.environ.get("SPOFLESS_E2E_KIND") == "1"
 NEEDS_KIND = "needs real containers and nodes that really die: runs on kind (hack/kind-e2e.sh)"
 SITE_IMAGE = os.environ.get("SPOFLESS_E2E_SITE_IMAGE", "")
 TRAFFIC_IMAGE = os.environ.get("SPOFLESS_E2E_TRAFFIC_IMAGE", "")
@@ -85,14 +87,6 @@ def records(namespace: str, client: str) -> list[dict[str, Any]]:
     return [r for r in map(json.loads, lines) if "t" in r]
 
 
-def zone_nodes(zone: str) -> list[str]:
-    return [n["metadata"]["name"] for n in get("nodes", selector=f"topology.kubernetes.io/zone={zone}")]
-
-
-def docker(*args: str) -> None:
-    subprocess.run(["docker", *args], check=True, capture_output=True)
-
-
 def operator_zones() -> dict[str, str]:
     """Operator pod name -> zone of its node."""
     zones = {
@@ -128,8 +122,7 @@ def _zone(site: dict[str, Any], zone: str) -> dict[str, Any]:
 
 
 def _node_ready(name: str) -> bool:
-    node = get("node", name)
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+    return node_ready(get("node", name))
 
 
 @dataclass
@@ -194,8 +187,7 @@ def run_outage(
     out = Outage(zone, replicas)
     time.sleep(5)  # a few seconds of steady traffic before: the baseline
     out.t["kill"] = time.time()
-    for node in nodes:
-        docker("pause", node)
+    lose_zone(zone)
     try:
         wait_for(f"nodes of {zone} NotReady", lambda: not any(_node_ready(n) for n in nodes), timeout)
         out.t["not_ready"] = time.time()
@@ -214,8 +206,7 @@ def run_outage(
         time.sleep(max(10.0, out.t["not_ready"] + 35 - time.time()))
     finally:
         out.t["return"] = time.time()
-        for node in nodes:
-            docker("unpause", node)
+        restore_zone(zone)
     wait_for(f"nodes of {zone} Ready again", lambda: all(_node_ready(n) for n in nodes), timeout)
     out.t["node_ready"] = time.time()
     wait_for(f"{zone} healthy again", lambda: _zone(status(site, namespace), zone).get("healthy") is True, timeout)

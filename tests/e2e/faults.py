@@ -1,0 +1,146 @@
+"""The e2e suite's one fault seam: lose or restore a zone, a node or the API server, on either ground.
+
+- On the local cluster (KWOK), a node is lost through KWOK's node-not-ready chaos stage: the node
+  turns NotReady at once, its pods with it. The API server is a local process that
+  hack/cluster.sh stops and starts.
+- On kind, a node is lost by pausing its container (`docker pause`: every process, the kubelet
+  included, stops at once, as in a power cut); `docker unpause` brings the same node back. The
+  node controller then notices only after its grace period (50 s by default), and the operator's
+  active replica may have been in the lost zone: the standby takes over meanwhile. NOTICE_S is
+  that extra time, for the scenarios' waits. The API server is a static pod: its manifest is moved
+  out of the kubelet's manifest directory and back.
+
+A scenario loses what it means to lose, and the seam picks the means; no scenario names a chaos
+label or a container.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from .cluster import KUBECTL, get, kubectl, wait_for
+
+KIND = os.environ.get("SPOFLESS_E2E_KIND") == "1"  # hack/kind-e2e.sh: real nodes, no KWOK
+LOCAL = os.environ.get("SPOFLESS_E2E_LOCAL_CLUSTER") == "1"  # hack/test.sh: hack/cluster.sh's cluster
+KIND_CLUSTER = os.environ.get("SPOFLESS_KIND_CLUSTER", "spofless-kind")
+CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
+ZONE_KEY = "topology.kubernetes.io/zone"
+CLUSTER_SH = Path(__file__).resolve().parents[2] / "hack" / "cluster.sh"
+# kind: a paused node is NotReady after node-monitor-grace-period (50 s unless SPOFLESS_NODE_GRACE
+# tunes it), checked every 5 s, and an operator replica paused with it hands over within its
+# peering lifetime (15 s) meanwhile. KWOK's stage acts at once.
+NOTICE_S = 75.0 if KIND else 0.0
+# Whether the API server can be stopped and started again here.
+CAN_STOP_APISERVER = KIND or LOCAL
+NEEDS_APISERVER_CONTROL = "needs control of kube-apiserver: hack/cluster.sh's cluster or kind"
+
+
+def zone_nodes(zone: str) -> list[str]:
+    return sorted(n["metadata"]["name"] for n in get("nodes", selector=f"{ZONE_KEY}={zone}"))
+
+
+def lose_zone(*zones: str) -> float:
+    """Every node of the zones lost at once; returns when (time.monotonic())."""
+    started = time.monotonic()
+    for zone in zones:
+        if KIND:
+            _docker("pause", *zone_nodes(zone))
+        else:
+            kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}=true", "--overwrite")
+    return started
+
+
+def restore_zone(*zones: str) -> None:
+    for zone in zones:
+        if KIND:
+            _docker("unpause", *zone_nodes(zone))
+        else:
+            kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}-")
+
+
+def lose_node(name: str) -> float:
+    started = time.monotonic()
+    if KIND:
+        _docker("pause", name)
+    else:
+        kubectl("label", "node", name, f"{CHAOS_LABEL}=true", "--overwrite")
+    return started
+
+
+def restore_node(name: str) -> None:
+    if KIND:
+        _docker("unpause", name)
+    else:
+        kubectl("label", "node", name, f"{CHAOS_LABEL}-")
+
+
+def restore_all() -> None:
+    """Every node back, whatever a scenario lost (safe to call when nothing was)."""
+    if KIND:
+        paused = subprocess.run(
+            ["docker", "ps", "-q", "--filter", f"label=io.x-k8s.kind.cluster={KIND_CLUSTER}", "--filter", "status=paused"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        if paused:
+            _docker("unpause", *paused)
+    else:
+        kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", check=False)
+
+
+def node_ready(node: dict[str, object]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions", [])  # type: ignore[attr-defined]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def wait_not_ready(*zones: str, timeout: float = 60) -> None:
+    """Until every node of the zones is NotReady: what the cluster itself has noticed."""
+
+    def all_down() -> bool:
+        return not any(node_ready(n) for z in zones for n in get("nodes", selector=f"{ZONE_KEY}={z}"))
+
+    wait_for(f"every node of {', '.join(zones)} NotReady", all_down, timeout + NOTICE_S)
+
+
+def stop_apiserver() -> None:
+    """kube-apiserver down until start_apiserver(); returns once it no longer answers."""
+    if KIND:
+        _control_plane("mv", "/etc/kubernetes/manifests/kube-apiserver.yaml", "/etc/kubernetes/kube-apiserver.yaml")
+        wait_for("kube-apiserver down", lambda: not _apiserver_answers(), timeout=120)
+    else:
+        subprocess.run([str(CLUSTER_SH), "stop", "kube-apiserver"], check=True, capture_output=True)
+
+
+def start_apiserver(controllers_too: bool = False) -> None:
+    """kube-apiserver back; returns once it answers. `controllers_too` restarts the controller-manager
+    and the scheduler with it on the local cluster: their client-go backoff grows with each outage
+    and would otherwise dominate a scenario's timing (kind's static pods reconnect by themselves)."""
+    if KIND:
+        _control_plane("mv", "/etc/kubernetes/kube-apiserver.yaml", "/etc/kubernetes/manifests/kube-apiserver.yaml")
+    else:
+        if controllers_too:
+            stop = [str(CLUSTER_SH), "stop", "kube-controller-manager", "kube-scheduler"]
+            subprocess.run(stop, check=True, capture_output=True)
+        subprocess.run([str(CLUSTER_SH), "start"], check=True, capture_output=True)
+    wait_for("kube-apiserver back", _apiserver_answers, timeout=180)
+
+
+def apiserver_down() -> bool:
+    return not _apiserver_answers()
+
+
+def _apiserver_answers() -> bool:
+    try:
+        return subprocess.run([KUBECTL, "get", "--raw", "/readyz"], capture_output=True, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _control_plane(*cmd: str) -> None:
+    _docker("exec", f"{KIND_CLUSTER}-control-plane", *cmd)
+
+
+def _docker(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True)
