@@ -16,6 +16,7 @@ label or a container.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -47,7 +48,7 @@ def lose_zone(*zones: str) -> float:
     started = time.monotonic()
     for zone in zones:
         if KIND:
-            _docker("pause", *zone_nodes(zone))
+            _set_paused(zone_nodes(zone), True)
         else:
             kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}=true", "--overwrite")
     return started
@@ -56,7 +57,7 @@ def lose_zone(*zones: str) -> float:
 def restore_zone(*zones: str) -> None:
     for zone in zones:
         if KIND:
-            _docker("unpause", *zone_nodes(zone))
+            _set_paused(zone_nodes(zone), False)
         else:
             kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}-")
 
@@ -64,7 +65,7 @@ def restore_zone(*zones: str) -> None:
 def lose_node(name: str) -> float:
     started = time.monotonic()
     if KIND:
-        _docker("pause", name)
+        _set_paused([name], True)
     else:
         kubectl("label", "node", name, f"{CHAOS_LABEL}=true", "--overwrite")
     return started
@@ -72,7 +73,7 @@ def lose_node(name: str) -> float:
 
 def restore_node(name: str) -> None:
     if KIND:
-        _docker("unpause", name)
+        _set_paused([name], False)
     else:
         kubectl("label", "node", name, f"{CHAOS_LABEL}-")
 
@@ -84,8 +85,7 @@ def restore_all() -> None:
             ["docker", "ps", "-q", "--filter", f"label=io.x-k8s.kind.cluster={KIND_CLUSTER}", "--filter", "status=paused"],
             check=True, capture_output=True, text=True,
         ).stdout.split()  # fmt: skip
-        if paused:
-            _docker("unpause", *paused)
+        _set_paused(paused, False)
     else:
         kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", check=False)
 
@@ -143,4 +143,32 @@ def _control_plane(*cmd: str) -> None:
 
 
 def _docker(*args: str) -> None:
-    subprocess.run(["docker", *args], check=True, capture_output=True)
+    done = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed (exit {done.returncode}): {done.stderr.strip()}")
+
+
+def _set_paused(containers: list[str], paused: bool) -> None:
+    """Pauses (or unpauses) node containers until Docker says they are. runc freezes a container's
+    cgroup and, on cgroup v1, gives up when a process does not freeze in time (a node's systemd
+    busy forking): seen once in CI as `docker pause` exiting 1. So the state is checked, and the
+    command tried again, until it holds or the timeout says why not."""
+    verb = "pause" if paused else "unpause"
+    errors: list[str] = []
+
+    def settled(name: str) -> bool:
+        state = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Paused}}", name], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if state == str(paused).lower():
+            return True
+        done = subprocess.run(["docker", verb, name], capture_output=True, text=True)
+        if done.returncode != 0:
+            errors.append(done.stderr.strip())
+        return False
+
+    for name in containers:
+        try:
+            wait_for(f"docker {verb} {name}", functools.partial(settled, name), timeout=60)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; docker said: {errors[-3:]}") from err
