@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from spofless.core import api, naming
+from spofless.core.model import names
+from spofless.core.model.spec import GROUP, PLURAL, VERSION
 from spofless.kube import Kube
 
 CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
@@ -143,8 +144,8 @@ class View:
             self.deployments.pop(name, None)
             return
         self.deployments[name] = {
-            "site": labels.get(naming.LABEL_SITE),
-            "zone": labels.get(naming.LABEL_ZONE),
+            "site": labels.get(names.LABEL_SITE),
+            "zone": labels.get(names.LABEL_ZONE),
             "replicas": body["spec"].get("replicas"),
             "ready": (body.get("status") or {}).get("readyReplicas") or 0,
         }
@@ -282,9 +283,7 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
     probe = Probe(kube, ns)
     tasks = [
         asyncio.create_task(watch(kube, "/api/v1/nodes", view.node, stop)),
-        asyncio.create_task(
-            watch(kube, f"/apis/{api.GROUP}/{api.VERSION}/namespaces/{ns}/{api.PLURAL}", view.site, stop)
-        ),
+        asyncio.create_task(watch(kube, f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}", view.site, stop)),
         asyncio.create_task(watch(kube, f"/apis/apps/v1/namespaces/{ns}/deployments", view.deployment, stop)),
         asyncio.create_task(probe.run(stop)),
     ]

@@ -28,8 +28,9 @@ import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
 from bench import blast
-from spofless.core import api, desired, naming
-from spofless.core.api import ResilientSiteSpec
+from spofless.core.model import names
+from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
+from spofless.core.site import owned
 from spofless.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +166,7 @@ class Cluster:
         )
 
     async def sites(self, ns: str) -> list[dict[str, Any]]:
-        return (await self.get(f"/apis/{api.GROUP}/{api.VERSION}/namespaces/{ns}/{api.PLURAL}"))["items"]  # type: ignore[no-any-return]
+        return (await self.get(f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}"))["items"]  # type: ignore[no-any-return]
 
     async def deployments(self, ns: str) -> list[dict[str, Any]]:
         return (await self.get(f"/apis/apps/v1/namespaces/{ns}/deployments"))["items"]  # type: ignore[no-any-return]
@@ -175,7 +176,7 @@ class Cluster:
         return name
 
     async def create_site(self, ns: str, name: str, replicas: int = 3, **spec: Any) -> None:
-        body = {"apiVersion": f"{api.GROUP}/{api.VERSION}", "kind": api.KIND, "metadata": {"name": name, "namespace": ns},
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": {"name": name, "namespace": ns},
                 "spec": {"replicas": replicas, "template": TEMPLATE, **spec}}  # fmt: skip
         await self.apply(body)
 
@@ -214,8 +215,8 @@ def floor_manifests(cluster_zones: list[str], ns: str, name: str) -> list[dict[s
     """What spofless would make for a 3-replica site, minus the owner (no site exists) and with
     the floor's managed-by label, so the operator under test neither sees nor counts them."""
     spec = ResilientSiteSpec.model_validate({"replicas": 3, "template": TEMPLATE})
-    owner = desired.Owner(name=name, namespace=ns, uid="")
-    manifests = desired.children(owner, spec, dict.fromkeys(cluster_zones, 1))
+    owner = owned.Owner(name=name, namespace=ns, uid="")
+    manifests = owned.children(owner, spec, dict.fromkeys(cluster_zones, 1))
     for manifest in manifests:
         del manifest["metadata"]["ownerReferences"]
         for labels in (
@@ -223,13 +224,13 @@ def floor_manifests(cluster_zones: list[str], ns: str, name: str) -> list[dict[s
             manifest["spec"].get("template", {}).get("metadata", {}).get("labels", {}),
             manifest["spec"]["selector"] if manifest["kind"] == "Service" else {},  # or it selects no pod
         ):
-            if naming.LABEL_MANAGED_BY in labels:
-                labels[naming.LABEL_MANAGED_BY] = FLOOR_MANAGER
+            if names.LABEL_MANAGED_BY in labels:
+                labels[names.LABEL_MANAGED_BY] = FLOOR_MANAGER
     return manifests
 
 
 async def zone_names(cluster: Cluster) -> list[str]:
-    key = api.DEFAULT_TOPOLOGY_KEY
+    key = DEFAULT_TOPOLOGY_KEY
     return sorted({n["metadata"]["labels"].get(key) for n in (await cluster.get("/api/v1/nodes"))["items"]} - {None})
 
 
@@ -240,7 +241,7 @@ async def floor_once(cluster: Cluster, ns: str, name: str) -> float:
         await cluster.apply(manifest)
 
     async def ready() -> bool:
-        mine = [d for d in await cluster.deployments(ns) if d["metadata"]["labels"].get(naming.LABEL_SITE) == name]
+        mine = [d for d in await cluster.deployments(ns) if d["metadata"]["labels"].get(names.LABEL_SITE) == name]
         return len(mine) == len(manifests) // 2 and all(
             (d.get("status") or {}).get("readyReplicas") == d["spec"]["replicas"] for d in mine
         )
@@ -358,7 +359,7 @@ async def failure(cluster: Cluster, runs: int) -> dict[str, Any]:
 
     async def replicas(expected: dict[str, int]) -> bool:
         return {
-            d["metadata"]["labels"][naming.LABEL_ZONE]: d["spec"]["replicas"] for d in await cluster.deployments(ns)
+            d["metadata"]["labels"][names.LABEL_ZONE]: d["spec"]["replicas"] for d in await cluster.deployments(ns)
         } == expected
 
     await until("the site Redundant", lambda: _phase_is(site, "Redundant"))

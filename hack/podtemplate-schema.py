@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates operator/spofless/core/podtemplate_schema.py: the structural schema of a
+"""Generates operator/spofless/core/model/podtemplate_schema.py: the structural schema of a
 PodTemplateSpec, from the OpenAPI v3 document the pinned kube-apiserver serves at
 /openapi/v3/api/v1, so the CRD refuses a wrongly typed template at `kubectl apply` time.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "operator" / "spofless" / "core" / "podtemplate_schema.py"
+OUT = ROOT / "operator" / "spofless" / "core" / "model" / "podtemplate_schema.py"
 PREFIX = "#/components/schemas/"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"

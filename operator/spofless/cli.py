@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "crd":
-        from spofless.core import crd
+        from spofless.core.model import crd
 
         sys.stdout.write(crd.crd_yaml())
         return 0

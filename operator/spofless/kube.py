@@ -2,7 +2,7 @@
 one place where API errors are sorted into what they mean for a reconcile.
 
 Plain dicts in and out over kubernetes_asyncio's ApiClient, so one generic path serves every kind
-in `core.kinds`.
+in `core.model.kinds`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,16 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless.core import kinds, naming
+from spofless.core.model import kinds, names
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
+
+
+def path(kind: kinds.Kind, namespace: str, name: str, subresource: str = "") -> str:
+    """The API path of one namespaced object (or its subresource)."""
+    prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    tail = f"/{subresource}" if subresource else ""
+    return f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}{tail}"
 
 
 class Refused(Exception):
@@ -88,7 +95,7 @@ class Api(Protocol):
 @dataclass
 class Kube:
     client: client.ApiClient
-    field_manager: str = naming.FIELD_MANAGER
+    field_manager: str = names.FIELD_MANAGER
 
     @classmethod
     async def connect(cls) -> Kube:
@@ -128,7 +135,7 @@ class Kube:
         query = [("fieldManager", self.field_manager), ("force", "true")]
         if dry_run:
             query.append(("dryRun", "All"))
-        url = kinds.BY_KIND[manifest["kind"]].path(meta["namespace"], meta["name"])
+        url = path(kinds.BY_KIND[manifest["kind"]], meta["namespace"], meta["name"])
         try:
             result: dict[str, Any] = await self.call("PATCH", url, manifest, query, "application/apply-patch+yaml")
         except ApiException as err:
@@ -141,19 +148,19 @@ class Kube:
         """Deletes one child; already gone is fine. Foreground, so its pods go before it does."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
         try:
-            await self.call("DELETE", kinds.BY_KIND[kind].path(namespace, name), body)
+            await self.call("DELETE", path(kinds.BY_KIND[kind], namespace, name), body)
         except ApiException as err:
             if err.status != 404:
                 raise
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patches the status subresource."""
-        url = kinds.SITE.path(namespace, name, "status")
+        url = path(kinds.SITE, namespace, name, "status")
         await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
         """Sets a Deployment's replicas through its scale subresource, leaving its template alone."""
-        url = kinds.DEPLOYMENT.path(namespace, name, "scale")
+        url = path(kinds.DEPLOYMENT, namespace, name, "scale")
         await self.call("PATCH", url, {"spec": {"replicas": replicas}}, None, "application/merge-patch+json")
 
     async def list_pages(

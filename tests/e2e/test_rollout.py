@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from spofless.core.template import revision
+from spofless.core.model.template import revision
 
 from .cluster import KUBECTL, apply, condition, event_reasons, get, kubectl, status, wait_events, wait_for
 from .conftest import KIND, Operator, needs_kwok, zones

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spofless.core.api import TEMPLATE_SCHEMA
+from spofless.core.model.spec import TEMPLATE_SCHEMA
 
 from ..unit.schema_strategy import from_schema
 from .cluster import KubectlError, apply, condition, get, status, wait_for

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from spofless.core import naming, template
-from spofless.core.decision import Site
-from spofless.core.observed import Child, Endpoint, Node, Observed, Pod
+from spofless.core.model import names, template
+from spofless.core.observed.records import Child, Endpoint, Node, Observed, Pod
+from spofless.core.site.decision import Site
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -57,17 +57,17 @@ def deployment_body(replicas: int, source: dict[str, Any] | None = TEMPLATE) -> 
         return {"spec": {"replicas": replicas}}
     revision = template.revision(source)
     return {
-        "metadata": {"annotations": {naming.ANNOTATION_TEMPLATE: json.dumps(source)}},
+        "metadata": {"annotations": {names.ANNOTATION_TEMPLATE: json.dumps(source)}},
         "spec": {
             "replicas": replicas,
-            "template": {"metadata": {"annotations": {naming.ANNOTATION_REVISION: revision}}},
+            "template": {"metadata": {"annotations": {names.ANNOTATION_REVISION: revision}}},
         },
     }
 
 
 def deployments(site: str, replicas: dict[str, int], source: dict[str, Any] | None = TEMPLATE) -> tuple[Child, ...]:
     return tuple(
-        Child(kind="Deployment", name=naming.child_name(site, z), zone=z, body=deployment_body(n, source))
+        Child(kind="Deployment", name=names.child_name(site, z), zone=z, body=deployment_body(n, source))
         for z, n in replicas.items()
     )
 

@@ -3,9 +3,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core import analysis, api, zones
-from spofless.core.api import ResilientSiteSpec
-from spofless.core.observed import Endpoint, Observed
+from spofless.core.judgement import findings
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.status import Finding, ZoneLoss
+from spofless.core.observed.records import Endpoint, Observed
+from spofless.core.placement import zones
 
 from .builders import TEMPLATE, ZONE_KEY, budgets, endpoints, nodes, pods
 
@@ -18,7 +20,7 @@ def run(
     min_zones: int = 2,
     eps: tuple[Endpoint, ...] | None = None,
     node_of: Any = None,
-) -> tuple[list[api.Finding], list[api.ZoneLoss]]:
+) -> tuple[list[Finding], list[ZoneLoss]]:
     spec = ResilientSiteSpec.model_validate({"template": TEMPLATE, "minZones": min_zones})
     observed = Observed(
         nodes=nodes(node_zones),
@@ -27,8 +29,8 @@ def run(
         children=budgets("shop", sorted(node_zones)),
     )
     zone_set = zones.resolve(None, ZONE_KEY, observed.nodes, [])
-    ready = analysis.readiness(observed, list(zone_set.expected))
-    return analysis.findings(spec, zone_set, ready, observed, "shop"), analysis.zone_loss(
+    ready = findings.readiness(observed, list(zone_set.expected))
+    return findings.findings(spec, zone_set, ready, observed, "shop"), findings.zone_loss(
         spec, zone_set.expected, ready
     )
 
@@ -90,7 +92,7 @@ def test_no_ready_endpoint_is_a_service_spof() -> None:
 def test_pods_on_a_not_ready_node_are_not_counted() -> None:
     spec = ResilientSiteSpec.model_validate({"template": TEMPLATE})
     observed = Observed(nodes=nodes(THREE, not_ready=("zone-b",)), pods=pods({"zone-a": 2, "zone-b": 2}))
-    ready = analysis.readiness(observed, sorted(THREE))
+    ready = findings.readiness(observed, sorted(THREE))
     assert ready.per_zone == {"zone-a": 2, "zone-b": 0, "zone-c": 0}
     assert spec.min_zones == 2
 
@@ -103,7 +105,7 @@ def test_budget_forbidding_every_disruption_is_a_warning_not_a_spof() -> None:
         endpoints=endpoints({"zone-a": 1, "zone-b": 1}),
     )
     zone_set = zones.resolve(None, ZONE_KEY, observed.nodes, [])
-    found = analysis.findings(spec, zone_set, analysis.readiness(observed, list(zone_set.expected)), observed, "shop")
+    found = findings.findings(spec, zone_set, findings.readiness(observed, list(zone_set.expected)), observed, "shop")
     budget = [f for f in found if f.scope == "DisruptionBudget"]
     assert budget and all(f.severity == "Warning" for f in budget)
     assert any("drains will hang" in f.message for f in budget)

@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spofless.audit import render
-from spofless.core import analysis, audit, rules, zones
-from spofless.core.api import ResilientSiteSpec
-from spofless.core.audit import (
+from spofless.core.judgement import audit, findings, rules
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.observed import inventory as parsers
+from spofless.core.observed.inventory import (
     BudgetRecord,
     EndpointRecord,
     Inventory,
@@ -22,7 +23,8 @@ from spofless.core.audit import (
     ServiceRecord,
     WorkloadRecord,
 )
-from spofless.core.observed import Node, Observed, Pod
+from spofless.core.observed.records import Node, Observed, Pod
+from spofless.core.placement import zones
 
 from .builders import TEMPLATE, ZONE_KEY
 
@@ -184,16 +186,16 @@ def test_records_from_api_objects() -> None:
         "spec": {"nodeName": "n1"},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }  # fmt: skip
-    assert audit.pod_from(pod) == PodRecord("app", "p", ("ReplicaSet", "rs"), "n1", True, False, {"a": "1"})
+    assert parsers.pod_from(pod) == PodRecord("app", "p", ("ReplicaSet", "rs"), "n1", True, False, {"a": "1"})
     pdb = {"metadata": {"namespace": "app", "name": "b"},
            "spec": {"maxUnavailable": "0%", "selector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["1"]}]}},
            "status": {"expectedPods": 2}}  # fmt: skip
-    record = audit.budget_from(pdb)
+    record = parsers.budget_from(pdb)
     assert record.selector is not None and record.selector.matches({"a": "1"}) and not record.selector.matches({})
     assert rules.budget_blocks_evictions(record.max_unavailable, None, 2)
     sl = {"metadata": {"namespace": "app", "labels": {"kubernetes.io/service-name": "s"}},
           "endpoints": [{"conditions": {"ready": False}, "zone": "z", "nodeName": "n"}, {}]}  # fmt: skip
-    assert [e.ready for e in audit.endpoints_from(sl)] == [False, True]
+    assert [e.ready for e in parsers.endpoints_from(sl)] == [False, True]
 
 
 @pytest.mark.parametrize(
@@ -229,9 +231,9 @@ def test_the_audit_and_the_operator_agree_on_what_is_a_spof(placed: list[str]) -
         nodes=nodes, pods=tuple(Pod(f"p{i}", n.rsplit("-", 1)[0], n, True, False) for i, n in enumerate(placed))
     )
     zone_set = zones.resolve(None, ZONE_KEY, nodes, [])
-    ready = analysis.readiness(observed, list(zone_set.expected))
+    ready = findings.readiness(observed, list(zone_set.expected))
     site = [
-        f for f in analysis.findings(spec, zone_set, ready, observed, "web") if f.scope in ("Replica", "Zone", "Node")
+        f for f in findings.findings(spec, zone_set, ready, observed, "web") if f.scope in ("Replica", "Zone", "Node")
     ]
     web = by_name(report)["web"]
     assert (web.finding is not None) == bool(site)

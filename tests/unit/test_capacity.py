@@ -7,10 +7,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core import placement, scale, triggers
-from spofless.core.api import ResilientSiteSpec
-from spofless.core.decision import Decision, decide, timestamp
-from spofless.core.observed import Observed, Pod
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.observed.records import Observed, Pod
+from spofless.core.placement import scale, split, triggers
+from spofless.core.site.decision import Decision, decide, timestamp
 
 from .builders import T0, TEMPLATE, site, world
 
@@ -244,7 +244,7 @@ def test_draining_never_drops_ready_capacity_below_the_spec(
     names = ["a", "b", "c"]
     have = dict(zip(names, ready, strict=True))
     want = {z: max(d, have[z]) if z in evacuating else d for z, d in zip(names, desired, strict=True)}
-    plan = placement.Placement(desired=want, target=dict(want), base=dict(want), held={})
+    plan = split.Placement(desired=want, target=dict(want), base=dict(want), held={})
     drained = triggers.drain(plan, sorted(evacuating), have, total)
     # The worst case: every pod the evacuated zones lose was ready.
     left = sum(have.values()) - sum(max(0, have[z] - drained.desired[z]) for z in evacuating)
@@ -304,7 +304,7 @@ def test_pods_pending_through_an_outage_do_not_make_the_returning_zone_full() ->
 
 
 def test_a_lifted_traffic_distribution_is_removed_from_the_service_explicitly() -> None:
-    from spofless.core.observed import Child
+    from spofless.core.observed.records import Child
 
     balanced = decide(site(TRAFFIC, steady(TRAFFIC)), world(ZONES, EVEN), T0)
     have = Child(kind="Service", name="shop", zone=None, body=service(balanced))

@@ -4,7 +4,7 @@ from typing import Any
 
 import yaml
 
-from spofless.core import crd
+from spofless.core.model import crd
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from spofless.core.decision import Decision, decide
-from spofless.core.observed import Allocatable, Child, Load, Observed, Pod
+from spofless.core.observed.records import Allocatable, Child, Load, Observed, Pod
+from spofless.core.site.decision import Decision, decide
 
 from .builders import T0, site, world
 

@@ -7,9 +7,9 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any
 
-from spofless.core import naming, template
-from spofless.core.decision import Decision, Trouble, decide
-from spofless.core.observed import Child, Observed
+from spofless.core.model import names, template
+from spofless.core.observed.records import Child, Observed
+from spofless.core.site.decision import Decision, Trouble, decide
 
 from .builders import T0, TEMPLATE, budgets, deployment_body, endpoints, nodes, pods, site
 
@@ -29,7 +29,7 @@ def cluster(
 ) -> Observed:
     """Each zone's Deployment runs sources[zone]; ready[zone] counts its ready pods by revision."""
     children = tuple(
-        Child("Deployment", naming.child_name("shop", z), z, deployment_body(replicas[z], sources[z])) for z in sources
+        Child("Deployment", names.child_name("shop", z), z, deployment_body(replicas[z], sources[z])) for z in sources
     )
     all_pods = tuple(p for z, by_rev in ready.items() for r, n in by_rev.items() for p in pods({z: n}, revision=r))
     per_zone = {z: sum(by_rev.values()) for z, by_rev in ready.items()}
@@ -45,14 +45,14 @@ def zone_templates(result: Decision) -> dict[str, str]:
     out = {}
     for m in result.apply:
         if m["kind"] == "Deployment":
-            zone = m["metadata"]["labels"][naming.LABEL_ZONE]
-            out[zone] = m["spec"]["template"]["metadata"]["annotations"][naming.ANNOTATION_REVISION]
+            zone = m["metadata"]["labels"][names.LABEL_ZONE]
+            out[zone] = m["spec"]["template"]["metadata"]["annotations"][names.ANNOTATION_REVISION]
     return out
 
 
 def replicas(result: Decision) -> dict[str, int]:
     out = {
-        m["metadata"]["labels"][naming.LABEL_ZONE]: m["spec"]["replicas"]
+        m["metadata"]["labels"][names.LABEL_ZONE]: m["spec"]["replicas"]
         for m in result.apply
         if m["kind"] == "Deployment"
     }
@@ -113,7 +113,7 @@ def test_a_halt_rolls_the_zone_back_and_says_so() -> None:
     halted = change(first.status, stuck, T0 + timedelta(seconds=61))
     assert zone_templates(halted) == {"zone-a": OLD_REV, "zone-b": OLD_REV, "zone-c": OLD_REV}
     zone_a = next(m for m in halted.apply if m["metadata"]["name"] == "shop-zone-a")
-    assert zone_a["metadata"]["annotations"][naming.ANNOTATION_ROLLED_BACK] == NEW_REV
+    assert zone_a["metadata"]["annotations"][names.ANNOTATION_ROLLED_BACK] == NEW_REV
     assert condition(halted.status, "RolloutHalted")["status"] == "True"
     assert condition(halted.status, "RolloutHalted")["reason"] == "ProgressDeadlineExceeded"
     warnings = [e.reason for e in halted.events if e.type == "Warning"]

@@ -8,11 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from spofless.core import dependencies, rules
-from spofless.core.api import DependencySpec
-from spofless.core.decision import decide
-from spofless.core.dependencies import Seen, ServiceInfo, WorkloadInfo
-from spofless.core.observed import Child, Endpoint
+from spofless.core.judgement import dependencies, rules
+from spofless.core.model.spec import DependencySpec
+from spofless.core.observed import parse
+from spofless.core.observed.records import Child, Endpoint, Seen, ServiceInfo, WorkloadInfo
+from spofless.core.site.decision import decide
+from spofless.operator import dependency_records
 
 from .builders import T0, site, world
 
@@ -143,7 +144,7 @@ def test_gather_finds_services_by_namespace_and_another_site_by_its_own_indices(
         ("data", "cache", "endpoints"): [eps(("zone-a", "n1")), eps(("zone-b", "n2"))],
         ("data", "*", "workload"): [DB],
     }
-    seen = dependencies.gather(
+    seen = dependency_records.gather(
         "web", spec, index, site_children={("web", "api"): [site_svc]}, site_endpoints={("web", "api"): [SPREAD]}
     )
     by_name = {s.name: s for s in seen}
@@ -154,16 +155,16 @@ def test_gather_finds_services_by_namespace_and_another_site_by_its_own_indices(
 
 def test_index_entries_and_dependents() -> None:
     svc = {"kind": "Service", "metadata": {"namespace": "data", "name": "db"}, "spec": {"selector": {"app": "db"}}}
-    assert dependencies.index_entry(svc, "spofless.dev/site") == {
+    assert dependency_records.index_entry(svc, "spofless.dev/site") == {
         ("data", "db", "service"): ServiceInfo((("app", "db"),))
     }
     sl = {"kind": "EndpointSlice", "metadata": {"namespace": "data", "labels": {"kubernetes.io/service-name": "db"}},
           "endpoints": [{"zone": "zone-a", "nodeName": "n1"}]}  # fmt: skip
-    assert dependencies.index_entry(sl, "x") == {("data", "db", "endpoints"): eps(("zone-a", "n1"))}
+    assert dependency_records.index_entry(sl, "x") == {("data", "db", "endpoints"): eps(("zone-a", "n1"))}
     sts = {"kind": "StatefulSet", "metadata": {"namespace": "data", "name": "db"}, "spec": {"replicas": 2}}
-    assert list(dependencies.index_entry(sts, "x")) == [("data", "*", "workload")]
-    assert dependencies.index_entry({"kind": "EndpointSlice", "metadata": {}}, "x") == {}
-    assert dependencies.dependents("web", "shop", {"dependsOn": [{"service": "data/db"}]}) == {
+    assert list(dependency_records.index_entry(sts, "x")) == [("data", "*", "workload")]
+    assert dependency_records.index_entry({"kind": "EndpointSlice", "metadata": {}}, "x") == {}
+    assert dependency_records.dependents("web", "shop", {"dependsOn": [{"service": "data/db"}]}) == {
         ("data", "db"): ("web", "shop"),
         ("data", "*"): ("web", "shop"),
     }
@@ -182,10 +183,10 @@ def test_records_from_api_objects() -> None:
         "metadata": {"name": "db"},
         "spec": {"template": {"metadata": {"labels": {"a": "b"}}}},
     }
-    assert dependencies.workload_from(sts) == WorkloadInfo("StatefulSet", "db", 1, frozenset({("a", "b")}))
+    assert parse.workload_from(sts) == WorkloadInfo("StatefulSet", "db", 1, frozenset({("a", "b")}))
     svc = {"metadata": {"labels": {"spofless.dev/site": "api"}}, "spec": {"selector": {"x": "y"}}}
-    assert dependencies.service_from(svc, "spofless.dev/site") == ServiceInfo((("x", "y"),), "api")
-    assert dependencies.slice_service({"metadata": {"labels": {"kubernetes.io/service-name": "db"}}}) == "db"
+    assert parse.service_from(svc, "spofless.dev/site") == ServiceInfo((("x", "y"),), "api")
+    assert parse.slice_service({"metadata": {"labels": {"kubernetes.io/service-name": "db"}}}) == "db"
 
 
 @pytest.mark.parametrize("bad", ["DB", "db_1", "a/b/c", "/db", "db/", "1db", "x" * 64, "ns/" + "y" * 64])

@@ -1,11 +1,12 @@
 from typing import Any
 
-from spofless.core import desired, naming
-from spofless.core.api import ResilientSiteSpec
+from spofless.core.model import names
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.site import owned
 
 from .builders import TEMPLATE
 
-OWNER = desired.Owner(name="shop", namespace="web", uid="uid-1")
+OWNER = owned.Owner(name="shop", namespace="web", uid="uid-1")
 
 
 def spec(**extra: object) -> ResilientSiteSpec:
@@ -13,7 +14,7 @@ def spec(**extra: object) -> ResilientSiteSpec:
 
 
 def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
-    out = desired.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
+    out = owned.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
     kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
     assert kinds == [
         ("Deployment", "shop-zone-a"),
@@ -23,11 +24,11 @@ def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
     ]
     for m in out:
         assert m["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
-        assert m["metadata"]["labels"][naming.LABEL_SITE] == "shop"
+        assert m["metadata"]["labels"][names.LABEL_SITE] == "shop"
 
 
 def test_deployment_is_pinned_to_its_zone_and_spread_over_its_nodes() -> None:
-    dep = desired.deployment(OWNER, spec(), "zone-a", 3)
+    dep = owned.deployment(OWNER, spec(), "zone-a", 3)
     pod = dep["spec"]["template"]["spec"]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms == [
@@ -37,7 +38,7 @@ def test_deployment_is_pinned_to_its_zone_and_spread_over_its_nodes() -> None:
     assert spread["topologyKey"] == "kubernetes.io/hostname"
     assert spread["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     assert dep["spec"]["replicas"] == 3
-    assert dep["spec"]["template"]["metadata"]["labels"][naming.LABEL_ZONE] == "zone-a"
+    assert dep["spec"]["template"]["metadata"]["labels"][names.LABEL_ZONE] == "zone-a"
 
 
 def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
@@ -49,7 +50,7 @@ def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
             ]}}},
         }
     }  # fmt: skip
-    dep = desired.deployment(OWNER, spec(template=template), "zone-a", 1)
+    dep = owned.deployment(OWNER, spec(template=template), "zone-a", 1)
     term = dep["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"
     ]["nodeSelectorTerms"][0]
@@ -63,40 +64,41 @@ def test_user_node_affinity_is_kept_and_narrowed_to_the_zone() -> None:
 
 
 def test_budget_never_blocks_draining_a_dead_node() -> None:
-    pdb = desired.disruption_budget(OWNER, spec(disruptionBudget={"maxUnavailable": 2}))
+    pdb = owned.disruption_budget(OWNER, spec(disruptionBudget={"maxUnavailable": 2}))
     assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert pdb["spec"]["maxUnavailable"] == 2
 
 
 def test_one_budget_covers_the_site_in_every_zone() -> None:
-    pdb = desired.disruption_budget(OWNER, spec())
+    pdb = owned.disruption_budget(OWNER, spec())
     assert pdb["metadata"]["name"] == "shop"
-    assert pdb["spec"]["selector"] == {"matchLabels": {naming.LABEL_SITE: "shop"}}
-    assert desired.disruption_budget(OWNER, spec(), max_unavailable=0)["spec"]["maxUnavailable"] == 0
+    assert pdb["spec"]["selector"] == {"matchLabels": {names.LABEL_SITE: "shop"}}
+    assert owned.disruption_budget(OWNER, spec(), max_unavailable=0)["spec"]["maxUnavailable"] == 0
 
 
 def test_service_ports_default_to_the_container_ports() -> None:
-    svc = desired.service(OWNER, spec())
+    svc = owned.service(OWNER, spec())
     assert svc["spec"]["ports"] == [{"port": 8080, "targetPort": 8080, "protocol": "TCP"}]
-    assert svc["spec"]["selector"] == naming.site_labels("shop")
+    assert svc["spec"]["selector"] == names.site_labels("shop")
 
 
 def test_service_ports_from_the_spec() -> None:
-    svc = desired.service(OWNER, spec(service={"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}))
+    svc = owned.service(OWNER, spec(service={"type": "NodePort", "ports": [{"port": 80, "targetPort": 8080}]}))
     assert svc["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]
     assert svc["spec"]["type"] == "NodePort"
 
 
 def test_no_port_anywhere_makes_a_headless_service() -> None:
-    svc = desired.service(OWNER, spec(template={"spec": {"containers": [{"name": "w", "image": "busybox"}]}}))
+    svc = owned.service(OWNER, spec(template={"spec": {"containers": [{"name": "w", "image": "busybox"}]}}))
     assert svc["spec"]["clusterIP"] == "None"
     assert "ports" not in svc["spec"]
 
 
 def test_a_childs_fingerprint_ignores_its_resource_version_only() -> None:
-    from spofless.core.observed import child_from, fingerprint
+    from spofless.core.observed.parse import child_from
+    from spofless.operator.compact import fingerprint
 
-    body = desired.deployment(OWNER, spec(), "zone-a", 2)
+    body = owned.deployment(OWNER, spec(), "zone-a", 2)
     base = {**body, "metadata": {**body["metadata"], "resourceVersion": "1"}, "status": {"readyReplicas": 1}}
     bumped = {**base, "metadata": {**base["metadata"], "resourceVersion": "2"}, "status": {"readyReplicas": 2}}
     scaled = {**bumped, "spec": {**bumped["spec"], "replicas": 3}}

@@ -2,8 +2,8 @@
 
 import asyncio
 
-from spofless.core import decision
-from spofless.core.events import Event
+from spofless.core.model.events import Event
+from spofless.core.site import decision
 from spofless.operator import fleet
 from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler

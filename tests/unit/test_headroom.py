@@ -1,9 +1,12 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core import headroom, quantity
-from spofless.core.headroom import Book, PodLoad, SiteRequest
-from spofless.core.observed import Allocatable, Load, Node, pod_from
+from spofless.core.judgement import headroom
+from spofless.core.judgement.headroom import SiteRequest
+from spofless.core.observed import quantity
+from spofless.core.observed.parse import pod_from
+from spofless.core.observed.records import Allocatable, Load, Node, PodLoad
+from spofless.operator.usage import Book
 
 from .builders import ZONE_KEY
 

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core.naming import MAX_NAME, child_name
+from spofless.core.model.names import MAX_NAME, child_name
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 

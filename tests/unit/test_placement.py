@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core.placement import fail_over, place, spread
+from spofless.core.placement.split import fail_over, place, spread
 
 ZONES = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=5, unique=True)
 

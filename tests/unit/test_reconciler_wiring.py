@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless.core import decision
-from spofless.core.events import Event
-from spofless.core.observed import Child, Observed
+from spofless.core.model.events import Event
+from spofless.core.observed.records import Child, Observed
+from spofless.core.site import decision
 from spofless.kube import Api, Refused
 from spofless.operator import metrics
 from spofless.operator import reconciler as reconciler_module

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spofless.core.api import RolloutSpec, RolloutStatus
-from spofless.core.rollout import Step, ZoneView, findings, order, refusal_status, step
+from spofless.core.model.spec import RolloutSpec
+from spofless.core.model.status import RolloutStatus
+from spofless.core.rollout.machine import Step, ZoneView, findings, order, refusal_status, step
 
 from .builders import T0
 

@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from spofless.core import crd, podtemplate_schema, template
-from spofless.core.api import TEMPLATE_SCHEMA, ResilientSiteSpec
-from spofless.core.decision import decide
+from spofless.core.judgement import findings
+from spofless.core.model import crd, podtemplate_schema, template
+from spofless.core.model.spec import TEMPLATE_SCHEMA, ResilientSiteSpec
+from spofless.core.site.decision import decide
 
 from .builders import T0, site, world
 from .schema_strategy import from_schema
@@ -63,10 +64,10 @@ def test_containers_without_a_readiness_probe_are_a_warning() -> None:
             ]
         }
     }
-    found = template.readiness_findings(tpl)
+    found = findings.readiness_findings(tpl)
     assert [(f.scope, f.name, f.severity) for f in found] == [("Readiness", "web", "Warning")]
     probed = {"spec": {"containers": [{"name": "web", "image": "x", "readinessProbe": {"httpGet": {"port": 80}}}]}}
-    assert template.readiness_findings(probed) == []
+    assert findings.readiness_findings(probed) == []
 
 
 def test_the_readiness_warning_shows_in_the_status_but_is_no_spof() -> None:
@@ -95,7 +96,7 @@ def test_the_examples_are_valid_sites_with_readiness_probes() -> None:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "ResilientSite":
                 spec = ResilientSiteSpec.model_validate(doc["spec"])
-                assert template.readiness_findings(spec.template) == [], path.name
+                assert findings.readiness_findings(spec.template) == [], path.name
 
 
 def test_the_production_example_meets_the_restricted_pod_security_profile() -> None:

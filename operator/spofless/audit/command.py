@@ -19,7 +19,7 @@ from spofless import kube
 from spofless.audit import render
 from spofless.audit.options import FAIL_ON
 from spofless.audit.reader import Reader
-from spofless.core import audit
+from spofless.core.judgement import audit
 
 
 def run(args: argparse.Namespace) -> int:

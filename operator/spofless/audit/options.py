@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Literal
 
-from spofless.core import api
+from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 
 FAIL_ON: dict[str, Literal["SPOF", "Warning"] | None] = {"spof": "SPOF", "warning": "Warning", "never": None}
 
@@ -25,4 +25,4 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.add_argument("-o", "--output", choices=["table", "json"], default="table")
     cmd.add_argument("--fail-on", choices=list(FAIL_ON), default="spof",
                      help="exit 1 when a finding of this severity or worse is present (default %(default)s)")  # fmt: skip
-    cmd.add_argument("--topology-key", default=api.DEFAULT_TOPOLOGY_KEY, help="node label naming the zone")
+    cmd.add_argument("--topology-key", default=DEFAULT_TOPOLOGY_KEY, help="node label naming the zone")

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from spofless.core import audit
+from spofless.core.observed import inventory
 from spofless.kube import Kube
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class Reader:
         return f"{kind.prefix}/namespaces/{self.namespace}/{kind.plural}"
 
     async def _list(
-        self, kind: Kind, reduce: Callable[[dict[str, Any]], list[T]], missing: list[audit.Missing],
+        self, kind: Kind, reduce: Callable[[dict[str, Any]], list[T]], missing: list[inventory.Missing],
         selector: str | None = None,
     ) -> list[T] | None:  # fmt: skip
         out: list[T] = []
@@ -63,32 +63,34 @@ class Reader:
             if err.status != 403:
                 raise
             where = "cluster-wide" if self.namespace is None or kind is NODES else self.namespace
-            missing.append(audit.Missing("list", kind.resource, where, kind.effect))
+            missing.append(inventory.Missing("list", kind.resource, where, kind.effect))
             return None
         return out
 
-    async def inventory(self) -> tuple[audit.Inventory, set[tuple[str, str, str]] | None]:
+    async def inventory(self) -> tuple[inventory.Inventory, set[tuple[str, str, str]] | None]:
         """Everything the audit reads, and (with a label selector) which workloads and Services it chose."""
-        missing: list[audit.Missing] = []
+        missing: list[inventory.Missing] = []
         sel = self.label_selector
-        nodes = await self._list(NODES, lambda b: [audit.node_from(b, self.topology_key)], missing)
-        pods = await self._list(PODS, lambda b: [audit.pod_from(b)], missing)
-        workloads: list[audit.WorkloadRecord] = []
+        nodes = await self._list(NODES, lambda b: [inventory.node_from(b, self.topology_key)], missing)
+        pods = await self._list(PODS, lambda b: [inventory.pod_from(b)], missing)
+        workloads: list[inventory.WorkloadRecord] = []
         for kind, name in ((DEPLOYMENTS, "Deployment"), (STATEFULSETS, "StatefulSet")):
-            read = await self._list(kind, lambda b, n=name: [audit.workload_from(b, n)], missing, sel)  # type: ignore[misc]
+            read = await self._list(kind, lambda b, n=name: [inventory.workload_from(b, n)], missing, sel)  # type: ignore[misc]
             workloads.extend(read or [])
         # Every ReplicaSet ties a Deployment to its pods; the selector only picks ownerless ones to report.
-        replicasets = await self._list(REPLICASETS, lambda b: [audit.workload_from(b, "ReplicaSet")], missing)
+        replicasets = await self._list(REPLICASETS, lambda b: [inventory.workload_from(b, "ReplicaSet")], missing)
         workloads.extend(replicasets or [])
-        budgets = await self._list(BUDGETS, lambda b: [audit.budget_from(b)], missing)
-        services = await self._list(SERVICES, lambda b: [audit.service_from(b)], missing, sel)
-        endpoints = await self._list(SLICES, audit.endpoints_from, missing)
+        budgets = await self._list(BUDGETS, lambda b: [inventory.budget_from(b)], missing)
+        services = await self._list(SERVICES, lambda b: [inventory.service_from(b)], missing, sel)
+        endpoints = await self._list(SLICES, inventory.endpoints_from, missing)
         chosen: set[tuple[str, str, str]] | None = None
         if sel:
             chosen = {(w.kind, w.namespace, w.name) for w in workloads if w.kind != "ReplicaSet"}
             chosen |= {("Service", s.namespace, s.name) for s in services or []}
             if replicasets is not None:
-                picked = await self._list(REPLICASETS, lambda b: [audit.workload_from(b, "ReplicaSet")], [], sel)
+                picked = await self._list(REPLICASETS, lambda b: [inventory.workload_from(b, "ReplicaSet")], [], sel)
                 chosen |= {(w.kind, w.namespace, w.name) for w in picked or []}
-        inv = audit.Inventory(nodes, pods, workloads, budgets, services, endpoints, missing, replicasets is not None)
+        inv = inventory.Inventory(
+            nodes, pods, workloads, budgets, services, endpoints, missing, replicasets is not None
+        )
         return inv, chosen

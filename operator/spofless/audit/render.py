@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from spofless.core import audit
+from spofless.core.judgement import audit
 
 
 def as_json(report: audit.Report, scope: str) -> str:

@@ -19,14 +19,18 @@ from typing import Any
 
 import kopf
 
-from spofless.core import api, dependencies, headroom, kinds, naming, observed
-from spofless.core.events import Event
+from spofless.core.judgement import headroom
+from spofless.core.model import kinds, names
+from spofless.core.model.events import Event
+from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
+from spofless.core.observed import parse, records
 from spofless.kube import Kube
+from spofless.operator import compact, dependency_records, usage
 from spofless.operator.fleet import Fleet
 from spofless.operator.reconciler import Reconciler, SiteKey
 
-OWNED_LABELS = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
-NOT_OWNED_LABELS = {naming.LABEL_MANAGED_BY: kopf.ABSENT}
+OWNED_LABELS = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
+NOT_OWNED_LABELS = {names.LABEL_MANAGED_BY: kopf.ABSENT}
 PEERING_LIFETIME = 15  # seconds
 HEADROOM_DELAY = 2.0  # seconds: one look at the fleet's headroom per burst of pod changes
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
@@ -41,12 +45,12 @@ def _selector(kind: kinds.Kind) -> dict[str, str]:
 
 SITE = _selector(kinds.SITE)
 
-SiteIndex = kopf.Index[SiteKey, observed.Compact]
-NodeIndex = kopf.Index[None, observed.Node]
-PodIndex = kopf.Index[SiteKey, observed.Pod]
-EndpointIndex = kopf.Index[SiteKey, tuple[observed.Endpoint, ...]]
-ChildIndex = kopf.Index[SiteKey, observed.Child]
-DependencyIndex = kopf.Index[dependencies.IndexKey, dependencies.Record]
+SiteIndex = kopf.Index[SiteKey, compact.Compact]
+NodeIndex = kopf.Index[None, records.Node]
+PodIndex = kopf.Index[SiteKey, records.Pod]
+EndpointIndex = kopf.Index[SiteKey, tuple[records.Endpoint, ...]]
+ChildIndex = kopf.Index[SiteKey, records.Child]
+DependencyIndex = kopf.Index[dependency_records.IndexKey, dependency_records.Record]
 DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
 
 
@@ -86,10 +90,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     memo.nodes = {}
     memo.seen = {}  # object uid -> fingerprint of what a pass reads of it
     memo.fleet = Fleet(_log)
-    memo.book = headroom.Book()  # per-node sums of what every pod requests: the headroom's input
+    memo.book = usage.Book()  # per-node sums of what every pod requests: the headroom's input
     memo.unabsorbable = None  # the zones whose loss the fleet could not absorb, last time looked
     memo.headroom_check = None  # the pending look, HEADROOM_DELAY after a pod's load changed
-    memo.topology_keys = {api.DEFAULT_TOPOLOGY_KEY}  # the sites' zone keys (walking 1000 sites per look cost 9 % CPU)
+    memo.topology_keys = {DEFAULT_TOPOLOGY_KEY}  # the sites' zone keys (walking 1000 sites per look cost 9 % CPU)
 
 
 @kopf.on.cleanup()
@@ -104,29 +108,29 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.index(**SITE)
-async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Compact]:
-    return {(namespace, name): observed.site_from(body)}
+async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, compact.Compact]:
+    return {(namespace, name): compact.site_from(body)}
 
 
 @kopf.index(**_selector(kinds.NODE))
-async def node_index(body: kopf.Body, **_: Any) -> dict[None, observed.Node]:
-    return {None: observed.node_from(body)}
+async def node_index(body: kopf.Body, **_: Any) -> dict[None, records.Node]:
+    return {None: parse.node_from(body)}
 
 
 @kopf.index(**_selector(kinds.POD), labels=OWNED_LABELS)
-async def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Pod]:
-    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.pod_from(body)}
+async def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, records.Pod]:
+    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.pod_from(body)}
 
 
 @kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=OWNED_LABELS)
 async def endpoint_index(
     namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any
-) -> dict[SiteKey, tuple[observed.Endpoint, ...]]:
-    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.endpoints_from(body)}
+) -> dict[SiteKey, tuple[records.Endpoint, ...]]:
+    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.endpoints_from(body)}
 
 
-async def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, observed.Child]:
-    return {(namespace, labels.get(naming.LABEL_SITE, "")): observed.child_from(dict(body))}
+async def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, records.Child]:
+    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.child_from(dict(body))}
 
 
 for _kind in kinds.OWNED:  # one index over every kind a site owns
@@ -142,21 +146,21 @@ class Indices:
     pods: PodIndex
     endpoints: EndpointIndex
     children: ChildIndex
-    usage: Mapping[str, observed.Load]  # node -> what its pods request (the headroom's book)
+    usage: Mapping[str, records.Load]  # node -> what its pods request (the headroom's book)
     dependencies: DependencyIndex
 
-    def load(self, key: SiteKey) -> tuple[Mapping[str, Any], observed.Observed] | None:
+    def load(self, key: SiteKey) -> tuple[Mapping[str, Any], records.Observed] | None:
         """The site's body and what is observed of it, or None once it is gone."""
         bodies = list(self.sites.get(key, ()))
         if not bodies:
             return None
-        seen = observed.Observed(
+        seen = records.Observed(
             nodes=tuple(self.nodes.get(None, ())),
             pods=tuple(self.pods.get(key, ())),
             endpoints=tuple(e for part in self.endpoints.get(key, ()) for e in part),
             children=tuple(self.children.get(key, ())),
             usage=self.usage,
-            dependencies=dependencies.gather(
+            dependencies=dependency_records.gather(
                 key[0], bodies[0].get("spec") or {}, self.dependencies, self.children, self.endpoints
             ),
         )
@@ -164,7 +168,7 @@ class Indices:
 
 
 async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices, status_only: bool = False) -> None:
-    async def load() -> tuple[Mapping[str, Any], observed.Observed] | None:
+    async def load() -> tuple[Mapping[str, Any], records.Observed] | None:
         return indices.load(key)
 
     reconciler: Reconciler = memo.reconciler
@@ -206,7 +210,7 @@ async def site_changed(
     if seen.get(uid) == relevant:
         return  # our own status patch, or kopf's bookkeeping: nothing a decision reads
     seen[uid] = relevant
-    memo.topology_keys.add(dict(body.spec).get("topologyKey") or api.DEFAULT_TOPOLOGY_KEY)
+    memo.topology_keys.add(dict(body.spec).get("topologyKey") or DEFAULT_TOPOLOGY_KEY)
     indices = Indices(
         site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
     )
@@ -217,10 +221,10 @@ def _relevant(plural: str, body: kopf.Body) -> int:
     """A fingerprint of what a pass reads of one object: a change elsewhere (a Deployment's status,
     a pod's IP, a resourceVersion) cannot change a decision, so it triggers no pass."""
     if plural == kinds.POD.plural:
-        return hash(observed.pod_from(body))
+        return hash(parse.pod_from(body))
     if plural == kinds.ENDPOINT_SLICE.plural:
-        return hash(observed.endpoints_from(body))
-    return observed.fingerprint(observed.child_from(body))
+        return hash(parse.endpoints_from(body))
+    return compact.fingerprint(parse.child_from(body))
 
 
 async def child_changed(
@@ -239,7 +243,7 @@ async def child_changed(
     dependency_index: DependencyIndex,
     **_: Any,
 ) -> None:
-    site = labels.get(naming.LABEL_SITE)
+    site = labels.get(names.LABEL_SITE)
     if not site:
         return
     seen: dict[str, int] = memo.seen
@@ -276,7 +280,7 @@ async def node_changed(
 ) -> None:
     """A node that turns Ready or NotReady, or comes or goes, may change every site's zones: one
     fleet round (statuses first, then moves; see fleet.py), however many nodes change at once."""
-    record = None if type == "DELETED" else observed.node_from(body)
+    record = None if type == "DELETED" else parse.node_from(body)
     if memo.nodes.get(name) == record:
         return  # a heartbeat or an unrelated field: nothing a site cares about
     memo.nodes[name] = record
@@ -302,7 +306,7 @@ async def pod_load(
 ) -> None:
     """Every pod of the cluster, reduced to its node and requests, summed per node (the headroom).
     When the room for a zone's loss flips, every site's what-if is redone (a fleet round)."""
-    if memo.book.update(uid, None if type == "DELETED" else headroom.pod_load_from(body)) and not memo.headroom_check:
+    if memo.book.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not memo.headroom_check:
         indices = Indices(
             site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
         )
@@ -333,13 +337,13 @@ def _fleet_round(memo: kopf.Memo, indices: Indices) -> None:
 @kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=NOT_OWNED_LABELS)
 @kopf.index(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
 @kopf.index(**_selector(kinds.STATEFUL_SET))
-async def dependency_index(body: kopf.Body, **_: Any) -> dict[dependencies.IndexKey, dependencies.Record]:
-    return dependencies.index_entry(body, naming.LABEL_SITE)
+async def dependency_index(body: kopf.Body, **_: Any) -> dict[dependency_records.IndexKey, dependency_records.Record]:
+    return dependency_records.index_entry(body, names.LABEL_SITE)
 
 
 @kopf.index(**SITE)
 async def dependents_index(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], SiteKey]:
-    return dependencies.dependents(namespace, name, spec)
+    return dependency_records.dependents(namespace, name, spec)
 
 
 @kopf.on.event(**_selector(kinds.SERVICE))
@@ -362,7 +366,7 @@ async def dependency_changed(
 ) -> None:
     """A Service appearing or going, its endpoints, or a workload's replicas in its namespace changing:
     a pass of exactly the sites that depend on it (nothing for a change the analysis does not read)."""
-    key = dependencies.trigger_key(body)
+    key = dependency_records.trigger_key(body)
     sites = list(dependents_index.get(key, ())) if key else []
     seen: dict[str, int] = memo.seen
     mark = f"dependency:{uid}"
@@ -371,7 +375,7 @@ async def dependency_changed(
         if not sites:
             return
     else:
-        relevant = hash(tuple(dependencies.index_entry(body, naming.LABEL_SITE).items()))
+        relevant = hash(tuple(dependency_records.index_entry(body, names.LABEL_SITE).items()))
         if seen.get(mark) == relevant:
             return
         seen[mark] = relevant

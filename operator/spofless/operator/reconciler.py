@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from spofless.core import decision
-from spofless.core.events import Event
-from spofless.core.observed import Child, Observed, plain
+from spofless.core.model.events import Event
+from spofless.core.observed.records import Child, Observed
+from spofless.core.site import decision
 from spofless.kube import Api, Failure, Refused, describe, failure
 from spofless.operator import metrics
+from spofless.operator.compact import plain
 
 SiteKey = tuple[str, str]  # (namespace, name)
 ChildKey = tuple[str, str]  # (kind, name) within the site's namespace

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core.api import Cause
+from spofless.core.model.status import Cause
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,16 @@ failure with a message a person understands, and what losing each zone would lea
 
 from __future__ import annotations
 
-from spofless.core import api, rules, template
-from spofless.core.headroom import Verdict
-from spofless.core.observed import Observed, Pod
-from spofless.core.zones import ZoneSet
+from collections.abc import Mapping
+from typing import Any
+
+from spofless.core.judgement import rules
+from spofless.core.judgement.headroom import Verdict
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.status import Finding, ZoneLoss
+from spofless.core.model.template import containers_without_readiness_probe
+from spofless.core.observed.records import Observed, Pod
+from spofless.core.placement.zones import ZoneSet
 
 # The site's ready pods: Ready themselves, on a node that is Ready, not terminating.
 Readiness = rules.Spread
@@ -26,26 +32,26 @@ def _names(items: list[str]) -> str:
 
 
 def findings(
-    spec: api.ResilientSiteSpec,
+    spec: ResilientSiteSpec,
     zone_set: ZoneSet,
     ready: Readiness,
     observed: Observed,
     service_name: str,
-) -> list[api.Finding]:
+) -> list[Finding]:
     """Every single point of failure of the site, most severe first, then warnings."""
     out = [_finding(w) for w in rules.replica_weaknesses(ready, spec.min_zones)]
     out.extend(_topology(spec, zone_set))
     out.extend(_service(observed, service_name, len(zone_set.expected)))
     out.extend(_budgets(spec, observed, service_name))
-    out.extend(template.readiness_findings(spec.template))
+    out.extend(readiness_findings(spec.template))
     return out
 
 
-def _topology(spec: api.ResilientSiteSpec, zone_set: ZoneSet) -> list[api.Finding]:
+def _topology(spec: ResilientSiteSpec, zone_set: ZoneSet) -> list[Finding]:
     if len(zone_set.expected) == 1:
         zone = zone_set.expected[0]
         return [
-            api.Finding(
+            Finding(
                 scope="Topology",
                 name=zone,
                 message=f"the site runs in one zone only ({zone}): losing it loses the site",
@@ -54,7 +60,7 @@ def _topology(spec: api.ResilientSiteSpec, zone_set: ZoneSet) -> list[api.Findin
     if len(zone_set.cluster_zones) < spec.min_zones:
         have = _names(list(zone_set.cluster_zones)) or "none"
         return [
-            api.Finding(
+            Finding(
                 scope="Topology",
                 name="cluster",
                 message=f"the cluster has {len(zone_set.cluster_zones)} zone(s) with Ready nodes ({have}), fewer than minZones {spec.min_zones}",
@@ -63,22 +69,22 @@ def _topology(spec: api.ResilientSiteSpec, zone_set: ZoneSet) -> list[api.Findin
     return []
 
 
-def _service(observed: Observed, name: str, expected_zones: int) -> list[api.Finding]:
+def _service(observed: Observed, name: str, expected_zones: int) -> list[Finding]:
     ready = rules.spread_of((e.zone, e.node) for e in observed.endpoints if e.ready)
     return [_finding(w) for w in rules.endpoint_weaknesses(name, ready, expected_zones > 1)]
 
 
-def _finding(weakness: rules.Weakness) -> api.Finding:
-    return api.Finding(scope=weakness.scope, name=weakness.name, message=weakness.message)
+def _finding(weakness: rules.Weakness) -> Finding:
+    return Finding(scope=weakness.scope, name=weakness.name, message=weakness.message)
 
 
-def _budgets(spec: api.ResilientSiteSpec, observed: Observed, name: str) -> list[api.Finding]:
+def _budgets(spec: ResilientSiteSpec, observed: Observed, name: str) -> list[Finding]:
     have = any(c.kind == "PodDisruptionBudget" and c.name == name for c in observed.children)
     out = (
         []
         if have
         else [
-            api.Finding(
+            Finding(
                 scope="DisruptionBudget",
                 name=name,
                 severity="Warning",
@@ -88,7 +94,7 @@ def _budgets(spec: api.ResilientSiteSpec, observed: Observed, name: str) -> list
     )
     if rules.budget_blocks_evictions(spec.disruption_budget.max_unavailable, None, spec.replicas):
         out.append(
-            api.Finding(
+            Finding(
                 scope="DisruptionBudget",
                 name="maxUnavailable",
                 severity="Warning",
@@ -99,8 +105,8 @@ def _budgets(spec: api.ResilientSiteSpec, observed: Observed, name: str) -> list
 
 
 def zone_loss(
-    spec: api.ResilientSiteSpec, zones: tuple[str, ...], ready: Readiness, room: dict[str, Verdict] | None = None
-) -> list[api.ZoneLoss]:
+    spec: ResilientSiteSpec, zones: tuple[str, ...], ready: Readiness, room: dict[str, Verdict] | None = None
+) -> list[ZoneLoss]:
     """What-if: ready replicas and zones left if each zone were lost now, and whether the other
     zones have room for what would move (`room`, from the headroom; absent where unknown)."""
     out = []
@@ -108,7 +114,7 @@ def zone_loss(
         left = ready.left_after_losing(zone)
         zones_left = len([z for z in ready.zones if z != zone])
         out.append(
-            api.ZoneLoss(
+            ZoneLoss(
                 zone=zone,
                 ready_replicas_left=left,
                 ready_zones_left=zones_left,
@@ -118,3 +124,19 @@ def zone_loss(
             )
         )
     return out
+
+
+def readiness_findings(template: Mapping[str, Any]) -> list[Finding]:
+    """A Warning per template whose containers lack a readiness probe: every ready count is then optimistic."""
+    missing = containers_without_readiness_probe(template)
+    if not missing:
+        return []
+    return [
+        Finding(
+            scope="Readiness",
+            name=", ".join(missing),
+            severity="Warning",
+            message=f"container(s) {', '.join(missing)} have no readiness probe: a pod counts as ready once it "
+            "has started, so ready counts and the single-point-of-failure picture are optimistic",
+        )
+    ]

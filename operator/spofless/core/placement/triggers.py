@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from spofless.core import placement
-from spofless.core.api import Cause, Evacuation, EvacuationStatus, ResilientSiteSpec, ZoneStatus
-from spofless.core.observed import Pod
-from spofless.core.zones import ZoneSet
+from spofless.core.model.spec import Evacuation, ResilientSiteSpec
+from spofless.core.model.status import Cause, EvacuationStatus, ZoneStatus
+from spofless.core.observed.records import Pod
+from spofless.core.placement import split
+from spofless.core.placement.zones import ZoneSet
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,7 @@ def assess(
     )
 
 
-def drain(
-    plan: placement.Placement, evacuating: Sequence[str], ready: Mapping[str, int], total: int
-) -> placement.Placement:
+def drain(plan: split.Placement, evacuating: Sequence[str], ready: Mapping[str, int], total: int) -> split.Placement:
     """Empties the evacuated zones as fast as the capacity replacing them is ready elsewhere, never
     faster: an evacuated zone keeps `total` minus the ready replicas of the other zones (never more
     than it has), so ready capacity stays at `total` throughout. It never grows back meanwhile."""

@@ -9,74 +9,11 @@ pods of the request still fit on it; cheap enough to run on every pass of every 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from spofless.core import naming, placement, quantity
-from spofless.core.observed import Body, Load, Node
-
-
-@dataclass(frozen=True)
-class PodLoad:
-    """One pod reduced to what the per-node sums need."""
-
-    node: str
-    cpu_milli: int
-    memory_bytes: int
-    site: bool  # a pod of a spofless site: it moves when its zone is lost
-
-
-def pod_load_from(body: Body) -> PodLoad | None:
-    """The pod's load on its node; None when it holds none (not bound yet, or finished)."""
-    spec = body.get("spec", {})
-    node = spec.get("nodeName")
-    if not node or body.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-        return None
-    labels = body.get("metadata", {}).get("labels") or {}
-    cpu, memory = quantity.pod_requests(spec)
-    return PodLoad(node, cpu, memory, labels.get(naming.LABEL_MANAGED_BY) == naming.MANAGED_BY)
-
-
-class Book:
-    """Per-node sums of what the pods bound there request, updated one pod event at a time
-    (O(1) each), so no pass ever walks every pod of the cluster."""
-
-    def __init__(self) -> None:
-        self.records: dict[Hashable, PodLoad] = {}
-        self.per_node: dict[str, Load] = {}
-
-    def update(self, key: Hashable, record: PodLoad | None) -> bool:
-        """Records the pod's new load (None: it holds none any more). True when a sum changed."""
-        old = self.records.pop(key, None)
-        if record is not None:
-            self.records[key] = record
-        if old == record:
-            return False
-        if old is not None:
-            self._add(old, -1)
-        if record is not None:
-            self._add(record, 1)
-        return True
-
-    def _add(self, pod: PodLoad, sign: int) -> None:
-        load = self.per_node.get(pod.node, Load())
-        load = replace(
-            load,
-            pods=load.pods + sign,
-            cpu_milli=load.cpu_milli + sign * pod.cpu_milli,
-            memory_bytes=load.memory_bytes + sign * pod.memory_bytes,
-        )
-        if pod.site:
-            load = replace(
-                load,
-                site_pods=load.site_pods + sign,
-                site_cpu_milli=load.site_cpu_milli + sign * pod.cpu_milli,
-                site_memory_bytes=load.site_memory_bytes + sign * pod.memory_bytes,
-            )
-        if load.pods == 0:
-            self.per_node.pop(pod.node, None)
-        else:
-            self.per_node[pod.node] = load
+from spofless.core.observed.records import Load, Node
+from spofless.core.placement import split
 
 
 def fits(node: Node, load: Load | None, cpu_milli: int, memory_bytes: int) -> int:
@@ -163,8 +100,8 @@ def _verdict(
 ) -> Verdict:
     lost = [*site.out_of_service, zone]
     others = {z: site_room.get(z, 0) for z in site.base if z not in lost}
-    order = placement.site_order(site.key, list(site.base), others)
-    target = placement.fail_over(site.base, lost, order, others, site.desired)
+    order = split.site_order(site.key, list(site.base), others)
+    target = split.fail_over(site.base, lost, order, others, site.desired)
     arriving = {z: max(0, target[z] - site.desired.get(z, 0)) for z in others}
     moving = sum(arriving.values())
     short_alone = sum(max(0, n - others[z]) for z, n in arriving.items())

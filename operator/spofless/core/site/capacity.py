@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from spofless.core import placement, scale
-from spofless.core.api import Cause, ResilientSiteSpec, ResilientSiteStatus
-from spofless.core.events import Event
-from spofless.core.traffic import Traffic
-from spofless.core.triggers import Triggers
+from spofless.core.model.events import Event
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.status import Cause, ResilientSiteStatus
+from spofless.core.placement import scale, split
+from spofless.core.placement.traffic import Traffic
+from spofless.core.placement.triggers import Triggers
 
 _WHAT: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}
 _ORDER: dict[Cause, int] = {"ZoneLost": 0, "ZoneFull": 1, "Evacuated": 2}
@@ -24,7 +25,7 @@ def annotate(
     spec: ResilientSiteSpec,
     trig: Triggers,
     recovering: Sequence[str],
-    plan: placement.Placement,
+    plan: split.Placement,
     traffic: Traffic | None,
 ) -> list[ConditionUpdate]:
     """Adds the scale fields, zone causes, evacuations and traffic mode to the status _status made;

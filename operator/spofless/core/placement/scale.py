@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from spofless.core import naming, placement
-from spofless.core.api import Finding, ResilientSiteSpec
+from spofless.core.model import names
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.status import Finding
+from spofless.core.placement import split
 
 
 def replicas(spec: ResilientSiteSpec) -> int:
@@ -39,9 +41,9 @@ def floor_finding(spec: ResilientSiteSpec) -> Finding | None:
 
 def selector(site: str) -> str:
     """The site's pods, as a label selector string (the /scale subresource's form)."""
-    return ",".join(f"{k}={v}" for k, v in sorted(naming.site_labels(site).items()))
+    return ",".join(f"{k}={v}" for k, v in sorted(names.site_labels(site).items()))
 
 
-def current(plan: placement.Placement, out_of_service: Sequence[str]) -> int:
+def current(plan: split.Placement, out_of_service: Sequence[str]) -> int:
     """status.replicas: what the zones in service are asked for, surplus held during a failback excluded."""
     return sum(min(plan.desired[z], plan.target[z]) for z in plan.desired if z not in out_of_service)

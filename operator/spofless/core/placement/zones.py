@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spofless.core.observed import Node
+from spofless.core.observed.records import Node
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The kinds spofless owns or serves, in one table.
 
-The operator's watches, the API client's paths and the desired manifests' apiVersion and kind
+The operator's watches, the API client's paths (kube.py) and the children's apiVersion and kind
 all come from here, so adding or moving a kind is one edit.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spofless.core import api
+from spofless.core.model.spec import GROUP, KIND, PLURAL, VERSION
 
 
 @dataclass(frozen=True)
@@ -22,17 +22,8 @@ class Kind:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
-    def path_prefix(self) -> str:
-        """The API path the kind's objects live under."""
-        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
 
-    def path(self, namespace: str, name: str, subresource: str = "") -> str:
-        tail = f"/{subresource}" if subresource else ""
-        return f"{self.path_prefix}/namespaces/{namespace}/{self.plural}/{name}{tail}"
-
-
-SITE = Kind(api.KIND, api.GROUP, api.VERSION, api.PLURAL)
+SITE = Kind(KIND, GROUP, VERSION, PLURAL)
 DEPLOYMENT = Kind("Deployment", "apps", "v1", "deployments")
 DISRUPTION_BUDGET = Kind("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets")
 SERVICE = Kind("Service", "", "v1", "services")

@@ -12,8 +12,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core import kinds, naming, template
-from spofless.core.api import ResilientSiteSpec
+from spofless.core.model import kinds, names, template
+from spofless.core.model.spec import ResilientSiteSpec
 
 Manifest = dict[str, Any]
 
@@ -69,10 +69,10 @@ def pod_template(
     source = spec.template if source is None else source
     out = copy.deepcopy(dict(source))
     metadata = out.setdefault("metadata", {})
-    metadata["labels"] = {**(metadata.get("labels") or {}), **naming.zone_labels(owner.name, zone)}
+    metadata["labels"] = {**(metadata.get("labels") or {}), **names.zone_labels(owner.name, zone)}
     metadata["annotations"] = {
         **(metadata.get("annotations") or {}),
-        naming.ANNOTATION_REVISION: template.revision(source),
+        names.ANNOTATION_REVISION: template.revision(source),
     }
     pod = out.setdefault("spec", {})
     pod["affinity"] = _zone_affinity(pod.get("affinity") or {}, spec.topology_key, zone)
@@ -84,7 +84,7 @@ def pod_template(
             "whenUnsatisfiable": "DoNotSchedule",
             # Dead or cordoned nodes must not count as empty slots a pod has to wait for.
             "nodeTaintsPolicy": "Honor",
-            "labelSelector": {"matchLabels": naming.zone_selector(owner.name, zone)},
+            "labelSelector": {"matchLabels": names.zone_selector(owner.name, zone)},
             "matchLabelKeys": ["pod-template-hash"],
         },
     ]
@@ -107,17 +107,17 @@ def deployment(
     """The zone's Deployment, running `source` (default the spec's template). The template it was made
     from is kept in an annotation, so a later pass can keep the zone on it or roll another zone back to it."""
     source = spec.template if source is None else source
-    metadata = _metadata(owner, naming.child_name(owner.name, zone), naming.zone_labels(owner.name, zone))
-    metadata["annotations"] = {naming.ANNOTATION_TEMPLATE: json.dumps(source, sort_keys=True, separators=(",", ":"))}
+    metadata = _metadata(owner, names.child_name(owner.name, zone), names.zone_labels(owner.name, zone))
+    metadata["annotations"] = {names.ANNOTATION_TEMPLATE: json.dumps(source, sort_keys=True, separators=(",", ":"))}
     if rolled_back_from is not None:
-        metadata["annotations"][naming.ANNOTATION_ROLLED_BACK] = rolled_back_from
+        metadata["annotations"][names.ANNOTATION_ROLLED_BACK] = rolled_back_from
     return {
         "apiVersion": kinds.DEPLOYMENT.api_version,
         "kind": kinds.DEPLOYMENT.kind,
         "metadata": metadata,
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": naming.zone_selector(owner.name, zone)},
+            "selector": {"matchLabels": names.zone_selector(owner.name, zone)},
             "strategy": copy.deepcopy(SURGE_ONLY),
             "template": pod_template(owner, spec, zone, source),
         },
@@ -131,10 +131,10 @@ def disruption_budget(owner: Owner, spec: ResilientSiteSpec, max_unavailable: in
     return {
         "apiVersion": kinds.DISRUPTION_BUDGET.api_version,
         "kind": kinds.DISRUPTION_BUDGET.kind,
-        "metadata": _metadata(owner, owner.name, naming.site_labels(owner.name)),
+        "metadata": _metadata(owner, owner.name, names.site_labels(owner.name)),
         "spec": {
             "maxUnavailable": spec.disruption_budget.max_unavailable if max_unavailable is None else max_unavailable,
-            "selector": {"matchLabels": {naming.LABEL_SITE: owner.name}},
+            "selector": {"matchLabels": {names.LABEL_SITE: owner.name}},
             # A pod on a dead node is not ready; it must never block draining that node.
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
@@ -171,7 +171,7 @@ def service(owner: Owner, spec: ResilientSiteSpec, traffic: str | None = None, l
     """traffic: the trafficDistribution to set. lift: the Service has one of ours to remove; an
     explicit null makes the drift check see it (a field merely left out would look covered)."""
     ports = _service_ports(spec)
-    body: dict[str, Any] = {"selector": naming.site_labels(owner.name), "type": spec.service.type}
+    body: dict[str, Any] = {"selector": names.site_labels(owner.name), "type": spec.service.type}
     if traffic is not None:
         body["trafficDistribution"] = traffic
     elif lift:
@@ -183,7 +183,7 @@ def service(owner: Owner, spec: ResilientSiteSpec, traffic: str | None = None, l
     return {
         "apiVersion": kinds.SERVICE.api_version,
         "kind": kinds.SERVICE.kind,
-        "metadata": _metadata(owner, owner.name, naming.site_labels(owner.name)),
+        "metadata": _metadata(owner, owner.name, names.site_labels(owner.name)),
         "spec": body,
     }
 

@@ -1,4 +1,4 @@
-"""The site's pod template: its schema in the CRD, its revision, and what it says about readiness."""
+"""The site's pod template: its revision, and which containers it checks for readiness."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
-
-from spofless.core.api import Finding
 
 
 def revision(template: Mapping[str, Any]) -> str:
@@ -24,19 +22,3 @@ def containers_without_readiness_probe(template: Mapping[str, Any]) -> list[str]
     if not isinstance(containers, list):
         return []
     return [str(c.get("name", "?")) for c in containers if isinstance(c, Mapping) and not c.get("readinessProbe")]
-
-
-def readiness_findings(template: Mapping[str, Any]) -> list[Finding]:
-    """A Warning per template whose containers lack a readiness probe: every ready count is then optimistic."""
-    missing = containers_without_readiness_probe(template)
-    if not missing:
-        return []
-    return [
-        Finding(
-            scope="Readiness",
-            name=", ".join(missing),
-            severity="Warning",
-            message=f"container(s) {', '.join(missing)} have no readiness probe: a pod counts as ready once it "
-            "has started, so ready counts and the single-point-of-failure picture are optimistic",
-        )
-    ]

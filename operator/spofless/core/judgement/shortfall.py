@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from spofless.core import api
-from spofless.core.observed import Pod
+from spofless.core.model.status import Finding
+from spofless.core.observed.records import Pod
 
 MESSAGE_LIMIT = 240  # the scheduler's message can list every node class: keep the status readable
 
@@ -41,9 +41,9 @@ def shortfalls(pods: Iterable[Pod], out_of_service: Sequence[str]) -> list[Short
     return out
 
 
-def findings(shorts: Sequence[Short]) -> list[api.Finding]:
+def findings(shorts: Sequence[Short]) -> list[Finding]:
     return [
-        api.Finding(scope="Capacity", name=s.zone, severity="Warning", message=f"CapacityShort: {s.message}")
+        Finding(scope="Capacity", name=s.zone, severity="Warning", message=f"CapacityShort: {s.message}")
         for s in shorts
     ]
 

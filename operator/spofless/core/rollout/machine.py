@@ -13,16 +13,14 @@ only when no zone is in progress, and a zone on the target revision is never sta
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from spofless.core import naming, template
-from spofless.core.api import Finding, ResilientSiteSpec, RolloutSpec, RolloutStatus
-from spofless.core.events import Event
-from spofless.core.observed import Child, Observed
+from spofless.core.model.events import Event
+from spofless.core.model.spec import RolloutSpec
+from spofless.core.model.status import Finding, RolloutStatus
 
 Revision = str | None  # None: no Deployment yet, or one made before revisions existed
 
@@ -82,36 +80,6 @@ def order(zones: Sequence[ZoneView]) -> list[ZoneView]:
     """The order zones are rolled in: most healthy headroom first (ready pods beyond their share,
     then ready nodes), then by name, so every pass and every replica agrees."""
     return sorted(zones, key=lambda z: (-z.headroom, -z.ready_nodes, z.name))
-
-
-def views(
-    observed: Observed,
-    zones: Sequence[str],
-    revisions: Mapping[str, Revision],
-    existing: Collection[str],
-    desired: Mapping[str, int],
-    ready_nodes: Mapping[str, int],
-    in_service: Collection[str],
-) -> list[ZoneView]:
-    """The zones as the rollout sees them, from the pods observed (on Ready nodes for readiness)."""
-    ready_node_names = {n.name for n in observed.nodes if n.ready}
-    out = []
-    for zone in zones:
-        live = [p for p in observed.pods if p.zone == zone and not p.terminating]
-        out.append(
-            ZoneView(
-                name=zone,
-                exists=zone in existing,
-                revision=revisions.get(zone),
-                desired=desired[zone],
-                ready_nodes=ready_nodes.get(zone, 0),
-                in_service=zone in in_service,
-                ready=Counter(p.revision for p in live if p.ready and p.node in ready_node_names),
-                pods=Counter(p.revision for p in live),
-                failing=Counter(p.revision for p in live if p.failing),
-            )
-        )
-    return out
 
 
 def step(
@@ -366,87 +334,3 @@ def findings(status: RolloutStatus | None, zones: Sequence[ZoneView], min_zones:
 
 
 # --- from a site and what is observed to the template of each zone --------------------------------
-
-
-@dataclass(frozen=True)
-class Deployed:
-    """What a zone's Deployment says of the template it runs."""
-
-    revision: Revision
-    source: Mapping[str, object] | None  # the site template it was made from, if it says so legibly
-    rolled_back_from: str | None
-
-
-def deployed(child: Child) -> Deployed:
-    meta = child.body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    pod_meta = ((child.body.get("spec") or {}).get("template") or {}).get("metadata") or {}
-    revision = (pod_meta.get("annotations") or {}).get(naming.ANNOTATION_REVISION)
-    source = None
-    try:
-        loaded = json.loads(annotations.get(naming.ANNOTATION_TEMPLATE) or "null")
-    except ValueError:
-        loaded = None
-    if isinstance(loaded, dict) and revision is not None and template.revision(loaded) == revision:
-        source = loaded  # only a source that hashes to the revision the pods carry is trusted
-    return Deployed(revision=revision, source=source, rolled_back_from=annotations.get(naming.ANNOTATION_ROLLED_BACK))
-
-
-_NONE = Deployed(revision=None, source=None, rolled_back_from=None)
-
-
-@dataclass(frozen=True)
-class Templates:
-    """The template each zone's Deployment is to run, and the rollout's step that chose them."""
-
-    sources: dict[str, Mapping[str, object]]  # zone -> the site template its Deployment runs
-    keep: frozenset[str]  # zones whose Deployment is left as it is: only its replicas are written
-    step: Step
-
-
-def plan(
-    site: str,
-    spec: ResilientSiteSpec,
-    zones: Sequence[str],
-    desired: Mapping[str, int],
-    ready_nodes: Mapping[str, int],
-    in_service: Collection[str],
-    observed: Observed,
-    ready_total: int,
-    prev: RolloutStatus | None,
-    resume: str | None,
-    now: datetime,
-    refused: str | None = None,
-) -> Templates:
-    """Reads each zone's Deployment, runs the state machine and turns its revisions into templates.
-    refused: the API server's message when it has just refused the target template: then no zone
-    gets it, each keeps what it runs, and the rollout halts."""
-    by_name = {c.name: c for c in observed.children if c.kind == "Deployment"}
-    found = {z: deployed(by_name[n]) for z in zones if (n := naming.child_name(site, z)) in by_name}
-    target = template.revision(spec.template)
-    known: dict[str, Mapping[str, object]] = {d.revision: d.source for d in found.values() if d.revision and d.source}
-    known[target] = spec.template
-    zone_views = views(
-        observed, zones, {z: d.revision for z, d in found.items()}, found, desired, ready_nodes, in_service
-    )
-    zone_views = [
-        replace(v, rolled_back_from=found[v.name].rolled_back_from) if v.name in found else v for v in zone_views
-    ]
-    result = step(
-        target,
-        spec.rollout,
-        zone_views,
-        prev,
-        now,
-        resume=resume,
-        floor_met=ready_total >= spec.replicas - spec.disruption_budget.max_unavailable,
-        available=known,
-    )
-    if refused is not None:
-        starting = [z for z, r in result.revisions.items() if r == target and found.get(z, _NONE).revision != target]
-        halt = refusal_status(target, prev, starting[0] if starting else zones[0], refused)
-        message = f"rollout of revision {target} halted: {halt.message}"
-        result = Step({z: d.revision for z, d in found.items()}, halt, [Event("Warning", "RolloutHalted", message)])
-    sources = {z: known[r] for z, r in result.revisions.items() if r is not None and r in known}
-    keep = frozenset(z for z in zones if z not in sources)
-    return Templates(sources=sources, keep=keep, step=result)

@@ -11,25 +11,17 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from spofless.core import (
-    analysis,
-    capacity,
-    dependencies,
-    desired,
-    headroom,
-    naming,
-    placement,
-    quantity,
-    rollout,
-    scale,
-    shortfall,
-    traffic,
-    triggers,
-    zones,
-)  # fmt: skip
-from spofless.core.api import Cause, Condition, Finding, Phase, ResilientSiteSpec, ResilientSiteStatus, ZoneStatus
-from spofless.core.events import Event
-from spofless.core.observed import Observed
+from spofless.core.judgement import dependencies, findings, headroom, shortfall
+from spofless.core.model import names
+from spofless.core.model.events import Event
+from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.status import Cause, Condition, Finding, Phase, ResilientSiteStatus, ZoneStatus
+from spofless.core.observed import quantity
+from spofless.core.observed.records import Observed
+from spofless.core.placement import scale, split, traffic, triggers, zones
+from spofless.core.rollout import machine
+from spofless.core.rollout import templates as rollout
+from spofless.core.site import capacity, owned
 
 
 @dataclass(frozen=True)
@@ -45,14 +37,14 @@ class Site:
     annotations: dict[str, str] = field(default_factory=dict)
 
     @property
-    def owner(self) -> desired.Owner:
-        return desired.Owner(name=self.name, namespace=self.namespace, uid=self.uid)
+    def owner(self) -> owned.Owner:
+        return owned.Owner(name=self.name, namespace=self.namespace, uid=self.uid)
 
 
 @dataclass(frozen=True)
 class Decision:
     status: dict[str, Any]
-    apply: list[desired.Manifest] = field(default_factory=list)
+    apply: list[owned.Manifest] = field(default_factory=list)
     delete: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of children no longer wanted
     events: list[Event] = field(default_factory=list)
     wake_after: float | None = None  # seconds until a timed step (a failback window ending, a bake) is due
@@ -138,7 +130,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
         problem = (trouble.reason, trouble.message)
 
     current = _current_replicas(site, zone_set, observed)
-    ready = analysis.readiness(observed, list(zone_set.expected))
+    ready = findings.readiness(observed, list(zone_set.expected))
     total = scale.replicas(spec)
     trig = triggers.assess(spec, zone_set, observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, now)
     zone_times = _zone_times(zone_set, trig.causes, prev, now)
@@ -155,7 +147,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     zone_nodes = headroom.by_zone(observed.nodes, spec.topology_key) if headroom.known(observed.nodes) else {}
     room = headroom.room(zone_nodes, observed.usage, cpu, memory) if zone_nodes else None
     if problem is None:
-        plan = placement.place(
+        plan = split.place(
             total=total,
             zones=zone_set.expected,
             out_of_service=out_of_service,
@@ -167,7 +159,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
         )
         plan = triggers.drain(plan, trig.evacuating, ready.per_zone, total)
     else:
-        plan = placement.hold(spec.replicas, zone_set.expected, current)
+        plan = split.hold(spec.replicas, zone_set.expected, current)
     mode = traffic.mode(
         spec.service.traffic_distribution, trig.causes, list(remaining), plan.base, plan.desired, ready.per_zone
     )
@@ -194,7 +186,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     ready_nodes = {z: zone_set.health[z].ready_nodes for z in zone_set.expected}
     templates = rollout.plan(
         site.name, spec, zone_set.expected, plan.desired, ready_nodes, in_service, observed, ready.total,
-        prev.rollout, site.annotations.get(naming.ANNOTATION_RESUME), now, refused=refusal,
+        prev.rollout, site.annotations.get(names.ANNOTATION_RESUME), now, refused=refusal,
     )  # fmt: skip
     _report_rollout(status, spec, templates.step, zone_set, observed, now, site.generation)
     reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
@@ -207,14 +199,14 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     # No voluntary disruption while a zone is being rolled out: its new pods are on trial.
     rolling = templates.step.status.phase in ("Progressing", "Baking")
     have_service = next((c.body for c in observed.children if c.kind == "Service" and c.name == site.name), None)
-    manifests = desired.children(
+    manifests = owned.children(
         site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service),
         sources=templates.sources, rolled_back=templates.step.rolled_back, keep=templates.keep,
         budget=0 if rolling else None,
     )  # fmt: skip
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
     # A zone whose Deployment is only scaled (its template unknown) still wants that Deployment.
-    wanted |= {("Deployment", naming.child_name(site.name, z)) for z in zone_set.expected}
+    wanted |= {("Deployment", names.child_name(site.name, z)) for z in zone_set.expected}
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     # Deployments of a zone no longer wanted go only once the wanted zones carry the full spec.
     # Other stale children go at once: a pod two budgets cover cannot be evicted at all.
@@ -236,7 +228,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
 def _report_rollout(
     status: ResilientSiteStatus,
     spec: ResilientSiteSpec,
-    step: rollout.Step,
+    step: machine.Step,
     zone_set: zones.ZoneSet,
     observed: Observed,
     now: datetime,
@@ -249,7 +241,7 @@ def _report_rollout(
     message = step.status.message if halted else f"rollout {step.status.phase.lower()}: {step.status.message}"
     status.conditions = set_condition(status.conditions, "RolloutHalted", halted, reason, message, now, generation)
     views = rollout.views(observed, zone_set.expected, {}, (), {z: 0 for z in zone_set.expected}, {}, ())
-    found = rollout.findings(step.status, views, spec.min_zones)
+    found = machine.findings(step.status, views, spec.min_zones)
     if found:
         status.single_points_of_failure = [*found, *status.single_points_of_failure]
         status.spof = True
@@ -260,7 +252,7 @@ def _scale_only(
 ) -> dict[str, int]:
     """Replicas of zones whose template spofless leaves alone, written through the scale subresource."""
     return {
-        naming.child_name(site.name, z): desired_replicas[z]
+        names.child_name(site.name, z): desired_replicas[z]
         for z in sorted(keep)
         if current.get(z) is not None and current[z] != desired_replicas[z]
     }
@@ -343,7 +335,7 @@ def _current_replicas(site: Site, zone_set: zones.ZoneSet, observed: Observed) -
     by_name = {c.name: c for c in observed.children if c.kind == "Deployment"}
     out: dict[str, int | None] = {}
     for zone in zone_set.expected:
-        child = by_name.get(naming.child_name(site.name, zone))
+        child = by_name.get(names.child_name(site.name, zone))
         out[zone] = child.replicas if child is not None else None
     return out
 
@@ -354,15 +346,15 @@ def _status(
     prev: ResilientSiteStatus,
     zone_set: zones.ZoneSet,
     zone_times: dict[str, datetime | None],
-    plan: placement.Placement,
-    ready: analysis.Readiness,
+    plan: split.Placement,
+    ready: findings.Readiness,
     observed: Observed,
     now: datetime,
     verdicts: dict[str, headroom.Verdict],
     shorts: list[shortfall.Short],
 ) -> ResilientSiteStatus:
     deps = _dependencies(site, spec, zone_set, observed)
-    found = analysis.findings(spec, zone_set, ready, observed, site.name)
+    found = findings.findings(spec, zone_set, ready, observed, site.name)
     found += [
         Finding(scope="Capacity", name=v.zone, severity="Warning", message=v.message)
         for v in verdicts.values()
@@ -383,7 +375,7 @@ def _status(
         zones=[
             ZoneStatus(
                 name=z,
-                deployment=naming.child_name(site.name, z),
+                deployment=names.child_name(site.name, z),
                 desired_replicas=plan.desired[z],
                 ready_replicas=ready.per_zone.get(z, 0),
                 nodes=zone_set.health[z].nodes,
@@ -396,7 +388,7 @@ def _status(
         known_zones=zones.remembered(zone_set, prev.known_zones),
         single_points_of_failure=found,
         zone_loss=dependencies.zone_loss(
-            analysis.zone_loss(spec, dependencies.what_if_zones(zone_set.expected, deps), ready, verdicts),
+            findings.zone_loss(spec, dependencies.what_if_zones(zone_set.expected, deps), ready, verdicts),
             deps,
             len(zone_set.expected) > 1,
         ),
@@ -470,7 +462,7 @@ def _phase(
     spof: bool,
     found: list[Finding],
     lost: list[str],
-    ready: analysis.Readiness,
+    ready: findings.Readiness,
     zone_set: zones.ZoneSet,
 ) -> tuple[Phase, str]:
     rolling_out = prev.phase == "Pending" and not lost and ready.total < spec.replicas
@@ -488,7 +480,7 @@ def _phase(
 def _events(
     prev: ResilientSiteStatus,
     new: ResilientSiteStatus,
-    plan: placement.Placement,
+    plan: split.Placement,
     current: dict[str, int | None],
     zone_set: zones.ZoneSet,
 ) -> list[Event]:
