@@ -82,10 +82,19 @@ wait_for_pid() {
 }
 
 # build_into DEST LABEL MODULE_DIR GO_BUILD_ARGS...: go build into DEST unless DEST/.done exists.
+# Two runs sharing a cache (two checkouts, a helper's worktree) take turns on one build: the second
+# waits on the lock, then finds it done.
 build_into() {
   local dest=$1 label=$2 dir=$3; shift 3
+  mkdir -p "$(dirname "$dest")"
+  exec {lock_fd}>"$dest.lock"
+  if ! flock -n "$lock_fd"; then
+    log "$label: another run is building it; waiting for it"
+    flock "$lock_fd"
+  fi
   if [[ -f "$dest/.done" ]]; then
     log "$label: cached in $dest"
+    exec {lock_fd}>&-
     return 0
   fi
   log "$label: building into $dest (a cold build takes many minutes; later runs reuse it)"
@@ -93,6 +102,7 @@ build_into() {
   with_heartbeat "$label" go -C "$TOOLS_DIR/$dir" build -trimpath -o "$dest.tmp/" "$@"
   touch "$dest.tmp/.done"
   rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  exec {lock_fd}>&-
 }
 
 kube_dir() { echo "$SPOFLESS_CACHE/kube-$(module_version kube k8s.io/kubernetes)"; }
