@@ -17,7 +17,7 @@ FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="spofless" \
       org.opencontainers.image.description="A Kubernetes operator that keeps a web site from standing on a single pillar" \
       org.opencontainers.image.licenses="Apache-2.0"
-# A passwd entry for uid 10001: kopf names its peering identity after the user (getpass) when POD_ID is unset.
+# A passwd entry for uid 10001: kopf reads the user's name (getpass) for its identity at start-up.
 RUN groupadd --gid 10001 spofless \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin spofless
 COPY --from=builder /opt/spofless /opt/spofless

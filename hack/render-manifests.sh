@@ -40,8 +40,7 @@ render() {
 #
 #   kubectl apply --server-side -f manifests/install.yaml
 #
-# The CRDs come first; if kubectl reports "no matches for kind ClusterKopfPeering" (the CRD was not
-# established yet), run the same command again.
+# The CRD comes first.
 #
 # Uninstalling with `kubectl delete -f` also deletes the CRDs, and with them every ResilientSite and,
 # through owner references, what it runs. To keep the sites' pods running unmanaged, delete

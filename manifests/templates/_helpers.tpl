@@ -34,7 +34,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 The operator's API calls, as RBAC rules sorted by API group and resource: "group|resource|verbs|scope".
 scope: "ns" for what a Role in a watched namespace grants, "cluster" for what only a ClusterRole can
 (cluster-scoped kinds), "some" for what only an operator watching some namespaces needs.
-Called with (dict "scope" "all"|"ns"|"cluster" "peering" PLURAL): "all" is "ns" and "cluster",
+Called with (dict "scope" "all"|"ns"|"cluster"): "all" is "ns" and "cluster",
 for the one ClusterRole of an operator watching every namespace; "cluster" includes "some".
 */}}
 {{- define "spofless.rules" -}}
@@ -49,7 +49,6 @@ for the one ClusterRole of an operator watching every namespace; "cluster" inclu
   "apps|deployments/scale|patch|ns"
   "apps|statefulsets|list,watch|ns"
   "discovery.k8s.io|endpointslices|list,watch|ns"
-  (printf "kopf.dev|%s|list,watch,patch|ns" .peering)
   "policy|poddisruptionbudgets|list,watch,create,patch,delete|ns"
   "spofless.dev|resilientsites|list,watch|ns"
   "spofless.dev|resilientsites/status|patch|ns"

@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import sys
-import zlib
 from collections.abc import Sequence
 
 from spofless import __version__
@@ -33,23 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-level", choices=["debug", "info", "warning"], default=os.environ.get("SPOFLESS_LOG_LEVEL", "info")
     )
-    run.add_argument("--standalone", action="store_true", help="no peering: for a single replica or tests")
-    run.add_argument(
-        "--peering",
-        default=os.environ.get("SPOFLESS_PEERING", "spofless"),
-        help="peering object shared by the replicas",
-    )
-    run.add_argument("--priority", type=int, default=None,
-                     help="peering priority; the highest live replica is active (default: derived from the pod name)")  # fmt: skip
+    run.add_argument("--standalone", action="store_true",
+                     help="no leader election: this replica writes from the start (one replica, or tests)")  # fmt: skip
+    run.add_argument("--lease-name", default=os.environ.get("SPOFLESS_LEASE_NAME", "spofless"),
+                     help="the coordination.k8s.io Lease the replicas elect a leader through (default %(default)s)")  # fmt: skip
+    run.add_argument("--lease-namespace", default=os.environ.get("SPOFLESS_LEASE_NAMESPACE"),
+                     help="its namespace (default: POD_NAMESPACE, else spofless-system)")  # fmt: skip
     options.add_parser(sub)
     sub.add_parser("crd", help="print the ResilientSite CustomResourceDefinition as YAML")
     sub.add_parser("version", help="print the version")
     return parser
-
-
-def default_priority(identity: str) -> int:
-    """A stable priority per replica, distinct between replicas with different names."""
-    return 100 + zlib.crc32(identity.encode()) % 100_000
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,15 +66,14 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if args.metrics_port:
         metrics.serve(args.metrics_port)
-    identity = os.environ.get("POD_NAME") or socket.gethostname()
-    priority = args.priority if args.priority is not None else default_priority(identity)
+    # Two replicas on one host (tests) must not share an identity: the pod name, else host and pid.
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    handlers.configure(identity, not args.standalone, args.lease_namespace, args.lease_name)
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness or None,
-        standalone=args.standalone,
-        peering_name=None if args.standalone else args.peering,
-        priority=priority,
+        standalone=True,  # kopf's peering pauses only kopf: the Lease (leader.py) gates every write
     )
     del handlers  # registered on import
     return 0

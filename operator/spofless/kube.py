@@ -18,6 +18,7 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from spofless import __version__
 from spofless.core.model import kinds, names
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
@@ -39,9 +40,11 @@ class Refused(Exception):
 
 
 class Failure(Enum):
-    """What a failed API call means for the pass that made it."""
+    """What a failed API call means for the pass that made it, and how it is retried."""
 
-    TRANSIENT = "transient"  # the API server is unreachable, overloaded or failing: retry the pass
+    PERMANENT = "permanent"  # a refusal (invalid, forbidden): the status says it; no retry until a change
+    THROTTLED = "throttled"  # 429: back off, at least as long as the server asked (Retry-After)
+    TRANSIENT = "transient"  # unreachable, overloaded, failing, a conflict: back off with jitter, retry
     GONE = "gone"  # the site or its namespace is going away: nothing to retry
 
 
@@ -69,27 +72,47 @@ def refusal(err: ApiException) -> bool:
 
 def failure(err: BaseException) -> Failure | None:
     """Sorts an error from an API call; None for anything that is not one (a bug: let it raise)."""
+    if isinstance(err, Refused):
+        return Failure.PERMANENT
     if isinstance(err, ApiException):
         if err.status == 404 or (err.status == 403 and "NamespaceTerminating" in str(err.body)):
             return Failure.GONE
-        return Failure.TRANSIENT
+        if err.status == 429:
+            return Failure.THROTTLED
+        if refusal(err) or err.status == 403:
+            return Failure.PERMANENT  # RBAC: a person must grant it; the status and a Warning say so
+        return Failure.TRANSIENT  # 401 (a token being rotated), 409, 5xx
     if isinstance(err, TimeoutError | aiohttp.ClientError | OSError):
         return Failure.TRANSIENT
     return None
 
 
+def retry_after(err: BaseException) -> float | None:
+    """Seconds the server asked to wait (Retry-After on a 429 or 503), if it said."""
+    headers = getattr(err, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 class Api(Protocol):
-    """The calls the reconciler makes; the real client and the tests' stand-in both implement it."""
+    """The calls the operator makes; the real client and the tests' stand-in both implement it."""
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]: ...
 
     async def delete(self, kind: str, namespace: str, name: str) -> None: ...
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> str: ...
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def put_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
-
-    async def scale(self, namespace: str, name: str, replicas: int) -> None: ...
 
 
 @dataclass
@@ -98,13 +121,16 @@ class Kube:
     field_manager: str = names.FIELD_MANAGER
 
     @classmethod
-    async def connect(cls) -> Kube:
-        """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    async def connect(cls, identity: str = "") -> Kube:
+        """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config).
+        `identity` goes into the user agent, so the API server's audit log tells the replicas apart."""
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         else:
             await config.load_kube_config()
-        return cls(client.ApiClient())
+        api = client.ApiClient()
+        api.user_agent = f"spofless/{__version__}" + (f" ({identity})" if identity else "")
+        return cls(api)
 
     async def close(self) -> None:
         await self.client.close()
@@ -153,15 +179,39 @@ class Kube:
             if err.status != 404:
                 raise
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge-patches the status subresource."""
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        """Merge-patches the status subresource; returns the site as stored."""
         url = path(kinds.SITE, namespace, name, "status")
-        await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")
+        stored: dict[str, Any] = await self.call("PATCH", url, {"status": status}, None, "application/merge-patch+json")
+        return stored
 
-    async def scale(self, namespace: str, name: str, replicas: int) -> None:
-        """Sets a Deployment's replicas through its scale subresource, leaving its template alone."""
+    async def scale(self, namespace: str, name: str, replicas: int) -> str:
+        """Sets a Deployment's replicas through its scale subresource (one small write, template
+        untouched, no dry run needed); returns the Deployment's resourceVersion after it."""
         url = path(kinds.DEPLOYMENT, namespace, name, "scale")
-        await self.call("PATCH", url, {"spec": {"replicas": replicas}}, None, "application/merge-patch+json")
+        query = [("fieldManager", self.field_manager)]
+        stored = await self.call("PATCH", url, {"spec": {"replicas": replicas}}, query, "application/merge-patch+json")
+        return str((stored.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            lease: dict[str, Any] = await self.call("GET", path(kinds.LEASE, namespace, name))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return lease
+
+    async def put_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]:
+        """Creates the lease (no resourceVersion) or replaces it (the resourceVersion it was read at:
+        a 409 means another replica wrote it first)."""
+        name = lease["metadata"]["name"]
+        if lease["metadata"].get("resourceVersion"):
+            stored: dict[str, Any] = await self.call("PUT", path(kinds.LEASE, namespace, name), lease)
+        else:
+            url = path(kinds.LEASE, namespace, name).rsplit("/", 1)[0]
+            stored = await self.call("POST", url, lease)
+        return stored
 
     async def list_pages(
         self, url: str, label_selector: str | None = None, limit: int = 500

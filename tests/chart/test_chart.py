@@ -37,12 +37,17 @@ CLUSTER_RULES = [
     ("apps", "deployments/scale", {"patch"}),
     ("apps", "statefulsets", {"list", "watch"}),
     ("discovery.k8s.io", "endpointslices", {"list", "watch"}),
-    ("kopf.dev", "clusterkopfpeerings", {"list", "watch", "patch"}),
     ("policy", "poddisruptionbudgets", {"list", "watch", "create", "patch", "delete"}),
     ("spofless.dev", "resilientsites", {"list", "watch"}),
     ("spofless.dev", "resilientsites/status", {"patch"}),
 ]
 CLUSTER_SCOPED = {"nodes", "customresourcedefinitions"}
+# The leader election's Role, in the release's namespace: create the Lease, then read and renew that one only.
+LEADER_RULES = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["spofless"],
+     "verbs": ["get", "update"]},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -117,11 +122,12 @@ def test_renders_the_operator(default: list[dict[str, Any]]) -> None:
             "Deployment",
             "PodDisruptionBudget",
             "Service",
-            "ClusterKopfPeering",
+            "Role",
+            "RoleBinding",
         ]
     )
     for obj in default:
-        if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"):
+        if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
 
 
@@ -136,30 +142,16 @@ def test_install_yaml_is_namespace_crds_and_chart(helm: str) -> None:
     assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", NAMESPACE)
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     crds = [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"]
-    assert sorted(crds) == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev", "resilientsites.spofless.dev"]
+    assert sorted(crds) == ["resilientsites.spofless.dev"]
     assert objects[1 : 1 + len(crds)] == [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     assert objects[1 + len(crds) :] == template(helm)
 
 
-@pytest.mark.parametrize("name", ["resilientsite.yaml", "kopf-peering.yaml"])
+@pytest.mark.parametrize("name", ["resilientsite.yaml"])
 def test_chart_crds_equal_the_repos(name: str) -> None:
     assert (CHART / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes(), (
         f"manifests/crds/{name} differs from crds/{name}: cp crds/{name} manifests/crds/"
     )
-
-
-def test_peering_crds_are_what_kopf_looks_for() -> None:
-    by_kind = {d["spec"]["names"]["kind"]: d for d in docs((ROOT / "crds" / "kopf-peering.yaml").read_text())}
-    assert set(by_kind) == {"ClusterKopfPeering", "KopfPeering"}
-    for kind, scope, plural in [
-        ("ClusterKopfPeering", "Cluster", "clusterkopfpeerings"),
-        ("KopfPeering", "Namespaced", "kopfpeerings"),
-    ]:
-        spec = by_kind[kind]["spec"]
-        assert (spec["group"], spec["scope"], spec["names"]["plural"]) == ("kopf.dev", scope, plural)
-        assert [v["name"] for v in spec["versions"] if v["served"] and v["storage"]] == ["v1"]
-        status = spec["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
-        assert status["x-kubernetes-preserve-unknown-fields"] is True
 
 
 # --- RBAC: least privilege -----------------------------------------------------------------------
@@ -173,9 +165,23 @@ def test_cluster_role_grants_exactly_the_operators_calls(default: list[dict[str,
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": NAMESPACE}]
 
 
+def test_the_leader_election_role_is_one_lease_in_the_release_namespace(default: list[dict[str, Any]]) -> None:
+    role = only(default, "Role")
+    assert (role["metadata"]["namespace"], role["rules"]) == (NAMESPACE, LEADER_RULES)
+    binding = only(default, "RoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"][0] == {"kind": "ServiceAccount", "name": "spofless", "namespace": NAMESPACE}
+
+
 def test_install_yaml_grants_the_same(default: list[dict[str, Any]]) -> None:
-    roles = [o for o in docs(INSTALL.read_text()) if o["kind"] in ("ClusterRole", "Role")]
+    roles = [o for o in docs(INSTALL.read_text()) if o["kind"] == "ClusterRole"]
     assert len(roles) == 1 and rules(roles[0]) == CLUSTER_RULES
+    leader = [o for o in docs(INSTALL.read_text()) if o["kind"] == "Role"]
+    assert [r["rules"] for r in leader] == [LEADER_RULES]
 
 
 def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:
@@ -186,22 +192,22 @@ def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:
         ("", "namespaces", {"list", "watch"}),
         *[r for r in CLUSTER_RULES if r[1] in CLUSTER_SCOPED],
     ]
-    namespaced = [
-        ("kopf.dev", "kopfpeerings", verbs) if resource == "clusterkopfpeerings" else (group, resource, verbs)
-        for group, resource, verbs in CLUSTER_RULES
-        if resource not in CLUSTER_SCOPED
-    ]
-    roles = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Role"}
+    namespaced = [r for r in CLUSTER_RULES if r[1] not in CLUSTER_SCOPED]
+    roles = {
+        o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "spofless"
+    }
     assert set(roles) == {"web", "shop"}
     for role in roles.values():
         assert rules(role) == namespaced
-    bindings = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "RoleBinding"}
+    bindings = {
+        o["metadata"]["namespace"]: o
+        for o in objects
+        if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "spofless"
+    }
     assert set(bindings) == {"web", "shop"}
     for ns, binding in bindings.items():
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "spofless"}
         assert binding["subjects"][0]["namespace"] == NAMESPACE, ns
-    peerings = [(o["kind"], o["metadata"].get("namespace")) for o in objects if o["apiVersion"] == "kopf.dev/v1"]
-    assert sorted(peerings) == [("KopfPeering", "shop"), ("KopfPeering", "web")]
     args = container(objects)["args"]
     assert "--namespace=web" in args and "--namespace=shop" in args and "--all-namespaces" not in args
 
@@ -220,7 +226,7 @@ def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:
         "metrics.port=8080",
         "metrics.port=70000",
         "image.pullPolicy=Sometimes",
-        "peering.name=Bad Name",
+        "leaderElection.leaseName=Bad Name",
         "typo=1",
     ],
 )
@@ -277,13 +283,14 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
     assert c["args"] == [
         "--log-format=json",
         "--log-level=info",
-        "--peering=spofless",
+        "--lease-name=spofless",
         "--liveness=http://0.0.0.0:8080/healthz",
         "--metrics-port=9090",
         "--all-namespaces",
     ]
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     # Else the metrics Service injects SPOFLESS_METRICS_PORT=tcp://..., the operator's own setting.
     assert only(default, "Deployment")["spec"]["template"]["spec"]["enableServiceLinks"] is False
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -291,8 +298,6 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
     assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
-    peering = only(default, "ClusterKopfPeering")
-    assert (peering["apiVersion"], peering["metadata"]["name"]) == ("kopf.dev/v1", "spofless")
 
 
 def test_metrics_service_and_optional_service_monitor(helm: str, default: list[dict[str, Any]]) -> None:
@@ -317,7 +322,7 @@ def local_cluster() -> Iterator[str]:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is not on PATH"
     run(kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    wait_established("clusterkopfpeerings.kopf.dev")
+    wait_established("resilientsites.spofless.dev")
     created = run(kubectl, "get", "namespace", NAMESPACE, check=False).returncode != 0
     if created:
         run(kubectl, "create", "-f", "-", stdin=yaml.safe_dump(docs(INSTALL.read_text())[0]))

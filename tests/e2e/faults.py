@@ -32,7 +32,7 @@ ZONE_KEY = "topology.kubernetes.io/zone"
 CLUSTER_SH = Path(__file__).resolve().parents[2] / "hack" / "cluster.sh"
 # kind: a paused node is NotReady after node-monitor-grace-period (50 s unless SPOFLESS_NODE_GRACE
 # tunes it), checked every 5 s, and an operator replica paused with it hands over within its
-# peering lifetime (15 s) meanwhile. KWOK's stage acts at once.
+# leader Lease (15 s) meanwhile. KWOK's stage acts at once.
 NOTICE_S = 75.0 if KIND else 0.0
 # Whether the API server can be stopped and started again here.
 CAN_STOP_APISERVER = KIND or LOCAL

@@ -83,6 +83,6 @@ def test_the_active_operator_dies_with_the_zone_and_the_standby_takes_over(ns: s
     out = outage_through(ns, kill_active_operator=True)
     assert out.killed_operator
     assert_site_kept_answering(out)
-    # Killed as the nodes turned NotReady: the standby waits for the killed replica's peering entry
+    # Killed as the nodes turned NotReady: the standby waits for the killed replica's Lease
     # to expire (15 s lifetime), then fails over.
     assert out.since_kill("capacity") - out.since_kill("not_ready") <= 120, out.figures()

@@ -97,14 +97,13 @@ def operator_zones() -> dict[str, str]:
 
 
 def active_operator() -> str:
-    """The replica kopf's peering made active: the live peer with the highest priority."""
-    peers = (get("clusterkopfpeering", "spofless") or {}).get("status") or {}
-    live = set(operator_zones())
-    return str(max((p for p in peers if p in live), key=lambda p: peers[p]["priority"]))
+    """The replica that leads: the holder of the operator's Lease (its pod name)."""
+    lease = get("lease", "spofless", OPERATOR_NAMESPACE) or {}
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
 
 
 def kill_operator(pod: str) -> None:
-    """SIGKILL the operator's container (no goodbye to the peering), then force-delete its pod."""
+    """SIGKILL the operator's container (no release of the Lease), then force-delete its pod."""
     node = get("pod", pod, OPERATOR_NAMESPACE)["spec"]["nodeName"]
     ids = subprocess.run(
         ["docker", "exec", node, "ctr", "-n", "k8s.io", "containers", "ls", "-q",

@@ -1,10 +1,9 @@
-"""Narrow wiring tests of the reconciler with an in-process stand-in for the API calls."""
+"""Narrow wiring tests of the writer (the reconciler) with an in-process stand-in for the API calls."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from spofless.core.model.events import Event
 from spofless.core.observed.records import Child, Observed
 from spofless.core.site import decision
 from spofless.kube import Api, Refused
-from spofless.operator import metrics
 from spofless.operator import reconciler as reconciler_module
+from spofless.operator.leader import Leadership
 from spofless.operator.reconciler import Reconciler, covers, merge_patch
 
 from .builders import T0, site, world
@@ -32,6 +31,7 @@ class Calls:
         self.refuse, self.fail, self.refuse_image = refuse, fail, refuse_image
         self.statuses: list[dict[str, Any]] = []
         self.status_written = asyncio.Event()  # set on every status write, for tests to wait on
+        self.version = 100  # resourceVersions this stand-in hands out
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         images = [c["image"] for c in manifest["spec"].get("template", {}).get("spec", {}).get("containers", [])]
@@ -40,21 +40,32 @@ class Calls:
         if manifest["kind"] == self.fail and not dry_run:
             raise ApiException(status=500, reason="Internal Server Error")
         self.log.append(("dry-run" if dry_run else "apply", manifest["metadata"]["name"]))
-        return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": "7"}}
+        self.version += 1
+        return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": str(self.version)}}
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         self.log.append(("delete", name))
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.log.append(("status", status["phase"]))
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        self.log.append(("status", status.get("phase", "")))
         self.statuses.append(status)
         self.status_written.set()
+        self.version += 1
+        return {"metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.version)}}
 
     async def close(self) -> None:
         self.log.append(("close", ""))
 
-    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+    async def scale(self, namespace: str, name: str, replicas: int) -> str:
         self.log.append(("scale", (name, replicas)))
+        self.version += 1
+        return str(self.version)
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    async def put_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]:
+        return lease
 
 
 def _implements_the_protocol(calls: Calls) -> Api:
@@ -69,10 +80,12 @@ def body_of(s: decision.Site) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def writer(calls: Calls, post: Callable[[Mapping[str, Any], Event], None] = lambda _b, _e: None) -> Reconciler:
+    return Reconciler(kube=calls, post=post, leadership=Leadership("test", always=True))
+
+
 def reconcile(calls: Calls, body: dict[str, Any], observed: Observed) -> decision.Decision:
-    events: list[Event] = []
-    reconciler = Reconciler(kube=calls, post=lambda _b, e: events.append(e))
-    return asyncio.run(reconciler.reconcile(("web", "shop"), body, observed))
+    return asyncio.run(writer(calls).reconcile(("web", "shop"), body, observed, T0))
 
 
 def as_applied(result: decision.Decision) -> Observed:
@@ -107,28 +120,6 @@ def test_a_pass_with_nothing_to_change_makes_no_call() -> None:
     assert [v for v, _ in calls.log if v != "status"] == []
 
 
-def test_children_just_created_are_not_created_again_before_the_index_shows_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Under load the index lags behind our own creates: a second pass that still sees no children
-    writes none, and only past the wait is a child the index never showed made again."""
-    new_site = dataclasses.replace(world(ZONES, {}), children=())
-
-    async def passes() -> list[list[str]]:
-        calls = Calls()
-        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
-        applied = []
-        for lag in (60.0, 60.0, 0.0):
-            monkeypatch.setattr(reconciler_module, "INDEX_LAG_SECONDS", lag)
-            calls.log.clear()
-            await reconciler.reconcile(("web", "shop"), body_of(site({"replicas": 6})), new_site)
-            applied.append([name for verb, name in calls.log if verb == "apply"])
-        return applied
-
-    first, lagging, gone = asyncio.run(passes())
-    assert len(first) == 5 and lagging == [] and sorted(gone) == sorted(first)
-
-
 def test_a_refused_template_writes_nothing_but_the_invalid_status() -> None:
     calls = Calls(refuse="Deployment")
     result = reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
@@ -157,28 +148,6 @@ def test_covers_ignores_fields_the_api_adds() -> None:
     assert not covers({"a": [1, 2]}, {"a": [1]})
 
 
-def test_a_wedged_pass_shows_in_the_liveness_figure() -> None:
-    async def scenario() -> tuple[float, float]:
-        entered, gate = asyncio.Event(), asyncio.Event()
-        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)
-
-        async def load() -> None:
-            entered.set()
-            await gate.wait()  # stands for an API call that does not return
-            return None
-
-        task = asyncio.create_task(reconciler.request(("web", "shop"), load))
-        await entered.wait()
-        during = reconciler.longest_pass()
-        gate.set()
-        await task
-        return during, reconciler.longest_pass()
-
-    during, after = asyncio.run(scenario())
-    assert during > 0.0
-    assert after == 0.0
-
-
 def test_a_failed_apply_is_reported_in_the_status_and_raised_for_a_retry() -> None:
     calls = Calls(fail="Service")
     with pytest.raises(ApiException):
@@ -190,94 +159,6 @@ def test_a_failed_apply_is_reported_in_the_status_and_raised_for_a_retry() -> No
     assert "500" in reconciled["message"]
 
 
-class Driver:
-    """Runs the reconciler's pass policy against the stand-in, counting passes and events."""
-
-    def __init__(self, calls: Calls | None = None) -> None:
-        self.calls = calls or Calls()
-        self.events: list[Event] = []
-        self.reconciler = Reconciler(kube=self.calls, post=lambda _b, e: self.events.append(e))
-        self.loads = 0
-        self.loaded = asyncio.Event()
-        self.body: dict[str, Any] | None = body_of(site({"replicas": 6}))
-        self.observed = world(ZONES, EVEN)
-
-    async def load(self) -> tuple[Mapping[str, Any], Observed] | None:
-        self.loads += 1
-        self.loaded.set()
-        await asyncio.sleep(0)  # a pass yields to the loop, as a real one does on its API calls
-        return (self.body, self.observed) if self.body is not None else None
-
-
-def test_requests_arriving_during_a_pass_fold_into_one_more_pass() -> None:
-    async def scenario() -> int:
-        driver = Driver()
-        await asyncio.gather(*(driver.reconciler.request(("web", "shop"), driver.load) for _ in range(5)))
-        return driver.loads
-
-    assert asyncio.run(scenario()) == 2  # the first pass, then one for the four that came meanwhile
-
-
-def test_passes_are_counted_where_they_run_not_where_they_are_requested() -> None:
-    before = metrics.RECONCILES._value.get()
-
-    async def scenario() -> None:
-        driver = Driver()
-        await asyncio.gather(*(driver.reconciler.request(("web", "shop"), driver.load) for _ in range(5)))
-
-    asyncio.run(scenario())
-    assert metrics.RECONCILES._value.get() - before == 2
-
-
-def test_a_failed_pass_is_retried_by_a_timed_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconciler_module, "RETRY_SECONDS", 0.01)
-
-    def reconciled(status: dict[str, Any]) -> str:
-        return str(next(c for c in status["conditions"] if c["type"] == "Reconciled")["reason"])
-
-    async def scenario() -> list[str]:
-        driver = Driver(Calls(fail="Service"))
-        await driver.reconciler.request(("web", "shop"), driver.load)  # fails, schedules the retry
-        assert driver.reconciler.memory[("web", "shop")].wakeup is not None
-        driver.calls.fail = None  # the API server is back
-        driver.calls.status_written.clear()
-        await asyncio.wait_for(driver.calls.status_written.wait(), timeout=5)  # the timed pass's status
-        return [reconciled(s) for s in driver.calls.statuses]
-
-    assert asyncio.run(scenario()) == ["ApplyFailed", "Applied"]  # reported, then retried without a trigger
-
-
-def test_a_failback_window_wakes_a_timed_pass() -> None:
-    async def scenario() -> float | None:
-        driver = Driver()
-        driver.reconciler.wake_later(("web", "shop"), driver.load, 0.0)
-        await asyncio.wait_for(driver.loaded.wait(), timeout=5)
-        return driver.loads
-
-    assert asyncio.run(scenario()) == 1
-
-
-def test_forget_drops_the_site_and_only_that_site() -> None:
-    async def scenario() -> tuple[set[tuple[str, str]], bool]:
-        reconciler = Reconciler(kube=Calls(), post=lambda _b, _e: None)
-        for name in ("shop", "shop2"):
-            body = {**body_of(site({"replicas": 6})), "metadata": {"name": name, "namespace": "web", "uid": name}}
-            await reconciler.reconcile(("web", name), body, world(ZONES, EVEN, site=name))
-        reconciler.wake_later(("web", "shop"), _never, 60)
-        timer = reconciler.memory[("web", "shop")].wakeup
-        reconciler.forget(("web", "shop"))
-        assert timer is not None
-        return set(reconciler.memory), timer.cancelled()
-
-    left, cancelled = asyncio.run(scenario())
-    assert left == {("web", "shop2")}  # not matched by name prefix
-    assert cancelled
-
-
-async def _never() -> None:
-    return None
-
-
 def test_events_the_core_decides_are_posted_once() -> None:
     calls = Calls()
     posted: list[Event] = []
@@ -285,10 +166,10 @@ def test_events_the_core_decides_are_posted_once() -> None:
     lost = world(ZONES, {"zone-a": 2, "zone-c": 2}, replicas=EVEN, not_ready=("zone-b",))
 
     async def scenario() -> None:
-        reconciler = Reconciler(kube=calls, post=lambda _b, e: posted.append(e))
+        reconciler = writer(calls, lambda _b, e: posted.append(e))
         body = body_of(site({"replicas": 6}, steady))
-        await reconciler.reconcile(("web", "shop"), body, lost)
-        await reconciler.reconcile(("web", "shop"), body, lost)  # the index has not caught up yet
+        await reconciler.reconcile(("web", "shop"), body, lost, T0)
+        await reconciler.reconcile(("web", "shop"), body, lost, T0)  # the index has not caught up yet
 
     asyncio.run(scenario())
     assert [e.reason for e in posted].count("ZoneLost") == 1
@@ -303,10 +184,10 @@ def test_a_first_rollouts_progress_is_written_folded() -> None:
     first = decision.decide(site({"replicas": 6}), new, T0).status
 
     async def scenario() -> tuple[int, float | None]:
-        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
+        reconciler = writer(calls)
         body = body_of(site({"replicas": 6}, first))
-        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN))
-        second = await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 2}, replicas=EVEN))
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN), T0)
+        second = await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 2}, replicas=EVEN), T0)
         return len(calls.statuses), second.wake_after
 
     writes, wake = asyncio.run(scenario())
@@ -319,21 +200,22 @@ def test_a_phase_change_is_written_at_once() -> None:
     first = decision.decide(site({"replicas": 6}), world(ZONES, {}, replicas={}), T0).status
 
     async def scenario() -> list[str]:
-        reconciler = Reconciler(kube=calls, post=lambda _b, _e: None)
+        reconciler = writer(calls)
         body = body_of(site({"replicas": 6}, first))
-        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN))
-        await reconciler.reconcile(("web", "shop"), body, world(ZONES, EVEN))
-        return [s["phase"] for s in calls.statuses]
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, {"zone-a": 1}, replicas=EVEN), T0)
+        await reconciler.reconcile(("web", "shop"), body, world(ZONES, EVEN), T0)
+        return [s.get("phase", "(unchanged)") for s in calls.statuses]
 
-    assert asyncio.run(scenario()) == ["Pending", "Redundant"]
+    # The first write reports progress (the phase stays Pending, so the patch leaves it out); the
+    # second, a moment later, is not held back: the phase changed.
+    assert asyncio.run(scenario()) == ["(unchanged)", "Redundant"]
 
 
-def test_a_status_patch_removes_what_the_new_status_leaves_out() -> None:
+def test_a_status_patch_removes_what_the_new_status_leaves_out_and_sends_only_changes() -> None:
     old = {"phase": "Redundant", "rollout": {"phase": "Baking", "readySince": "t", "zonesDone": ["a"]}, "kopf": {}}
     new = {"phase": "Redundant", "rollout": {"phase": "Progressing", "zonesDone": ["a", "b"]}}
-    assert merge_patch(old, new) == {
+    assert merge_patch(old, new) == {  # what did not change is not sent: the patch stays small
         "kopf": None,
-        "phase": "Redundant",
         "rollout": {"readySince": None, "phase": "Progressing", "zonesDone": ["a", "b"]},
     }
 

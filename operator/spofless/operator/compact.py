@@ -60,6 +60,14 @@ def child_from(body: Body) -> Child:
     return dataclasses.replace(child, body=Compact(child.body))
 
 
+def with_replicas(child: Child, replicas: int, version: str) -> Child:
+    """A Deployment's record after a write through its scale subresource."""
+    body = plain(child.body)
+    body.setdefault("spec", {})["replicas"] = replicas
+    body.setdefault("metadata", {})["resourceVersion"] = version
+    return dataclasses.replace(child, body=Compact(body))
+
+
 def fingerprint(child: Child) -> int:
     """What a decision reads of a child, as one number: its body without the resourceVersion,
     which changes with every status update the child's controller writes."""
@@ -71,5 +79,5 @@ def fingerprint(child: Child) -> int:
 def site_from(body: Body) -> Compact:
     """A site as the reconciler reads it: identity, spec and status (kopf's annotations and managed
     fields dropped), compact: a pass parses it once."""
-    keep = ("name", "namespace", "uid", "generation", "deletionTimestamp")
+    keep = ("name", "namespace", "uid", "generation", "deletionTimestamp", "resourceVersion")
     return Compact({**parse.projection(body, keep), "status": body.get("status") or {}})

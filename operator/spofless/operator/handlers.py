@@ -1,11 +1,14 @@
-"""kopf registrations, and nothing else: watch, index, and hand each site to the reconciler.
+"""kopf registrations, and nothing else: watch, index, and map each event to the site keys it
+concerns, for the engine's work queue.
 
-What a site is made of lives in kopf indices, filled from watches; a change to a site, one
-of its children, one of its pods or endpoints, or a node, triggers the same idempotent
-reconcile. There is no kopf timer and no create/update handler: a timer would put a finalizer on
-every site, so deleting a site would hang whenever no operator runs, and kopf's change handlers
-write a diff base annotation on every site. The reconciler wakes itself for timed steps (failback)
-and for retries, and never raises for a failed API call, so kopf never retries on its own.
+What a site is made of lives in kopf indices, filled from watches. An event never runs a pass
+itself: it names the sites to pass (a change to a site, one of its children, pods or endpoints, a
+dependency) and the engine's workers run them. Node events go to the cluster's one zone model,
+which says whether every site must report (a zone lost or back) or only pass a moment later.
+
+There is no kopf timer, change handler or peering: a timer would put a finalizer on every site (so
+deleting one would hang whenever no operator runs), change handlers write a diff base annotation on
+every site, and peering pauses only kopf's own watches (leader.py has the Lease that gates writes).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -26,16 +30,47 @@ from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
 from spofless.kube import Kube
 from spofless.operator import compact, dependency_records, usage
-from spofless.operator.fleet import Fleet
-from spofless.operator.reconciler import Reconciler, SiteKey
+from spofless.operator.engine import Engine, Indices
+from spofless.operator.leader import Elector, Leadership
+from spofless.operator.overlay import Overlay
+from spofless.operator.queue import Lane
+from spofless.operator.reconciler import Reconciler
 
+SiteKey = tuple[str, str]
 OWNED_LABELS = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
 NOT_OWNED_LABELS = {names.LABEL_MANAGED_BY: kopf.ABSENT}
-PEERING_LIFETIME = 15  # seconds
 HEADROOM_DELAY = 2.0  # seconds: one look at the fleet's headroom per burst of pod changes
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
 
 _log = logging.getLogger("spofless")
+
+
+@dataclass
+class Config:
+    """Set by `spofless run` before kopf starts."""
+
+    identity: str = "spofless"
+    leader_election: bool = False  # False: this replica writes from the start (standalone, tests)
+    lease_namespace: str = "spofless-system"
+    lease_name: str = "spofless"
+
+
+CONFIG = Config()
+
+
+@dataclass
+class State:
+    """Everything the handlers share, in one object: kopf gives each handler its own shallow copy of
+    the memo, so an attribute assigned on a memo would stay on that copy; this object is shared."""
+
+    engine: Engine
+    kube: Kube
+    elector: Elector | None
+    seen: dict[str, int] = field(default_factory=dict)  # object uid -> fingerprint of what a pass reads
+    book: usage.Book = field(default_factory=usage.Book)  # per-node sums of every pod's requests
+    unabsorbable: frozenset[tuple[str, str]] | None = None  # zones whose loss the fleet could not absorb
+    headroom_check: asyncio.TimerHandle | None = None  # the pending look, HEADROOM_DELAY after a change
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def _selector(kind: kinds.Kind) -> dict[str, str]:
@@ -74,35 +109,57 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def startup(
+    settings: kopf.OperatorSettings,
+    memo: kopf.Memo,
+    site_index: SiteIndex,
+    node_index: NodeIndex,
+    pod_index: PodIndex,
+    endpoint_index: EndpointIndex,
+    child_index: ChildIndex,
+    dependency_index: DependencyIndex,
+    **_: Any,
+) -> None:
     settings.watching.server_timeout = 300  # re-list now and then; watches also reconnect by themselves
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     # kopf runs one worker per object with events; an idle one lingers this long. The default 5 s
     # keeps thousands of them (with their queues) alive while a fleet of sites rolls out.
     settings.batching.idle_timeout = 1.0
-    # A standby takes over once the active replica's peering record is this old; the active one
-    # refreshes it every 5-10 s. Shorter means a faster takeover and more peering writes.
-    settings.peering.lifetime = PEERING_LIFETIME
-    settings.peering.stealth = True
     settings.persistence.diffbase_storage = NoDiffBase()
-    memo.reconciler = Reconciler(kube=await Kube.connect(), post=_post, logger=_log)
-    memo.nodes = {}
-    memo.seen = {}  # object uid -> fingerprint of what a pass reads of it
-    memo.fleet = Fleet(_log)
-    memo.book = usage.Book()  # per-node sums of what every pod requests: the headroom's input
-    memo.unabsorbable = None  # the zones whose loss the fleet could not absorb, last time looked
-    memo.headroom_check = None  # the pending look, HEADROOM_DELAY after a pod's load changed
-    memo.topology_keys = {DEFAULT_TOPOLOGY_KEY}  # the sites' zone keys (walking 1000 sites per look cost 9 % CPU)
+    kube = await Kube.connect(CONFIG.identity)
+    leadership = Leadership(CONFIG.identity, always=not CONFIG.leader_election)
+    reconciler = Reconciler(kube=kube, post=_post, leadership=leadership, overlay=Overlay(), logger=_log)
+    engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
+    book = usage.Book()
+    engine.start(
+        Indices(site_index, node_index, pod_index, endpoint_index, child_index, dependency_index, book.per_node)
+    )
+    elector = None
+    if CONFIG.leader_election:
+        elector = Elector(
+            kube, CONFIG.lease_namespace, CONFIG.lease_name, leadership, engine.lead, engine.step_down, _log
+        )
+    else:
+        await engine.lead()
+    memo.state = State(engine=engine, kube=kube, elector=elector, book=book)
+    if elector is not None:
+        task = asyncio.get_running_loop().create_task(elector.run(), name="spofless-leader-election")
+        memo.state.tasks.add(task)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    await memo.fleet.close()
-    await memo.reconciler.close()
+    state: State = memo.state
+    for task in state.tasks:
+        task.cancel()
+    if state.elector is not None:
+        await state.elector.release()
+    await state.engine.close()
+    await state.kube.close()
 
 
-# --- indices: what the reconciler reads instead of asking the API ---------------------------
+# --- indices: what a pass reads instead of asking the API ------------------------------------
 # Async, though they never await: kopf runs a sync handler in a thread pool, which cost a fifth of
 # the operator's CPU in a fleet failover (py-spy); an async one runs on the loop.
 
@@ -130,91 +187,46 @@ async def endpoint_index(
 
 
 async def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, records.Child]:
-    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.child_from(dict(body))}
+    return {(namespace, labels.get(names.LABEL_SITE, "")): compact.child_from(body)}
 
 
 for _kind in kinds.OWNED:  # one index over every kind a site owns
     kopf.index(**_selector(_kind), labels=OWNED_LABELS)(child_index)
 
 
-@dataclass(frozen=True)
-class Indices:
-    """The indices one pass reads, as kopf hands them to a handler."""
-
-    sites: SiteIndex
-    nodes: NodeIndex
-    pods: PodIndex
-    endpoints: EndpointIndex
-    children: ChildIndex
-    usage: Mapping[str, records.Load]  # node -> what its pods request (the headroom's book)
-    dependencies: DependencyIndex
-
-    def load(self, key: SiteKey) -> tuple[Mapping[str, Any], records.Observed] | None:
-        """The site's body and what is observed of it, or None once it is gone."""
-        bodies = list(self.sites.get(key, ()))
-        if not bodies:
-            return None
-        seen = records.Observed(
-            nodes=tuple(self.nodes.get(None, ())),
-            pods=tuple(self.pods.get(key, ())),
-            endpoints=tuple(e for part in self.endpoints.get(key, ()) for e in part),
-            children=tuple(self.children.get(key, ())),
-            usage=self.usage,
-            dependencies=dependency_records.gather(
-                key[0], bodies[0].get("spec") or {}, self.dependencies, self.children, self.endpoints
-            ),
-        )
-        return bodies[0], seen
+# --- events: which sites to pass --------------------------------------------------------------
 
 
-async def _reconcile(memo: kopf.Memo, key: SiteKey, indices: Indices, status_only: bool = False) -> None:
-    async def load() -> tuple[Mapping[str, Any], records.Observed] | None:
-        return indices.load(key)
-
-    reconciler: Reconciler = memo.reconciler
-    await reconciler.request(key, load, status_only)
-
-
-# --- triggers ------------------------------------------------------------------------------
+def _changed(state: State, mark: str, relevant: int | None) -> bool:
+    """Whether what a pass reads of this object changed (None: the object is gone)."""
+    if relevant is None:
+        state.seen.pop(mark, None)
+        return True
+    if state.seen.get(mark) == relevant:
+        return False
+    state.seen[mark] = relevant
+    return True
 
 
 @kopf.on.event(**SITE)
-async def site_changed(
-    type: str | None,
-    uid: str,
-    namespace: str,
-    name: str,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    site_index: SiteIndex,
-    node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
-    child_index: ChildIndex,
-    dependency_index: DependencyIndex,
-    **_: Any,
-) -> None:
-    """A site listed at start-up, created, changed or deleted. A plain watch, not kopf's create and
-    update handlers: those write an annotation on every site (a diff base), and a site's own status
-    patches need no pass."""
-    seen: dict[str, int] = memo.seen
+async def site_changed(type: str | None, uid: str, namespace: str, name: str, body: kopf.Body, memo: kopf.Memo,
+                       **_: Any) -> None:  # fmt: skip
+    """A site listed at start-up, created, changed or deleted. Its own status patches change nothing
+    a decision reads, so they start no pass."""
+    state: State = memo.state
+    state.engine.mark_indexed()
     if type == "DELETED":
-        seen.pop(uid, None)
-        memo.reconciler.forget((namespace, name))
+        state.seen.pop(uid, None)
+        state.engine.forget((namespace, name))
         return
     meta = body.metadata
     notes = {k: v for k, v in meta.annotations.items() if not k.startswith("kopf.zalando.org/")}
     relevant = hash(
         json.dumps([dict(body.spec), dict(meta.labels), notes, meta.get("deletionTimestamp")], sort_keys=True)
     )
-    if seen.get(uid) == relevant:
-        return  # our own status patch, or kopf's bookkeeping: nothing a decision reads
-    seen[uid] = relevant
-    memo.topology_keys.add(dict(body.spec).get("topologyKey") or DEFAULT_TOPOLOGY_KEY)
-    indices = Indices(
-        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
-    )
-    await _reconcile(memo, (namespace, name), indices)
+    if _changed(state, uid, relevant):
+        state.engine.zones.watch_key(dict(body.spec).get("topologyKey") or DEFAULT_TOPOLOGY_KEY)
+        state.engine.enqueue((namespace, name), "site")
 
 
 def _relevant(plural: str, body: kopf.Body) -> int:
@@ -224,40 +236,23 @@ def _relevant(plural: str, body: kopf.Body) -> int:
         return hash(parse.pod_from(body))
     if plural == kinds.ENDPOINT_SLICE.plural:
         return hash(parse.endpoints_from(body))
-    return compact.fingerprint(parse.child_from(body))
+    return compact.fingerprint(compact.child_from(body))
 
 
-async def child_changed(
-    type: str | None,
-    uid: str,
-    namespace: str,
-    labels: kopf.Labels,
-    body: kopf.Body,
-    resource: kopf.Resource,
-    memo: kopf.Memo,
-    site_index: SiteIndex,
-    node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
-    child_index: ChildIndex,
-    dependency_index: DependencyIndex,
-    **_: Any,
-) -> None:
+async def child_changed(type: str | None, uid: str, namespace: str, name: str, labels: kopf.Labels, body: kopf.Body,
+                        resource: kopf.Resource, memo: kopf.Memo, **_: Any) -> None:  # fmt: skip
+    state: State = memo.state
+    state.engine.mark_indexed()
     site = labels.get(names.LABEL_SITE)
     if not site:
         return
-    seen: dict[str, int] = memo.seen
-    if type == "DELETED":
-        seen.pop(uid, None)
-    else:
-        relevant = _relevant(resource.plural, body)
-        if seen.get(uid) == relevant:
-            return
-        seen[uid] = relevant
-    indices = Indices(
-        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
-    )
-    await _reconcile(memo, (namespace, site), indices)
+    key = (namespace, site)
+    gone = type == "DELETED"
+    if resource.plural not in (kinds.POD.plural, kinds.ENDPOINT_SLICE.plural):
+        version = str(body.metadata.get("resourceVersion") or "")
+        state.engine.reconciler.overlay.saw(key, str(body.get("kind", "")), name, version, gone=gone)
+    if _changed(state, uid, None if gone else _relevant(resource.plural, body)):
+        state.engine.enqueue(key, resource.plural)
 
 
 for _kind in kinds.LABELLED:  # a change to anything of a site's triggers its pass
@@ -265,67 +260,32 @@ for _kind in kinds.LABELLED:  # a change to anything of a site's triggers its pa
 
 
 @kopf.on.event(**_selector(kinds.NODE))
-async def node_changed(
-    type: str | None,
-    name: str,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    site_index: SiteIndex,
-    node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
-    child_index: ChildIndex,
-    dependency_index: DependencyIndex,
-    **_: Any,
-) -> None:
-    """A node that turns Ready or NotReady, or comes or goes, may change every site's zones: one
-    fleet round (statuses first, then moves; see fleet.py), however many nodes change at once."""
-    record = None if type == "DELETED" else parse.node_from(body)
-    if memo.nodes.get(name) == record:
-        return  # a heartbeat or an unrelated field: nothing a site cares about
-    memo.nodes[name] = record
-    _fleet_round(
-        memo,
-        Indices(site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index),
-    )
+async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """To the cluster's one zone model: a zone lost or back puts every site's report first; any
+    other change a site reads (a ready count, a cordon) passes every site once, a moment later."""
+    state: State = memo.state
+    state.engine.mark_indexed()
+    state.engine.node_changed(name, None if type == "DELETED" else parse.node_from(body))
 
 
 @kopf.on.event(**_selector(kinds.POD))
-async def pod_load(
-    type: str | None,
-    uid: str,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    site_index: SiteIndex,
-    node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
-    child_index: ChildIndex,
-    dependency_index: DependencyIndex,
-    **_: Any,
-) -> None:
+async def pod_load(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo, node_index: NodeIndex,
+                   **_: Any) -> None:  # fmt: skip
     """Every pod of the cluster, reduced to its node and requests, summed per node (the headroom).
-    When the room for a zone's loss flips, every site's what-if is redone (a fleet round)."""
-    if memo.book.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not memo.headroom_check:
-        indices = Indices(
-            site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
-        )
-        memo.headroom_check = asyncio.get_running_loop().call_later(HEADROOM_DELAY, _headroom_changed, memo, indices)
+    When the room for a zone's loss flips, every site's what-if is redone, once per burst."""
+    state: State = memo.state
+    state.engine.mark_indexed()
+    if state.book.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not state.headroom_check:
+        loop = asyncio.get_running_loop()
+        state.headroom_check = loop.call_later(HEADROOM_DELAY, _headroom_changed, state, node_index)
 
 
-def _headroom_changed(memo: kopf.Memo, indices: Indices) -> None:
-    memo.headroom_check = None
-    now = headroom.unabsorbable(indices.nodes.get(None, ()), memo.book.per_node, memo.topology_keys)
-    before, memo.unabsorbable = memo.unabsorbable, now
+def _headroom_changed(state: State, node_index: NodeIndex) -> None:
+    state.headroom_check = None
+    now = headroom.unabsorbable(node_index.get(None, ()), state.book.per_node, state.engine.zones.topology_keys)
+    before, state.unabsorbable = state.unabsorbable, now
     if before is not None and now != before:
-        _fleet_round(memo, indices)
-
-
-def _fleet_round(memo: kopf.Memo, indices: Indices) -> None:
-    async def run_pass(key: SiteKey, status_only: bool) -> None:
-        await _reconcile(memo, key, indices, status_only)
-
-    memo.fleet.touch(lambda: list(indices.sites), run_pass)
+        state.engine.fleet_later("headroom")
 
 
 # --- dependencies: the Services of spec.dependsOn, read only -------------------------------------
@@ -350,47 +310,43 @@ async def dependents_index(namespace: str, name: str, spec: kopf.Spec, **_: Any)
 @kopf.on.event(**_selector(kinds.ENDPOINT_SLICE))
 @kopf.on.event(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
 @kopf.on.event(**_selector(kinds.STATEFUL_SET))
-async def dependency_changed(
-    type: str | None,
-    uid: str,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    dependents_index: DependentsIndex,
-    site_index: SiteIndex,
-    node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
-    child_index: ChildIndex,
-    dependency_index: DependencyIndex,
-    **_: Any,
-) -> None:
+async def dependency_changed(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo,
+                             dependents_index: DependentsIndex, **_: Any) -> None:  # fmt: skip
     """A Service appearing or going, its endpoints, or a workload's replicas in its namespace changing:
     a pass of exactly the sites that depend on it (nothing for a change the analysis does not read)."""
+    state: State = memo.state
+    state.engine.mark_indexed()
     key = dependency_records.trigger_key(body)
     sites = list(dependents_index.get(key, ())) if key else []
-    seen: dict[str, int] = memo.seen
     mark = f"dependency:{uid}"
-    if not sites or type == "DELETED":
-        seen.pop(mark, None)
-        if not sites:
-            return
-    else:
-        relevant = hash(tuple(dependency_records.index_entry(body, names.LABEL_SITE).items()))
-        if seen.get(mark) == relevant:
-            return
-        seen[mark] = relevant
-    indices = Indices(
-        site_index, node_index, pod_index, endpoint_index, child_index, memo.book.per_node, dependency_index
+    if not sites:
+        state.seen.pop(mark, None)
+        return
+    relevant = (
+        None if type == "DELETED" else hash(tuple(dependency_records.index_entry(body, names.LABEL_SITE).items()))
     )
-    await asyncio.gather(*(_reconcile(memo, site, indices) for site in sites))
+    if _changed(state, mark, relevant):
+        for site in sites:
+            state.engine.enqueue(site, "dependency")
 
 
 @kopf.on.probe(id="longest_pass_seconds")
 async def longest_pass(memo: kopf.Memo, **_: Any) -> float:
-    """Fails the liveness endpoint when a reconcile is wedged. (kopf's endpoint itself stops
-    answering when the event loop is blocked; a paused standby runs no pass and stays live.)"""
-    reconciler: Reconciler = memo.reconciler
-    longest = reconciler.longest_pass()
+    """Fails the liveness endpoint when a pass is wedged. (kopf's endpoint itself stops answering when
+    the event loop is blocked; a standby runs no pass and stays live.)"""
+    state: State = memo.state
+    longest = state.engine.longest_pass()
     if longest > STALL_SECONDS:
         raise kopf.PermanentError(f"a reconcile has been running for {longest:.0f} s")
     return round(longest, 3)
+
+
+def configure(identity: str, leader_election: bool, lease_namespace: str | None, lease_name: str) -> None:
+    """Called by `spofless run` before kopf starts."""
+    CONFIG.identity = identity
+    CONFIG.leader_election = leader_election
+    CONFIG.lease_namespace = lease_namespace or os.environ.get("POD_NAMESPACE") or "spofless-system"
+    CONFIG.lease_name = lease_name
+
+
+__all__ = ["CONFIG", "Lane", "configure"]

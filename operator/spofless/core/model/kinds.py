@@ -32,6 +32,7 @@ STATEFUL_SET = Kind("StatefulSet", "apps", "v1", "statefulsets")  # read only: w
 POD = Kind("Pod", "", "v1", "pods")
 ENDPOINT_SLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices")
 NODE = Kind("Node", "", "v1", "nodes")
+LEASE = Kind("Lease", "coordination.k8s.io", "v1", "leases")  # node heartbeats, and the operator's leader
 
 OWNED: tuple[Kind, ...] = (DEPLOYMENT, DISRUPTION_BUDGET, SERVICE)  # the children of a site
 LABELLED: tuple[Kind, ...] = (*OWNED, POD, ENDPOINT_SLICE)  # everything carrying a site's labels

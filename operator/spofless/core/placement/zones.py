@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from spofless.core.observed.records import Node
@@ -59,3 +60,12 @@ def resolve(listed: list[str] | None, topology_key: str, nodes: tuple[Node, ...]
 def remembered(zone_set: ZoneSet, known: list[str]) -> list[str]:
     """The zones to remember from now on: those known before plus those with nodes now."""
     return sorted(set(known) | {z for z, h in zone_set.health.items() if h.nodes > 0})
+
+
+def cluster_health(nodes: Iterable[Node], topology_key: str) -> dict[str, ZoneHealth]:
+    """Every zone of the cluster under one topology key, as every site sees it: modelled once."""
+    by_zone: dict[str, list[Node]] = {}
+    for node in nodes:
+        if zone := node.zone(topology_key):
+            by_zone.setdefault(zone, []).append(node)
+    return {z: ZoneHealth(z, len(members), sum(n.ready for n in members)) for z, members in sorted(by_zone.items())}

@@ -1,0 +1,252 @@
+"""The reconcile engine: watches map events to site keys, one work queue orders the passes, a bounded
+set of workers runs them, and only the leader's workers write.
+
+- A site's pass runs in one of three lanes (see queue.py): a zone lost or back puts every site in
+  the zone lane, where a pass writes the report only (status and zone event, one small patch); the
+  site then goes to the moves lane for its full pass. Everything else is the rest lane.
+- A failed pass is retried with per-key backoff and jitter, as its error sort says: throttled waits
+  at least Retry-After, transient backs off, permanent waits for a change, a crash is reported in
+  the status (Reconciled=False, InternalError) and backs off too. Other sites never wait on it.
+- Timed steps (failback windows, bakes, evacuation ends, a folded progress write) are timed adds to
+  the same queue.
+- Leadership: a standby runs no pass at all. Gaining the Lease resyncs every site; losing it clears
+  the queue, the timers and everything remembered (see leader.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from spofless.core.observed.records import Child, Endpoint, Load, Node, Observed, Pod
+from spofless.kube import Failure, describe, failure, retry_after
+from spofless.operator import dependency_records, metrics
+from spofless.operator.leader import Leadership
+from spofless.operator.queue import LANE_NAMES, Lane, WorkQueue
+from spofless.operator.reconciler import NotLeading, Reconciler
+from spofless.operator.zonewatch import Change, Transition, ZoneWatch
+
+SiteKey = tuple[str, str]  # (namespace, name)
+WORKERS = 16  # passes in flight at most: the API server is never flooded, other clients stay served
+DETAIL_DELAY = 3.0  # seconds: one pass of every site per burst of node details (ready counts, room)
+
+
+@dataclass
+class Indices:
+    """The kopf indices one pass reads (live objects: kopf keeps them up to date)."""
+
+    sites: Mapping[SiteKey, Any]
+    nodes: Mapping[None, Any]
+    pods: Mapping[SiteKey, Any]
+    endpoints: Mapping[SiteKey, Any]
+    children: Mapping[SiteKey, Any]
+    dependencies: Mapping[Any, Any]
+    usage: Mapping[str, Load]
+
+    def site(self, key: SiteKey) -> Mapping[str, Any] | None:
+        bodies = list(self.sites.get(key, ()))
+        return bodies[0] if bodies else None
+
+    def site_keys(self) -> list[SiteKey]:
+        return list(self.sites)
+
+    def observed(self, key: SiteKey, body: Mapping[str, Any], children: tuple[Child, ...]) -> Observed:
+        nodes: tuple[Node, ...] = tuple(self.nodes.get(None, ()))
+        pods: tuple[Pod, ...] = tuple(self.pods.get(key, ()))
+        endpoints: tuple[Endpoint, ...] = tuple(e for part in self.endpoints.get(key, ()) for e in part)
+        return Observed(
+            nodes=nodes,
+            pods=pods,
+            endpoints=endpoints,
+            children=children,
+            usage=self.usage,
+            dependencies=dependency_records.gather(
+                key[0], body.get("spec") or {}, self.dependencies, self.children, self.endpoints
+            ),
+        )
+
+
+@dataclass
+class Engine:
+    reconciler: Reconciler
+    leadership: Leadership
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
+    workers: int = WORKERS
+    queue: WorkQueue[SiteKey] = field(default_factory=WorkQueue)
+    zones: ZoneWatch = field(default_factory=ZoneWatch)
+    indices: Indices | None = None
+    indexed: bool = False  # kopf has listed everything once: passes may read the indices
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _running: dict[SiteKey, float] = field(default_factory=dict)
+    _detail: asyncio.TimerHandle | None = None
+
+    # --- life ----------------------------------------------------------------------------------
+
+    def start(self, indices: Indices) -> None:
+        self.indices = indices
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._work(), name=f"spofless-worker-{i}") for i in range(self.workers)]
+        metrics.ENGINE.attach(self)
+
+    async def close(self) -> None:
+        self.queue.shut_down()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def mark_indexed(self) -> None:
+        """kopf calls event handlers only once every index is filled: the first call says so."""
+        if not self.indexed:
+            self.indexed = True
+            if self.leadership.leading():
+                self.resync("start")
+
+    async def lead(self) -> None:
+        """Leadership gained: every site gets a pass, from a clean slate."""
+        metrics.LEADER.set(1)
+        self.reconciler.reset()
+        self.queue.clear()
+        if self.indexed:
+            self.resync("leader")
+
+    async def step_down(self) -> None:
+        """Leadership lost: nothing queued, timed or remembered survives."""
+        metrics.LEADER.set(0)
+        self.queue.clear()
+        self.reconciler.reset()
+        if self._detail is not None:
+            self._detail.cancel()
+            self._detail = None
+
+    def resync(self, cause: str) -> None:
+        for key in self._site_keys():
+            self.queue.add(key, Lane.REST, cause)
+
+    # --- what the watches say ------------------------------------------------------------------
+
+    def enqueue(self, key: SiteKey, cause: str, lane: Lane = Lane.REST) -> None:
+        if self.leadership.leading():
+            self.queue.add(key, lane, cause)
+
+    def node_changed(self, name: str, node: Node | None) -> None:
+        change, transitions = self.zones.update(name, node)
+        if change is Change.TRANSITION:
+            self._zone_transitions(transitions)
+        elif change is Change.DETAIL:
+            self.fleet_later("node")
+
+    def fleet_later(self, cause: str) -> None:
+        """Every site, once, a moment from now: one pass per burst of changes every site reads."""
+        if self._detail is not None or not self.leadership.leading():
+            return
+
+        def fire() -> None:
+            self._detail = None
+            for key in self._site_keys():
+                self.queue.add(key, Lane.REST, cause)
+
+        self._detail = asyncio.get_running_loop().call_later(DETAIL_DELAY, fire)
+
+    def _zone_transitions(self, transitions: Iterable[Transition]) -> None:
+        for t in transitions:
+            metrics.ZONE_HEALTHY.labels(t.zone).set(1 if t.healthy else 0)
+            self.logger.warning("zone %s %s", t.zone, "is back" if t.healthy else "lost: none of its nodes is Ready")
+        if self._detail is not None:  # every site gets a full pass after its report anyway
+            self._detail.cancel()
+            self._detail = None
+        if self.leadership.leading():
+            for key in self._site_keys():
+                self.queue.add(key, Lane.ZONE, "zone")
+
+    def _site_keys(self) -> list[SiteKey]:
+        return self.indices.site_keys() if self.indices is not None and self.indexed else []
+
+    # --- passes --------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            key, lane, cause, waited = await self.queue.get()
+            metrics.QUEUE_WAIT.observe(waited)
+            self._running[key] = time.monotonic()
+            try:
+                await self._pass(key, lane, cause)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the pass's own handling failed: never let a worker die
+                self.logger.exception("pass of %s/%s failed unexpectedly", *key)
+            finally:
+                self._running.pop(key, None)
+                self.queue.done(key)
+
+    async def _pass(self, key: SiteKey, lane: Lane, cause: str) -> None:
+        if not self.leadership.leading() or self.indices is None:
+            return  # a standby runs nothing; gaining the Lease resyncs every site
+        body = self.indices.site(key)
+        if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+            self.queue.forget(key)
+            self.queue.cancel_timer(key)
+            self.reconciler.forget(key)
+            return
+        children = self.reconciler.overlay.children(key, self.indices.children.get(key, ()))
+        observed = self.indices.observed(key, body, children)
+        now = datetime.now(UTC)
+        metrics.RECONCILES.labels(cause or "other").inc()
+        with metrics.RECONCILE_SECONDS.time():
+            try:
+                if lane is Lane.ZONE:
+                    await self.reconciler.report(key, body, observed, now)
+                    self.queue.add(key, Lane.MOVES, "zone")
+                    return
+                result = await self.reconciler.reconcile(key, body, observed, now)
+            except NotLeading:
+                return
+            except Exception as err:
+                await self._failed(key, body, err, now)
+                return
+        self.queue.forget(key)
+        if result.wake_after is not None:
+            self.queue.add_after(key, result.wake_after + 0.1, Lane.REST, "timer")
+
+    async def _failed(self, key: SiteKey, body: Mapping[str, Any], err: Exception, now: datetime) -> None:
+        kind = failure(err)
+        if kind is Failure.GONE:
+            self.queue.forget(key)
+            return
+        sort = kind.value if kind is not None else "crash"
+        metrics.RECONCILE_ERRORS.labels(sort).inc()
+        if kind is Failure.PERMANENT:
+            # The status says what was refused; a change to the site or its children brings a pass.
+            self.logger.warning("reconcile of %s/%s refused, not retried until something changes: %s", *key,
+                                describe(err))  # fmt: skip
+            self.queue.forget(key)
+            return
+        if kind is None:  # a bug: say where, show it in the status, and still retry (with backoff)
+            self.logger.exception("reconcile of %s/%s crashed", *key)
+            try:
+                await self.reconciler.report_crash(key, body, f"{type(err).__name__}: {err}", now)
+            except NotLeading:
+                return
+            except Exception as again:
+                self.logger.warning("could not report the crash of %s/%s: %r", *key, again)
+        delay = self.queue.add_rate_limited(key, retry_after(err) if kind is Failure.THROTTLED else None)
+        self.logger.warning("reconcile of %s/%s failed (%s), retrying in %.1f s: %s", *key, sort, delay, describe(err))
+
+    def forget(self, key: SiteKey) -> None:
+        self.queue.forget(key)
+        self.queue.cancel_timer(key)
+        self.reconciler.forget(key)
+
+    def longest_pass(self) -> float:
+        """Seconds the oldest pass still running has taken: a wedged reconcile shows here."""
+        return max((time.monotonic() - t for t in self._running.values()), default=0.0)
+
+    def depth(self, lane: Lane) -> int:
+        return self.queue.depth(lane)
+
+
+__all__ = ["LANE_NAMES", "Engine", "Indices", "Lane"]
