@@ -156,12 +156,17 @@ class Engine:
         for t in transitions:
             metrics.ZONE_HEALTHY.labels(t.zone).set(1 if t.healthy else 0)
             self.logger.warning("zone %s %s", t.zone, "is back" if t.healthy else "lost: none of its nodes is Ready")
+        self.report_all("zone")
+
+    def report_all(self, cause: str) -> None:
+        """Something every site stands on was lost or came back (a zone, a data center): every site
+        reports first, in the zone lane, then goes to the moves lane for its full pass."""
         if self._detail is not None:  # every site gets a full pass after its report anyway
             self._detail.cancel()
             self._detail = None
         if self.leadership.leading():
             for key in self._site_keys():
-                self.queue.add(key, Lane.ZONE, "zone")
+                self.queue.add(key, Lane.ZONE, cause)
 
     def _site_keys(self) -> list[SiteKey]:
         return self.indices.site_keys() if self.indices is not None and self.indexed else []
@@ -200,7 +205,7 @@ class Engine:
             try:
                 if lane is Lane.ZONE:
                     await self.reconciler.report(key, body, observed, now)
-                    self.queue.add(key, Lane.MOVES, "zone")
+                    self.queue.add(key, Lane.MOVES, cause)
                     return
                 result = await self.reconciler.reconcile(key, body, observed, now)
             except NotLeading:
