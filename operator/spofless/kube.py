@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless import __version__
 from spofless.core.model import kinds, names
+from spofless.core.model.events import Event
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
 
@@ -108,6 +110,8 @@ class Api(Protocol):
 
     async def scale(self, namespace: str, name: str, replicas: int) -> str: ...
 
+    async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None: ...
+
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     async def put_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]: ...
@@ -192,6 +196,33 @@ class Kube:
         query = [("fieldManager", self.field_manager)]
         stored = await self.call("PATCH", url, {"spec": {"replicas": replicas}}, query, "application/merge-patch+json")
         return str((stored.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None:
+        """Posts a core/v1 Event on an object (a site): what `kubectl describe` shows."""
+        meta = involved.get("metadata") or {}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'site')}.", "namespace": meta.get("namespace")},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion", kinds.SITE.api_version),
+                "kind": involved.get("kind", kinds.SITE.kind),
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message[:1024],
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": instance[:128],
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self.call("POST", f"/api/v1/namespaces/{meta.get('namespace')}/events", body)
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -61,6 +61,9 @@ class Calls:
         self.version += 1
         return str(self.version)
 
+    async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None:
+        self.log.append(("event", event.reason))
+
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
 

@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from spofless.core.model.events import Event
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
 from spofless.kube import Kube
-from spofless.operator import compact, dependency_records, usage
+from spofless.operator import compact, dependency_records, metrics, usage
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.leader import Elector, Leadership
 from spofless.operator.overlay import Overlay
@@ -89,8 +89,23 @@ DependencyIndex = kopf.Index[dependency_records.IndexKey, dependency_records.Rec
 DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
 
 
-def _post(body: Mapping[str, Any], event: Event) -> None:
-    kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
+def _poster(kube: Kube, identity: str, tasks: set[asyncio.Task[None]]) -> Callable[[Mapping[str, Any], Event], None]:
+    """Events go out in the background, through the operator's own client (its user agent names the
+    replica): a pass never waits on them, and the writer posts only while it leads."""
+
+    async def send(body: Mapping[str, Any], event: Event) -> None:
+        try:
+            await kube.post_event(body, event, "spofless", identity)
+            metrics.API_WRITES.labels("event").inc()
+        except Exception as err:  # an event lost is a line less in `kubectl describe`, never a failed pass
+            _log.debug("could not post event %s on %s: %r", event.reason, body.get("metadata", {}).get("name"), err)
+
+    def post(body: Mapping[str, Any], event: Event) -> None:
+        task = asyncio.get_running_loop().create_task(send(body, event))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return post
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -129,7 +144,9 @@ async def startup(
     settings.persistence.diffbase_storage = NoDiffBase()
     kube = await Kube.connect(CONFIG.identity)
     leadership = Leadership(CONFIG.identity, always=not CONFIG.leader_election)
-    reconciler = Reconciler(kube=kube, post=_post, leadership=leadership, overlay=Overlay(), logger=_log)
+    posting: set[asyncio.Task[None]] = set()
+    post = _poster(kube, CONFIG.identity, posting)
+    reconciler = Reconciler(kube=kube, post=post, leadership=leadership, overlay=Overlay(), logger=_log)
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
     book = usage.Book()
     engine.start(
@@ -142,7 +159,7 @@ async def startup(
         )
     else:
         await engine.lead()
-    memo.state = State(engine=engine, kube=kube, elector=elector, book=book)
+    memo.state = State(engine=engine, kube=kube, elector=elector, book=book, tasks=posting)
     if elector is not None:
         task = asyncio.get_running_loop().create_task(elector.run(), name="spofless-leader-election")
         memo.state.tasks.add(task)
