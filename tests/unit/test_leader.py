@@ -21,7 +21,7 @@ class Leases:
         self.version = 0
         self.down = False  # the API server does not answer
 
-    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:  # noqa: D102
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         if self.down:
             raise ApiException(status=503, reason="Service Unavailable")
         return copy.deepcopy(self.lease)
