@@ -21,12 +21,13 @@ demo: $(BIN)/spofless ## bring up a local 3-zone cluster, run the operator, appl
 test: $(BIN)/spofless ## lint, unit and e2e tests on a local KWOK cluster, then the e2e suite on kind (real containers)
 	hack/test.sh
 
-lint: $(BIN)/spofless ## ruff, mypy, the layering contract (the core imports no cluster library), shellcheck on hack/
+lint: $(BIN)/spofless ## ruff, mypy, the layering contract (the core imports no cluster library), shellcheck on hack/, the docs site
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/shellcheck -x -P SCRIPTDIR $$(grep -rlE '^#!/usr/bin/env bash' hack) hack/lib/*.sh
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # into build/site (ignored): broken links fail
 
 unit: $(BIN)/spofless ## the pure-core tests, no cluster needed
 	$(BIN)/pytest tests/unit

@@ -31,7 +31,7 @@ if [[ ${1:-} == --bench ]]; then BENCH=1; shift; fi
 if (($#)) || ((BENCH)); then PYTEST_ARGS=("$@"); else PYTEST_ARGS=(tests/e2e); fi
 [[ -x .venv/bin/pytest ]] || die ".venv is missing: run make (or: python3 -m venv .venv && .venv/bin/pip install -e '.[test]')"
 
-step() { # step LABEL CMD...: runs CMD and logs how long it took (the figures the README quotes)
+step() { # step LABEL CMD...: runs CMD and logs how long it took (the figures docs/development/kind.md quotes)
   local label=$1 start=$SECONDS; shift
   "$@"
   log "TIME $label: $((SECONDS - start)) s"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench-rollouts`: the rollout figures the README quotes, measured on the local cluster by the
+# `make bench-rollouts`: the rollout figures docs/mechanisms/rollouts.md quotes, measured on the local cluster by the
 # e2e scenarios themselves (tests/e2e/test_rollout.py prints them), RUNS times, medians at the end:
 # how long a 3-zone rollout of 6 replicas takes with a given bake, the time from a bad template to
 # the halt, and the lowest total of ready pods during a good rollout and during two drains in two zones.

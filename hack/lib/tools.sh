@@ -169,7 +169,7 @@ build_metrics_server() {
 }
 
 build_cluster_tools() {
-  command -v go >/dev/null || die "Go is needed to build the local cluster (or see README: kwokctl can download release binaries)"
+  command -v go >/dev/null || die "Go is needed to build the local cluster (or see docs/development/local-cluster.md: kwokctl can download release binaries)"
   build_etcd
   build_kwok
   build_kube

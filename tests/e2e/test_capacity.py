@@ -1,5 +1,5 @@
 """Capacity that follows load and trouble: kubectl scale and a HorizontalPodAutoscaler on the site,
-a zone with no room, an evacuation, zone-local traffic. Each scenario prints the figure the README
+a zone with no room, an evacuation, zone-local traffic. Each scenario prints the figure docs/benchmarks.md
 quotes (run with -s to see them)."""
 
 from __future__ import annotations
