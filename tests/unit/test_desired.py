@@ -13,7 +13,7 @@ def spec(**extra: object) -> ResilientSiteSpec:
     return ResilientSiteSpec.model_validate({"template": TEMPLATE, **extra})
 
 
-def test_one_deployment_and_budget_per_zone_and_one_service() -> None:
+def test_one_deployment_per_zone_and_one_budget_and_one_service_per_site() -> None:
     out = owned.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
     kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
     assert kinds == [

@@ -1,4 +1,4 @@
-"""The objects a site should own: one Deployment and one PodDisruptionBudget per zone, one Service.
+"""The objects a site should own: one Deployment per zone, one PodDisruptionBudget and one Service for the site.
 
 Each manifest carries only the fields spofless decides, so server-side apply leaves every
 other field (defaults, other managers' fields) alone.
