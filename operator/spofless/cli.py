@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
         from spofless.operator import memprofile
 
         memprofile.start(profile)  # before the imports below, so their memory is traced too
+    # kopf imports kubernetes_asyncio's whole model package (~38 MB) whenever it can; the operator
+    # has its own transport (operator/client.py), so the import is made to fail.
+    sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
     import kopf  # imported late: `spofless crd` must not need a cluster library's start-up
 
     from spofless.operator import handlers, metrics

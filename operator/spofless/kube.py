@@ -1,8 +1,12 @@
-"""The few Kubernetes API calls the shells make: server-side apply, delete, status patch; and the
-one place where API errors are sorted into what they mean for a reconcile.
+"""The few Kubernetes API calls the shells make: server-side apply, delete, status patch, scale, the
+leader Lease, events; and the one place where API errors are sorted into what they mean for a pass.
 
-Plain dicts in and out over kubernetes_asyncio's ApiClient, so one generic path serves every kind
-in `core.model.kinds`.
+Plain dicts in and out over one generic `call`, so one path serves every kind in `core.model.kinds`.
+Two transports implement `call`: `Kube`, on kubernetes_asyncio's ApiClient (the audit and the
+benchmarks: its config loader knows every kubeconfig, exec plugins included), and the operator's
+own (operator/client.py: plain aiohttp; the library's models alone cost the operator ~38 MB). So
+nothing here imports kubernetes_asyncio at module level, and API errors are told by their `status`,
+whichever transport raised them.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from enum import Enum
 from typing import Any, Protocol
 
 import aiohttp
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless import __version__
 from spofless.core.model import kinds, names
@@ -31,6 +33,21 @@ def path(kind: kinds.Kind, namespace: str, name: str, subresource: str = "") -> 
     prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
     tail = f"/{subresource}" if subresource else ""
     return f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}{tail}"
+
+
+class ApiError(Exception):
+    """An API call answered with an error: the operator's transport raises it. It has the fields of
+    kubernetes_asyncio's ApiException, so errors of either transport are sorted alike."""
+
+    def __init__(self, status: int, reason: str, body: str = "", headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"({status}) {reason}")
+        self.status, self.reason, self.body, self.headers = status, reason, body, dict(headers or {})
+
+
+def _status(err: BaseException) -> int | None:
+    """The HTTP status of an API error from either transport; None for anything else."""
+    status = getattr(err, "status", None)
+    return status if isinstance(status, int) and hasattr(err, "reason") else None
 
 
 class Refused(Exception):
@@ -50,7 +67,7 @@ class Failure(Enum):
     GONE = "gone"  # the site or its namespace is going away: nothing to retry
 
 
-def api_message(err: ApiException) -> str:
+def api_message(err: Any) -> str:
     """The human part of an API error (the Status object's message)."""
     try:
         return str(json.loads(err.body or "{}").get("message") or err.reason)
@@ -60,12 +77,12 @@ def api_message(err: ApiException) -> str:
 
 def describe(err: BaseException) -> str:
     """One line for a log or a status: the API's own message where there is one."""
-    if isinstance(err, ApiException):
-        return f"{err.status} {err.reason}: {api_message(err)}"
+    if _status(err) is not None:
+        return f"{_status(err)} {getattr(err, 'reason', '')}: {api_message(err)}"
     return str(err) or type(err).__name__
 
 
-def refusal(err: ApiException) -> bool:
+def refusal(err: Any) -> bool:
     """True when the API server refused the object itself. Besides 400 and 422, server-side apply
     answers 500 "failed to create typed patch object" for a field of the wrong type: retrying that
     would fail forever, so it is a refusal, not an outage."""
@@ -76,12 +93,13 @@ def failure(err: BaseException) -> Failure | None:
     """Sorts an error from an API call; None for anything that is not one (a bug: let it raise)."""
     if isinstance(err, Refused):
         return Failure.PERMANENT
-    if isinstance(err, ApiException):
-        if err.status == 404 or (err.status == 403 and "NamespaceTerminating" in str(err.body)):
+    status = _status(err)
+    if status is not None:
+        if status == 404 or (status == 403 and "NamespaceTerminating" in str(getattr(err, "body", ""))):
             return Failure.GONE
-        if err.status == 429:
+        if status == 429:
             return Failure.THROTTLED
-        if refusal(err) or err.status == 403:
+        if refusal(err) or status == 403:
             return Failure.PERMANENT  # RBAC: a person must grant it; the status and a Warning say so
         return Failure.TRANSIENT  # 401 (a token being rotated), 409, 5xx
     if isinstance(err, TimeoutError | aiohttp.ClientError | OSError):
@@ -119,25 +137,10 @@ class Api(Protocol):
     async def close(self) -> None: ...
 
 
-@dataclass
-class Kube:
-    client: client.ApiClient
+class Calls:
+    """Every call the shells make, over one generic `call` a transport provides."""
+
     field_manager: str = names.FIELD_MANAGER
-
-    @classmethod
-    async def connect(cls, identity: str = "") -> Kube:
-        """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config).
-        `identity` goes into the user agent, so the API server's audit log tells the replicas apart."""
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        else:
-            await config.load_kube_config()
-        api = client.ApiClient()
-        api.user_agent = f"spofless/{__version__}" + (f" ({identity})" if identity else "")
-        return cls(api)
-
-    async def close(self) -> None:
-        await self.client.close()
 
     async def call(
         self,
@@ -147,17 +150,7 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> Any:
-        return await self.client.call_api(
-            url,
-            method,
-            query_params=query or [],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            response_types_map={200: "object", 201: "object"},
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+        raise NotImplementedError
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         """Server-side apply with the operator's one field manager; returns the object as stored."""
@@ -168,8 +161,8 @@ class Kube:
         url = path(kinds.BY_KIND[manifest["kind"]], meta["namespace"], meta["name"])
         try:
             result: dict[str, Any] = await self.call("PATCH", url, manifest, query, "application/apply-patch+yaml")
-        except ApiException as err:
-            if refusal(err):
+        except Exception as err:
+            if _status(err) is not None and refusal(err):
                 raise Refused(manifest["kind"], meta["name"], api_message(err)) from err
             raise
         return result
@@ -179,8 +172,8 @@ class Kube:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
         try:
             await self.call("DELETE", path(kinds.BY_KIND[kind], namespace, name), body)
-        except ApiException as err:
-            if err.status != 404:
+        except Exception as err:
+            if _status(err) != 404:
                 raise
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
@@ -227,8 +220,8 @@ class Kube:
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             lease: dict[str, Any] = await self.call("GET", path(kinds.LEASE, namespace, name))
-        except ApiException as err:
-            if err.status == 404:
+        except Exception as err:
+            if _status(err) == 404:
                 return None
             raise
         return lease
@@ -262,6 +255,50 @@ class Kube:
                 return
 
 
+@dataclass
+class Kube(Calls):
+    """The transport of the audit and the benchmarks: kubernetes_asyncio's ApiClient."""
+
+    client: Any  # kubernetes_asyncio.client.ApiClient
+
+    @classmethod
+    async def connect(cls, identity: str = "") -> Kube:
+        """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config).
+        `identity` goes into the user agent, so the API server's audit log tells the callers apart."""
+        from kubernetes_asyncio import client, config  # the library only where it is used
+
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        else:
+            await config.load_kube_config()
+        api = client.ApiClient()
+        api.user_agent = f"spofless/{__version__}" + (f" ({identity})" if identity else "")
+        return cls(api)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        return await self.client.call_api(
+            url,
+            method,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            response_types_map={200: "object", 201: "object"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+
+
 async def current_namespace() -> str:
     """The namespace of the kubeconfig's current context ("default" when it names none)."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -270,5 +307,7 @@ async def current_namespace() -> str:
                 return f.read().strip() or "default"
         except OSError:
             return "default"
+    from kubernetes_asyncio import config
+
     _, active = config.list_kube_config_contexts()
     return str((active or {}).get("context", {}).get("namespace") or "default")

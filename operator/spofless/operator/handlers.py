@@ -28,8 +28,8 @@ from spofless.core.model import kinds, names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
-from spofless.kube import Kube
 from spofless.operator import compact, dependency_records, metrics, usage
+from spofless.operator.client import Client
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.leader import Elector, Leadership
 from spofless.operator.overlay import Overlay
@@ -64,7 +64,7 @@ class State:
     the memo, so an attribute assigned on a memo would stay on that copy; this object is shared."""
 
     engine: Engine
-    kube: Kube
+    kube: Client
     elector: Elector | None
     seen: dict[str, int] = field(default_factory=dict)  # object uid -> fingerprint of what a pass reads
     book: usage.Book = field(default_factory=usage.Book)  # per-node sums of every pod's requests
@@ -89,7 +89,7 @@ DependencyIndex = kopf.Index[dependency_records.IndexKey, dependency_records.Rec
 DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
 
 
-def _poster(kube: Kube, identity: str, tasks: set[asyncio.Task[None]]) -> Callable[[Mapping[str, Any], Event], None]:
+def _poster(kube: Client, identity: str, tasks: set[asyncio.Task[None]]) -> Callable[[Mapping[str, Any], Event], None]:
     """Events go out in the background, through the operator's own client (its user agent names the
     replica): a pass never waits on them, and the writer posts only while it leads."""
 
@@ -142,7 +142,7 @@ async def startup(
     # keeps thousands of them (with their queues) alive while a fleet of sites rolls out.
     settings.batching.idle_timeout = 1.0
     settings.persistence.diffbase_storage = NoDiffBase()
-    kube = await Kube.connect(CONFIG.identity)
+    kube = await Client.connect(CONFIG.identity)
     leadership = Leadership(CONFIG.identity, always=not CONFIG.leader_election)
     posting: set[asyncio.Task[None]] = set()
     post = _poster(kube, CONFIG.identity, posting)
