@@ -39,6 +39,18 @@ CAN_STOP_APISERVER = KIND or LOCAL
 NEEDS_APISERVER_CONTROL = "needs control of kube-apiserver: hack/cluster.sh's cluster or kind"
 
 
+OPERATOR_NAMESPACE = "spofless-system"  # where the chart runs the operator on kind
+
+
+def operator_zones() -> dict[str, str]:
+    """Operator pod name -> zone of its node (kind: the chart's replicas; elsewhere none)."""
+    zones = {
+        n["metadata"]["name"]: n["metadata"]["labels"].get("topology.kubernetes.io/zone", "") for n in get("nodes")
+    }
+    pods = get("pods", namespace=OPERATOR_NAMESPACE, selector="app.kubernetes.io/component=operator")
+    return {p["metadata"]["name"]: zones.get(p["spec"].get("nodeName", ""), "") for p in pods}
+
+
 def zone_nodes(zone: str) -> list[str]:
     return sorted(n["metadata"]["name"] for n in get("nodes", selector=f"{ZONE_KEY}={zone}"))
 

@@ -17,12 +17,12 @@ import pytest
 
 from .cluster import apply
 from .conftest import LOGS
+from .faults import operator_zones
 from .sites import wait_phase
 from .traffic import (
     KIND,
     NEEDS_KIND,
     Outage,
-    operator_zones,
     run_outage,
     service_url,
     site_manifest,

@@ -18,12 +18,11 @@ from typing import Any
 
 from .cluster import apply, get, kubectl, status, wait_for
 from .faults import KIND as KIND
-from .faults import lose_zone, node_ready, restore_zone, zone_nodes
+from .faults import OPERATOR_NAMESPACE, lose_zone, node_ready, restore_zone, zone_nodes
 
 NEEDS_KIND = "needs real containers and nodes that really die: runs on kind (hack/kind-e2e.sh)"
 SITE_IMAGE = os.environ.get("SPOFLESS_E2E_SITE_IMAGE", "")
 TRAFFIC_IMAGE = os.environ.get("SPOFLESS_E2E_TRAFFIC_IMAGE", "")
-OPERATOR_NAMESPACE = "spofless-system"
 INTERVAL = 0.1  # seconds between two requests
 TIMEOUT = 1.0  # a request not answered within this counts as failed
 
@@ -85,15 +84,6 @@ def start_client(namespace: str, url: str, seconds: float, retries: int = 0) -> 
 def records(namespace: str, client: str) -> list[dict[str, Any]]:
     lines = kubectl("logs", client, "-n", namespace).splitlines()
     return [r for r in map(json.loads, lines) if "t" in r]
-
-
-def operator_zones() -> dict[str, str]:
-    """Operator pod name -> zone of its node."""
-    zones = {
-        n["metadata"]["name"]: n["metadata"]["labels"].get("topology.kubernetes.io/zone", "") for n in get("nodes")
-    }
-    pods = get("pods", namespace=OPERATOR_NAMESPACE, selector="app.kubernetes.io/component=operator")
-    return {p["metadata"]["name"]: zones.get(p["spec"].get("nodeName", ""), "") for p in pods}
 
 
 def active_operator() -> str:
