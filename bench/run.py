@@ -88,7 +88,20 @@ class Operator:
         level = os.environ.get("SPOFLESS_BENCH_LOG_LEVEL", "warning")  # info: every write, and why
         cmd = [sys.executable, "-m", "spofless", "run", "--standalone", "--log-level", level,
                "--liveness", "", "--metrics-port", str(self.metrics_port)]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        # Appended: a bench stops and starts the operator (the floor runs without it); keep every run's log.
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not self._answers():  # its metrics are read next: wait until it serves them
+            assert self.proc.poll() is None, f"the operator exited at start; see {self.log_path}"
+            assert time.monotonic() < deadline, f"the operator's metrics did not answer in 60 s; see {self.log_path}"
+            time.sleep(0.2)
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.cluster import apply, kubectl  # run as `python -m bench.zone_outage` from the repo root
+from tests.e2e.faults import operator_zones
 from tests.e2e.sites import wait_phase
-from tests.e2e.traffic import KIND, Outage, operator_zones, run_outage, service_url, site_manifest, start_client
+from tests.e2e.traffic import KIND, Outage, run_outage, service_url, site_manifest, start_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
