@@ -133,7 +133,7 @@ def test_full_zones_cannot_absorb_every_sites_moved_pods() -> None:
     verdicts = what_if_one_each(nodes, usage)
     assert not verdicts["zone-b"].absorbable
     assert verdicts["zone-b"].would_stay_pending == 1
-    assert "room for 0 more pods" in verdicts["zone-b"].message
+    assert "lack room for every site's pods" in verdicts["zone-b"].message
 
 
 def test_cpu_requests_limit_the_room_too() -> None:
@@ -161,3 +161,13 @@ def test_the_fleet_signature_names_the_zones_whose_loss_cannot_be_absorbed() -> 
     assert headroom.unabsorbable(nodes, full, [ZONE_KEY, ZONE_KEY]) == {
         (ZONE_KEY, z) for z in ("zone-a", "zone-b", "zone-c")
     }
+
+
+def test_the_verdict_does_not_change_with_every_pod_of_the_fleet() -> None:
+    """Other sites' pods come and go all the time: while the verdict holds, its words must not move,
+    or every site's status is rewritten on every pass."""
+    nodes = cluster(pods=3)
+    full = what_if_one_each(nodes, {n.name: Load(pods=3, site_pods=3) for n in nodes})
+    fuller = what_if_one_each(nodes, {n.name: Load(pods=3, site_pods=2) for n in nodes})
+    assert not full["zone-b"].absorbable and not fuller["zone-b"].absorbable
+    assert full["zone-b"].message == fuller["zone-b"].message

@@ -56,7 +56,8 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
     for key, value in new.items():
         before = old.get(key)
         if isinstance(value, Mapping) and isinstance(before, Mapping):
-            out[key] = merge_patch(before, value)
+            if nested := merge_patch(before, value):
+                out[key] = nested
         elif value != before:
             out[key] = value
     return out
@@ -196,7 +197,9 @@ class Reconciler:
         if status == site.status:
             return
         self._gate()
-        stored = await self.kube.patch_status(site.namespace, site.name, merge_patch(site.status, status))
+        patch = merge_patch(site.status, status)
+        stored = await self.kube.patch_status(site.namespace, site.name, patch)
+        self.logger.info("patched the status of %s/%s: %s", site.namespace, site.name, _changed(patch))
         version = str((stored.get("metadata") or {}).get("resourceVersion") or "")
         self.overlay.wrote_status(key, version, status)
         self.memory.setdefault(key, Memory()).written_at = time.monotonic()
@@ -278,6 +281,11 @@ class Reconciler:
             and "replicas" in manifest.get("spec", {})
             and covers(_without_replicas(manifest), plain(have.body))
         )
+
+
+def _changed(patch: Mapping[str, Any]) -> str:
+    """The fields a status patch changes, for the log: `phase`, `conditions`, `zones`..."""
+    return ", ".join(sorted(patch)) or "nothing"
 
 
 def _why(manifest: Mapping[str, Any], had: Child | None) -> str:
