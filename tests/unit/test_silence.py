@@ -1,0 +1,69 @@
+"""The zone-silence judgement and each of its guards."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spofless.core.placement.silence import LeaseSeen, judge
+
+INTERVAL = 10.0
+
+
+def leases(silent: dict[str, float], nodes: int = 2) -> list[LeaseSeen]:
+    """`nodes` Leases per zone, each silent for the zone's seconds."""
+    return [LeaseSeen(f"{z}-{i}", z, s, INTERVAL) for z, s in silent.items() for i in range(nodes)]
+
+
+def test_a_zone_whose_every_lease_stopped_while_the_others_renew_is_silent() -> None:
+    verdict = judge(leases({"a": 3, "b": 13, "c": 1}), watched_for=60)
+    assert (verdict.zone, verdict.silent_for) == ("b", 13)
+
+
+def test_a_late_renewal_within_the_margin_is_no_silence() -> None:
+    assert judge(leases({"a": 3, "b": 11.9, "c": 1}), watched_for=60).zone is None
+
+
+def test_one_lease_still_renewing_keeps_the_zone_alive() -> None:
+    zone_b = [LeaseSeen("b-0", "b", 30, INTERVAL), LeaseSeen("b-1", "b", 4, INTERVAL)]
+    assert judge([*leases({"a": 3, "c": 1}), *zone_b], watched_for=60).zone is None
+
+
+def test_two_zones_silent_together_act_on_neither() -> None:
+    verdict = judge(leases({"a": 3, "b": 20, "c": 20}), watched_for=60)
+    assert verdict.zone is None
+    assert verdict.looks_silent == ("b", "c") and "more than one" in verdict.held_by
+
+
+def test_every_zone_silent_is_the_operators_trouble_not_an_outage() -> None:
+    assert judge(leases({"a": 30, "b": 30, "c": 30}), watched_for=60).zone is None
+
+
+def test_no_verdict_before_the_leases_were_watched_a_full_interval() -> None:
+    """Just started, or the watch was listed again: a silence not seen to begin is no evidence."""
+    verdict = judge(leases({"a": 3, "b": 13, "c": 1}), watched_for=5)
+    assert verdict.zone is None and "watched" in verdict.held_by
+
+
+def test_a_zone_proved_alive_by_a_kubelet_is_held_off() -> None:
+    verdict = judge(leases({"a": 3, "b": 13, "c": 1}), watched_for=60, held_off={"b"})
+    assert verdict.zone is None and "alive" in verdict.held_by
+
+
+def test_a_single_zone_cluster_has_nothing_to_compare_with() -> None:
+    assert judge(leases({"a": 30}), watched_for=60).zone is None
+
+
+def test_a_zone_of_one_node_is_judged_like_any_other() -> None:
+    assert judge(leases({"a": 3, "b": 13, "c": 1}, nodes=1), watched_for=60).zone == "b"
+
+
+@given(st.dictionaries(st.sampled_from("abcde"), st.floats(0, 100), max_size=5), st.floats(0, 100))
+def test_a_verdict_always_names_a_zone_whose_every_lease_is_quiet_and_the_only_one(
+    silent: dict[str, float], watched: float
+) -> None:
+    verdict = judge(leases(silent), watched_for=watched)
+    if verdict.zone is not None:
+        assert silent[verdict.zone] > INTERVAL + 2
+        assert all(s <= INTERVAL + 2 for z, s in silent.items() if z != verdict.zone)
+        assert watched >= INTERVAL + 2 and len(silent) >= 2
