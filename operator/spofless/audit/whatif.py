@@ -79,7 +79,7 @@ def as_table(answer: whatif.WhatIf, scope: str) -> str:
         lines += _table(rows)
         notes = [(o, n) for o in outcomes for n in o.notes]
         if notes:
-            lines += ["", "WHAT SPOFLESS WOULD DO"]
+            lines += ["", "WHAT THE SITES' STATUS ADDS"]
             lines += [f"  {o.namespace}/{o.name}: {n}" for o, n in notes]
     else:
         lines.append("no workload or Service found")

@@ -160,7 +160,7 @@ def _what_if(site: SiteRecord) -> list[ZoneWhatIf]:
     out = []
     for z in site.zone_loss:
         text = f"{z.ready_replicas_left} ready replica(s) left in {z.ready_zones_left} zone(s)"
-        if z.down:
+        if z.down or z.ready_replicas_left == 0:
             text += ", DOWN"
         elif z.spof:
             text += ", a single point of failure"

@@ -38,8 +38,9 @@ _FIXES: dict[tuple[str, Subject], str] = {
     "spec.zones (or drop spec.zones to use every zone of the cluster), or lower spec.minZones knowingly.",
     ("Topology", "workload"): "Add nodes in other zones: in a single-zone cluster every workload stands on that "
     "zone, whatever its spread.",
-    ("Service", "site"): "Check the pods' readiness probes and that the Service's target ports match the "
-    "containers' ports: only ready pods become endpoints.",
+    ("Service", "site"): "The Service's endpoints are the site's ready pods: while zones are out of service "
+    "(below) they follow the pods; otherwise check the pods' readiness probes and that the Service's target "
+    "ports match the containers' ports.",
     ("Service", "workload"): "Spread the workload behind the Service over zones, and check its pods' readiness: "
     "only ready pods become endpoints.",
     ("Dependency", "site"): "Make the dependency redundant: 2 or more ready replicas over zones and nodes behind its "

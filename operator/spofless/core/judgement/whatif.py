@@ -41,7 +41,7 @@ class Outcome:
     ready_left: int | None
     zones_left: int | None
     verdict: Verdict | None  # None: unknown (its pods could not be read)
-    standing_on: str  # the single point it would be left on, in the audit's words ("" if none)
+    standing_on: str  # the single point it would be left on, or why it would go down ("" if none)
     notes: tuple[str, ...] = ()  # what the operator's status adds for a ResilientSite
 
 
@@ -132,15 +132,14 @@ def _with_site(outcome: Outcome, site: SiteRecord | None, zone: str) -> Outcome:
         return outcome
     notes = [_moves(site, zone)]
     loss = site.loss_of(zone)
-    verdict = outcome.verdict
-    if loss is not None:
-        notes += [
-            f"dependency {d.service}: {d.ready_endpoints_left} ready endpoint(s) left" for d in loss.dependencies or []
-        ]
-        if loss.down and verdict in ("Stays", "AtRisk"):
-            verdict = "Down"
-            notes.append("a required dependency would have no ready endpoint left")
-    return replace(outcome, verdict=verdict, notes=tuple(notes))
+    if loss is None:
+        return replace(outcome, notes=tuple(notes))
+    deps = loss.dependencies or []
+    notes += [f"dependency {d.service}: {d.ready_endpoints_left} ready endpoint(s) left" for d in deps]
+    if loss.down and outcome.verdict in ("Stays", "AtRisk"):
+        empty = ", ".join(d.service for d in deps if d.ready_endpoints_left == 0) or "a required dependency"
+        return replace(outcome, verdict="Down", standing_on=f"{empty}: no ready endpoint left", notes=tuple(notes))
+    return replace(outcome, notes=tuple(notes))
 
 
 def _moves(site: SiteRecord, zone: str) -> str:
