@@ -48,7 +48,12 @@ def blast_figure(blast: dict[str, Any]) -> Figure | None:
     top, bottom = _axes(figure)
     top.plot(op["t_s"], _percent(op, "ready_left", whole), color=OPERATOR, label="spofless")
     if floor:
-        top.plot(floor["t_s"], _percent(floor, "ready_left", whole), color=FLOOR, label="floor: bare client, same scale changes")
+        top.plot(
+            floor["t_s"],
+            _percent(floor, "ready_left", whole),
+            color=FLOOR,
+            label="floor: bare client, same scale changes",
+        )
     top.axhline(100, color=TARGET, linestyle="--", linewidth=1, label="every site's replicas")
     top.set_ylabel("ready pods in the zones left\n(% of every site's replicas)")
     top.set_ylim(0, 110)
