@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 OPERATOR = "#1565c0"
@@ -27,44 +26,47 @@ FLOOR = "#ef6c00"
 TARGET = "#2e7d32"
 
 
+Curve = tuple[list[float], list[float], str, str]  # seconds, values, colour, label
+
+
 def _percent(series: dict[str, list[float]], key: str, whole: float) -> list[float]:
     return [100 * v / whole for v in series[key]]
 
 
-def _axes(figure: Figure) -> tuple[Axes, Axes]:
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    for ax in (top, bottom):
+def _figure(title: str, xlabel: str, sites: int, capacity: list[Curve], done: tuple[str, list[Curve]]) -> Figure:
+    """Two panels over one time axis: ready capacity (% of every site's replicas) above, a count of
+    sites below; each with its full mark dashed."""
+    figure = Figure(figsize=(9, 6), dpi=100, layout="constrained")
+    upper, lower = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    panels = [(upper, "ready pods\n(% of every site's replicas)", capacity, 100.0, "every site's replicas"),
+              (lower, done[0], done[1], float(sites), "every site")]  # fmt: skip
+    for ax, ylabel, curves, full, mark in panels:
         ax.grid(True, color="#e0e0e0")
-    return top, bottom
+        for x, y, colour, label in curves:
+            ax.plot(x, y, color=colour, label=label)
+        ax.axhline(full, color=TARGET, linestyle="--", linewidth=1, label=mark)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, full * 1.1)
+        ax.legend(loc="lower right")
+    upper.set_title(title)
+    lower.set_xlabel(xlabel)
+    return figure
 
 
 def blast_figure(blast: dict[str, Any]) -> Figure | None:
-    """Ready capacity and sites reporting the loss through the outage; None without series."""
+    """Ready capacity in the zones left and sites reporting the loss through the outage; None without series."""
     op, floor = blast.get("operator", {}).get("series"), blast.get("floor", {}).get("series")
     if not op:
         return None
-    sites, whole = blast["sites"], blast["sites"] * blast.get("replicas", 3)
-    figure = Figure(figsize=(9, 6), dpi=100, layout="constrained")
-    top, bottom = _axes(figure)
-    top.plot(op["t_s"], _percent(op, "ready_left", whole), color=OPERATOR, label="spofless")
+    sites, replicas = blast["sites"], blast.get("replicas", 3)
+    capacity = [(op["t_s"], _percent(op, "ready_left", sites * replicas), OPERATOR, "spofless: in the zones left")]
     if floor:
-        top.plot(
-            floor["t_s"],
-            _percent(floor, "ready_left", whole),
-            color=FLOOR,
-            label="floor: bare client, same scale changes",
-        )
-    top.axhline(100, color=TARGET, linestyle="--", linewidth=1, label="every site's replicas")
-    top.set_ylabel("ready pods in the zones left\n(% of every site's replicas)")
-    top.set_ylim(0, 110)
-    top.legend(loc="lower right")
-    top.set_title(f"Blast radius: zone-b lost under {sites} sites x {blast.get('replicas', 3)} replicas")
-    bottom.plot(op["t_s"], op["reporting"], color=OPERATOR, label="spofless")
-    bottom.axhline(sites, color=TARGET, linestyle="--", linewidth=1)
-    bottom.set_ylabel("sites reporting\nthe loss")
-    bottom.set_ylim(0, sites * 1.1)
-    bottom.set_xlabel("seconds since the last zone-b node was seen NotReady")
-    return figure
+        capacity.append((floor["t_s"], _percent(floor, "ready_left", sites * replicas), FLOOR,
+                         "floor: bare client, same scale changes"))  # fmt: skip
+    reporting = [(op["t_s"], op["reporting"], OPERATOR, "spofless")]
+    return _figure(f"Blast radius: zone-b lost under {sites} sites x {replicas} replicas",
+                   "seconds since the last zone-b node was seen NotReady", sites, capacity,
+                   ("sites reporting\nthe loss", reporting))  # fmt: skip
 
 
 def creation_figure(scale: dict[str, Any]) -> Figure | None:
@@ -72,25 +74,15 @@ def creation_figure(scale: dict[str, Any]) -> Figure | None:
     op, floor = scale.get("series"), scale.get("floor_series")
     if not op:
         return None
-    sites, whole = scale["sites"], scale["sites"] * scale.get("replicas", 3)
-    figure = Figure(figsize=(9, 6), dpi=100, layout="constrained")
-    top, bottom = _axes(figure)
-    top.plot(op["t_s"], _percent(op, "ready", whole), color=OPERATOR, label="spofless")
-    bottom.plot(op["t_s"], op["sites"], color=OPERATOR, label="spofless: sites Redundant")
+    sites, replicas = scale["sites"], scale.get("replicas", 3)
+    capacity = [(op["t_s"], _percent(op, "ready", sites * replicas), OPERATOR, "spofless")]
+    done = [(op["t_s"], op["sites"], OPERATOR, "spofless: sites Redundant")]
     if floor:
-        top.plot(floor["t_s"], _percent(floor, "ready", whole), color=FLOOR, label="floor: bare client, same children")
-        bottom.plot(floor["t_s"], floor["sites"], color=FLOOR, label="floor: sites with every pod ready")
-    top.axhline(100, color=TARGET, linestyle="--", linewidth=1, label="every site's replicas")
-    top.set_ylabel("ready pods\n(% of every site's replicas)")
-    top.set_ylim(0, 110)
-    top.legend(loc="lower right")
-    top.set_title(f"Creation: {sites} sites x {scale.get('replicas', 3)} replicas created at once")
-    bottom.axhline(sites, color=TARGET, linestyle="--", linewidth=1)
-    bottom.set_ylabel("sites done")
-    bottom.set_ylim(0, sites * 1.1)
-    bottom.legend(loc="lower right")
-    bottom.set_xlabel("seconds since the first create")
-    return figure
+        capacity.append((floor["t_s"], _percent(floor, "ready", sites * replicas), FLOOR,
+                         "floor: bare client, same children"))  # fmt: skip
+        done.append((floor["t_s"], floor["sites"], FLOOR, "floor: sites with every pod ready"))
+    return _figure(f"Creation: {sites} sites x {replicas} replicas created at once", "seconds since the first create",
+                   sites, capacity, ("sites done", done))  # fmt: skip
 
 
 def write(results: dict[str, Any], prefix: Path) -> list[Path]:
