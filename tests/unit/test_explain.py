@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from spofless.audit import explain as render
 from spofless.core.judgement import explain, remedies
-from spofless.core.model.status import Scope
+from spofless.core.model.status import Cause, Scope
 from spofless.core.observed.sites import site_from
 from spofless.core.site.decision import decide
 
@@ -112,6 +112,18 @@ def test_entries_another_version_wrote_are_read_item_by_item() -> None:
 @pytest.mark.parametrize("scope", typing.get_args(Scope))
 def test_every_scope_of_a_site_finding_has_its_own_fix(scope: str) -> None:
     assert remedies.for_finding(scope, "x", "site") != GENERIC
+
+
+@pytest.mark.parametrize(
+    "reason", ["InvalidSpec", "UnknownZone", "NoZones", "ApplyRefused", "ApplyFailed", "InternalError"]
+)
+def test_every_reason_the_core_gives_for_an_unreconciled_site_has_its_own_fix(reason: str) -> None:
+    assert remedies.for_reconciled(reason) != remedies.GENERIC_RECONCILED
+
+
+@pytest.mark.parametrize("cause", typing.get_args(Cause))
+def test_every_cause_of_a_zone_out_of_service_has_its_own_text(cause: str) -> None:
+    assert remedies.for_zone(cause, "z", "k") != remedies.GENERIC_ZONE.replace("{zone}", "z").replace("{cause}", cause)
 
 
 @pytest.mark.parametrize("scope", ["Replica", "Zone", "Node", "Service", "Topology", "DisruptionBudget", "Permission"])

@@ -83,9 +83,12 @@ _ZONES: dict[str, str] = {
 }
 
 
+GENERIC_ZONE = "Zone {zone} is out of service ({cause})."
+
+
 def for_zone(cause: str, zone: str, topology_key: str) -> str:
     """What happens, and what to do, while a zone is out of service for `cause`."""
-    text = _ZONES.get(cause, "Zone {zone} is out of service ({cause}).")
+    text = _ZONES.get(cause, GENERIC_ZONE)
     return text.replace("{zone}", zone).replace("{key}", topology_key).replace("{cause}", cause)
 
 
@@ -99,12 +102,15 @@ _RECONCILED: dict[str, str] = {
     "or service so that a Deployment or Service with it is valid.",
     "ApplyFailed": "The API server could not be reached or failed a write; spofless tries again by itself. If it "
     "lasts, check the API server and the operator's log.",
+    "InternalError": "spofless itself failed deciding this site (a bug): its log has the traceback "
+    "(kubectl -n spofless-system logs deploy/spofless). It retries with backoff and changes nothing meanwhile.",
 }
+GENERIC_RECONCILED = "See the condition's message; spofless changes nothing that runs meanwhile."
 
 
 def for_reconciled(reason: str) -> str:
     """The fix when the Reconciled condition is False for `reason`."""
-    return _RECONCILED.get(reason, "See the condition's message; spofless changes nothing that runs meanwhile.")
+    return _RECONCILED.get(reason, GENERIC_RECONCILED)
 
 
 def for_halt(reason: str, site: str) -> str:
@@ -114,6 +120,7 @@ def for_halt(reason: str, site: str) -> str:
         "ProgressDeadlineExceeded": "the zone's new pods were not ready within progressDeadlineSeconds",
         "UnreadyDuringBake": "a new pod turned unready during the bake",
         "TemplateRefused": "the API server refused the template",
+        "RolledBack": "the failed zone went back to the last revision every zone ran",
     }.get(reason, "the new revision failed")
     return f"Here {where}: see kubectl describe pods -l spofless.dev/site={site}. " + _FIXES[
         ("Rollout", "site")
