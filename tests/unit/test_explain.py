@@ -60,6 +60,14 @@ def test_a_lost_zone_explains_degraded_and_says_what_spofless_does_and_what_to_d
     assert "kubectl get nodes -l topology.kubernetes.io/zone=zone-b" in zone.fix
 
 
+def test_a_pod_short_with_every_zone_in_service_says_which_count_is_short() -> None:
+    status = decided({"replicas": 6}, ({"zone-a": 2, "zone-b": 2, "zone-c": 1}, ()))
+    answer = explain.explain(site_from(body(status)))
+    assert answer.phase == "Degraded"
+    assert ("Info", "replicas short") in points(answer)
+    assert next(p for p in answer.points if p.title == "replicas short").detail == "5 of 6 replicas ready"
+
+
 def test_one_zone_left_is_at_risk_with_the_spof_first() -> None:
     status = decided({"replicas": 6}, ({"zone-a": 2}, ("zone-b", "zone-c")))
     answer = explain.explain(site_from(body(status)))

@@ -142,7 +142,7 @@ def _progress(site: SiteRecord, phase: str, points: list[Point]) -> list[Point]:
                 f"kubectl get pods -l spofless.dev/site={site.name} -o wide.",
             )
         ]
-    if phase == "Degraded" and not any(p.title.startswith("zone ") for p in points):
+    if phase == "Degraded" and not any(z.cause for z in site.zones):
         return [
             Point(
                 "Info",
