@@ -26,7 +26,7 @@ lint: $(BIN)/spofless ## ruff, mypy, the layering contract (the core imports no 
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/shellcheck -x -P SCRIPTDIR $$(grep -rlE '^#!/usr/bin/env bash' hack) hack/lib/*.sh
+	$(BIN)/shellcheck -x -P SCRIPTDIR $$(grep -rlE '^#!/usr/bin/env bash' hack) hack/lib/*.sh plugins/krew/kubectl-spofless
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # into build/site (ignored): broken links fail
 
 unit: $(BIN)/spofless ## the pure-core tests, no cluster needed

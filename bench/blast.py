@@ -12,8 +12,9 @@ and takes the time each site
 Then the operator is stopped and a bare client makes the same scale changes to the same
 Deployments (the floor): as soon as the zone's nodes are NotReady it sets the replicas the
 operator had chosen, and after the zone returns (once its pods are ready) sets them back.
-Meanwhile a probe times a GET every 0.2 s (the API server's responsiveness), and the audit log
-gives the operator's writes and their peak per second.
+Meanwhile a probe times a GET every 0.2 s (the API server's responsiveness), the audit log
+gives the operator's writes and their peak per second, and the watches' view is sampled every
+0.5 s for the plot (bench/plot.py): ready pods in the zones left, sites reporting the loss.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import GROUP, PLURAL, VERSION
 from spofless.kube import Kube
@@ -160,6 +162,14 @@ class View:
         return out
 
 
+async def sample(view: View, timeline: Timeline, stop: asyncio.Event, every: float = 0.5) -> None:
+    """Ready pods in the zones left and sites reporting the loss, from the watches' view (no request)."""
+    while not stop.is_set():
+        left = sum(d["ready"] for d in view.deployments.values() if d["zone"] != LOST)
+        timeline.add(ready_left=left, reporting=len(view.zone_b_lost_at))
+        await asyncio.sleep(every)
+
+
 def capacity_back(zones: dict[str, dict[str, Any]]) -> bool:
     return bool(sum(d["ready"] for z, d in zones.items() if z != LOST) >= REPLICAS)
 
@@ -279,9 +289,10 @@ async def scale(kube: Kube, ns: str, changes: list[tuple[str, int]], limit: int 
 async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
     kube = bench.kube
     ns = await bench.namespace(f"bench-blast-{int(time.time())}")
-    view, stop = View(ns), asyncio.Event()
+    view, stop, timeline = View(ns), asyncio.Event(), Timeline()
     probe = Probe(kube, ns)
     tasks = [
+        asyncio.create_task(sample(view, timeline, stop)),
         asyncio.create_task(watch(kube, "/api/v1/nodes", view.node, stop)),
         asyncio.create_task(watch(kube, f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}", view.site, stop)),
         asyncio.create_task(watch(kube, f"/apis/apps/v1/namespaces/{ns}/deployments", view.deployment, stop)),
@@ -301,14 +312,14 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
         log(f"{sites} sites created; waiting for all Redundant")
         await Times(view).until_all("every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 1800)
         await asyncio.sleep(5)  # let the last status writes and events settle before measuring
-        results: dict[str, Any] = {"sites": sites, "failback_window_s": BLAST_WINDOW}
-        results["operator"] = await _operator_phase(view, names, audit, probe, operator)
+        results: dict[str, Any] = {"sites": sites, "failback_window_s": BLAST_WINDOW, "replicas": REPLICAS}
+        results["operator"] = await _operator_phase(view, names, audit, probe, operator, timeline)
         results["operator"]["moved_to"] = dict(
             Counter(z for s in results["operator"].pop("targets").values() for z in s)
         )
         operator.stop()
         log("operator stopped; the floor: a bare client making the same scale changes")
-        results["floor"] = await _floor_phase(kube, view, names, probe, results["operator"].pop("changes"))
+        results["floor"] = await _floor_phase(kube, view, names, probe, results["operator"].pop("changes"), timeline)
         op, floor = results["operator"], results["floor"]
         results["ratio_capacity_p50"] = op["capacity"]["p50_s"] / floor["capacity"]["p50_s"]
         results["ratio_capacity_max"] = op["capacity"]["max_s"] / floor["capacity"]["max_s"]
@@ -338,9 +349,10 @@ async def _zone_b(view: View, lost: bool, timeout: float = 120) -> float:
 
 
 async def _operator_phase(
-    view: View, names: list[str], audit: Audit, probe: Probe, operator: Operator
+    view: View, names: list[str], audit: Audit, probe: Probe, operator: Operator, timeline: Timeline
 ) -> dict[str, Any]:
     mark, cpu0, passes0 = audit.mark(), operator.cpu_seconds(), operator.metric("spofless_reconciles_total")
+    started = time.monotonic()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
     log("zone-b NotReady; waiting for every site to report it")
@@ -359,7 +371,7 @@ async def _operator_phase(
     out: dict[str, Any] = {
         "detect": summary(detect, origin, len(names)), "capacity": summary(capacity, origin, len(names)),
         "outage": {**probe.between(origin, done), **writes(audit.since(mark))},
-        "changes": changes, "targets": targets,
+        "changes": changes, "targets": targets, "series": timeline.since(origin, started, done),
     }  # fmt: skip
     log(f"operator: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
     mark = audit.mark()
@@ -380,17 +392,21 @@ async def _operator_phase(
 
 
 async def _floor_phase(
-    kube: Kube, view: View, names: list[str], probe: Probe, changes: list[tuple[str, int]]
+    kube: Kube, view: View, names: list[str], probe: Probe, changes: list[tuple[str, int]], timeline: Timeline
 ) -> dict[str, Any]:
+    started = time.monotonic()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
     await scale(kube, view.ns, changes)
     capacity = await Times(view).until_all(
         "capacity back (floor)", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
     )
+    done = time.monotonic()
+    series = timeline.since(origin, started, done)
     out: dict[str, Any] = {
         "capacity": summary(capacity, origin, len(names)),
-        "outage": probe.between(origin, time.monotonic()),
+        "outage": probe.between(origin, done),
+        "series": {"t_s": series["t_s"], "ready_left": series.get("ready_left", [])},  # no operator: none reports
     }
     log(f"floor: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
     label_zone(False)

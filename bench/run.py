@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Any
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
-from bench import blast
+from bench import blast, plot
+from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
 from spofless.core.site import owned
@@ -262,11 +264,15 @@ async def floor_once(cluster: Cluster, ns: str, name: str) -> float:
     return await until(f"{name} pods ready", ready) - start
 
 
-async def all_ready(cluster: Cluster, ns: str, deployments: int) -> bool:
-    items = await cluster.deployments(ns)
-    return len(items) == deployments and all(
-        (d.get("status") or {}).get("readyReplicas") == d["spec"]["replicas"] for d in items
-    )
+def ready_sites(deployments: list[dict[str, Any]], zones: int) -> tuple[int, int]:
+    """Ready pods, and sites whose every zone's Deployment has all its pods ready."""
+    pods, full = 0, Counter[str]()
+    for d in deployments:
+        ready = (d.get("status") or {}).get("readyReplicas") or 0
+        pods += ready
+        if ready == d["spec"]["replicas"]:
+            full[d["metadata"]["labels"].get(names.LABEL_SITE, "")] += 1
+    return pods, sum(1 for n in full.values() if n == zones)
 
 
 async def all_served(cluster: Cluster, ns: str, services: int, endpoints: int) -> bool:
@@ -292,24 +298,32 @@ async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
     await asyncio.sleep(settle)  # the settling time itself is what is waited for
 
 
-async def scale_floor(cluster: Cluster, sites: int) -> float:
+async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, list[float]]]:
     """A bare client making the same children for `sites` sites at once, then waiting for every pod
-    to be ready and behind its Service: what the control plane alone needs for the same work."""
+    to be ready and behind its Service: what the control plane alone needs for the same work. Also
+    the ready pods and the sites with every pod ready, over time (for the plot)."""
     ns = await cluster.namespace(f"bench-floor-{int(time.time())}")
     zones = await zone_names(cluster)
     batches = [floor_manifests(zones, ns, f"s{i:04d}") for i in range(sites)]
+    timeline = Timeline()
     start = time.monotonic()
+
+    async def all_ready() -> bool:
+        items = await cluster.deployments(ns)
+        pods, ready = ready_sites(items, len(zones))
+        timeline.add(ready=pods, sites=ready)
+        return len(items) == sites * len(zones) and ready == sites
 
     async def make(manifests: list[dict[str, Any]]) -> None:
         for manifest in manifests:
             await cluster.apply(manifest)
 
     await gather_limited([make(b) for b in batches])
-    await until(f"{sites} floor sites' pods ready", lambda: all_ready(cluster, ns, sites * len(zones)), timeout=1800)
+    await until(f"{sites} floor sites' pods ready", all_ready, timeout=1800)
     # Redundant also means every ready pod is behind its Service: the same wait for the floor.
     done = await until(f"{sites} floor sites served", lambda: all_served(cluster, ns, sites, 3), timeout=1800)
     kubectl("delete", "namespace", ns, "--wait=false")
-    return done - start
+    return done - start, timeline.since(start)
 
 
 async def gather_limited(jobs: list[Awaitable[None]], limit: int = 50) -> None:
@@ -326,7 +340,7 @@ async def gather_limited(jobs: list[Awaitable[None]], limit: int = 50) -> None:
 
 async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
     await quiet(cluster)
-    floor = await scale_floor(cluster, sites)
+    floor, floor_series = await scale_floor(cluster, sites)
     log(f"scale floor: {sites} sites' children ready after {floor:.1f} s")
     await quiet(cluster)
     ns = await cluster.namespace(f"bench-scale-{int(time.time())}")
@@ -336,12 +350,17 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
     last_create = time.monotonic()
     log(f"scale: {sites} sites created; waiting for all Redundant")
 
+    timeline = Timeline()
+
     async def all_redundant() -> bool:
         items = await cluster.sites(ns)
-        return len(items) == sites and all(phase_of(s) == "Redundant" for s in items)
+        redundant = sum(1 for s in items if phase_of(s) == "Redundant")
+        timeline.add(ready=sum((s.get("status") or {}).get("readyReplicas") or 0 for s in items), sites=redundant)
+        return len(items) == sites and redundant == sites
 
     done = await until(f"{sites} sites Redundant", all_redundant, timeout=1800)
     return {"sites": sites, "all_redundant_after_first_create_s": done - start, "floor_s": floor,
+            "replicas": 3, "series": timeline.since(start), "floor_series": floor_series,
             "ratio": (done - start) / floor, "all_redundant_after_last_create_s": done - last_create,
             "operator_peak_rss_mb": operator.peak_rss_mb(), "operator_cpu_s": operator.cpu_seconds() - cpu0,
             "namespace": ns, **{f"api_{k}": v for k, v in audit.count(mark).items()}}  # fmt: skip
@@ -413,6 +432,8 @@ def table(results: dict[str, Any]) -> str:
     for section, values in results.items():
         if isinstance(values, dict):
             for key, value in values.items():
+                if isinstance(value, list | dict):  # the series: in the JSON and the plots
+                    continue
                 rows.append(
                     f"{section:<9} {key:<38} {value:.3f}"
                     if isinstance(value, float)
@@ -491,3 +512,5 @@ if __name__ == "__main__":
     if "blast" in outcome:
         print(blast.table(outcome["blast"]))
     print(f"\nresults: {arguments.out}")
+    for png in plot.write(outcome, Path(arguments.out).with_suffix("")):
+        print(f"plot: {png}")

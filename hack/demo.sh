@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the operator's main job end to end on a local 3-zone cluster. Brings the cluster up
 # (building its binaries once), installs the CRD, runs the operator, applies examples/, shows the sites
-# becoming redundant and one at risk because of its database, runs `spofless audit`, takes zone-b down
+# becoming redundant and one at risk because of its database, runs `spofless audit` and the kubectl
+# plugin (what losing the database's zone would do, why the catalog is at risk), takes zone-b down
 # and brings it back to show failover and failback, then scales the site with kubectl scale and evacuates
 # zone-b for 30 s, then rolls out a bad image (halted in one zone, the others keep serving) and the fix.
 set -euo pipefail
@@ -76,6 +77,12 @@ kubectl get rsite catalog -n "$NS" -o jsonpath='{.status.message}{"\n"}{range .s
 
 step "spofless audit -n $NS: the same rules over every workload, spofless' or not (read-only)"
 .venv/bin/spofless audit -n "$NS" || true   # exits 1: the store is a single point of failure
+
+step "kubectl spofless (the plugin): what losing the store's zone would do, and why catalog is AtRisk"
+store_node=$(kubectl get pods -n "$NS" -l app=store -o jsonpath='{.items[0].spec.nodeName}')
+store_zone=$(kubectl get node "$store_node" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}')
+PATH="$PWD/.venv/bin:$PATH" kubectl spofless whatif --lose "$store_zone" -n "$NS" || true # exits 1: things go down
+PATH="$PWD/.venv/bin:$PATH" kubectl spofless explain catalog -n "$NS"
 
 step "zone-b goes down (KWOK marks its nodes NotReady)"
 kubectl label nodes -l topology.kubernetes.io/zone=zone-b "$CHAOS=true" >/dev/null

@@ -21,6 +21,10 @@ fi
 log "lint: ruff, mypy, the layering contract"
 make --no-print-directory lint
 
+log "tools: chromium (Debian's), for the screenshot of spofless audit -o html"
+command -v chromium >/dev/null || apt_install chromium
+export SPOFLESS_REQUIRE_CHROMIUM=1 # the screenshot tests fail, rather than skip, without it
+
 log "tools: helm (cached after the first build)"
 build_helm
 export HELM; HELM=$(helm_bin)

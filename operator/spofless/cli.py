@@ -1,4 +1,9 @@
-"""The `spofless` command: `run` the operator, `audit` a cluster, print the `crd`, show the `version`."""
+"""The `spofless` command: `run` the operator; `audit` a cluster, ask `whatif` a zone were lost,
+`explain` a site (read-only); print the `crd`; show the `version`.
+
+`kubectl-spofless`, the kubectl plugin (`kubectl spofless audit|whatif|explain|version`), is the same
+command with only its read-only part: a plugin that reads never needs the operator's libraries.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,20 @@ from spofless import __version__
 from spofless.audit import options
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spofless", description="Keeps a site free of single points of failure.")
+def _parser(plugin: bool = False) -> argparse.ArgumentParser:
+    prog = "kubectl spofless" if plugin else "spofless"
+    parser = argparse.ArgumentParser(prog=prog, description="Keeps a site free of single points of failure.")
     sub = parser.add_subparsers(dest="command", required=True)
+    if not plugin:
+        _add_run(sub)
+    options.add_parsers(sub)
+    if not plugin:
+        sub.add_parser("crd", help="print the ResilientSite CustomResourceDefinition as YAML")
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _add_run(sub: options.Sub) -> None:
     run = sub.add_parser("run", help="run the operator")
     scope = run.add_mutually_exclusive_group()
     scope.add_argument(
@@ -38,10 +54,6 @@ def _parser() -> argparse.ArgumentParser:
                      help="the coordination.k8s.io Lease the replicas elect a leader through (default %(default)s)")  # fmt: skip
     run.add_argument("--lease-namespace", default=os.environ.get("SPOFLESS_LEASE_NAMESPACE"),
                      help="its namespace (default: POD_NAMESPACE, else spofless-system)")  # fmt: skip
-    options.add_parser(sub)
-    sub.add_parser("crd", help="print the ResilientSite CustomResourceDefinition as YAML")
-    sub.add_parser("version", help="print the version")
-    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, plugin: bool = False) -> int:
+    args = _parser(plugin).parse_args(argv)
     if args.command == "crd":
         from spofless.core.model import crd
 
@@ -96,4 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from spofless.audit import command as audit_command
 
         return audit_command.run(args)
+    if args.command == "whatif":
+        from spofless.audit import whatif
+
+        return whatif.run(args)
+    if args.command == "explain":
+        from spofless.audit import explain
+
+        return explain.run(args)
     return run(args)
+
+
+def kubectl_plugin(argv: Sequence[str] | None = None) -> int:
+    """`kubectl spofless ...`: kubectl runs `kubectl-spofless` from PATH with the words after `spofless`."""
+    return main(argv, plugin=True)

@@ -262,15 +262,16 @@ class Kube(Calls):
     client: Any  # kubernetes_asyncio.client.ApiClient
 
     @classmethod
-    async def connect(cls, identity: str = "") -> Kube:
-        """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config).
-        `identity` goes into the user agent, so the API server's audit log tells the callers apart."""
+    async def connect(cls, identity: str = "", config_file: str | None = None, context: str | None = None) -> Kube:
+        """In-cluster credentials when running in a pod, else the kubeconfig (`config_file`, or KUBECONFIG
+        or ~/.kube/config) at `context` (default: its current one). `identity` goes into the user agent,
+        so the API server's audit log tells the callers apart."""
         from kubernetes_asyncio import client, config  # the library only where it is used
 
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not (config_file or context):
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         else:
-            await config.load_kube_config()
+            await config.load_kube_config(config_file=config_file, context=context)
         api = client.ApiClient()
         api.user_agent = f"spofless/{__version__}" + (f" ({identity})" if identity else "")
         return cls(api)
@@ -299,9 +300,9 @@ class Kube(Calls):
         )
 
 
-async def current_namespace() -> str:
-    """The namespace of the kubeconfig's current context ("default" when it names none)."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+async def current_namespace(config_file: str | None = None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's context (`context`, or its current one; "default" when it names none)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not (config_file or context):
         try:
             with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
                 return f.read().strip() or "default"
@@ -309,5 +310,9 @@ async def current_namespace() -> str:
             return "default"
     from kubernetes_asyncio import config
 
-    _, active = config.list_kube_config_contexts()
+    contexts, active = config.list_kube_config_contexts(config_file)
+    if context:
+        active = next((c for c in contexts or [] if c.get("name") == context), None)
+        if active is None:
+            raise config.ConfigException(f"no context {context} in the kubeconfig")
     return str((active or {}).get("context", {}).get("namespace") or "default")

@@ -8,43 +8,26 @@ not be read at all (no kubeconfig, unreachable, a refused label selector).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-import aiohttp
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.config import ConfigException
-
-from spofless import kube
-from spofless.audit import render
+from spofless.audit import access, html, render
 from spofless.audit.options import FAIL_ON
 from spofless.audit.reader import Reader
 from spofless.core.judgement import audit
+from spofless.kube import Kube
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        report, scope = asyncio.run(_read(args))
-    except (ConfigException, OSError, aiohttp.ClientError, TimeoutError) as err:
-        print(f"spofless audit: cannot read the cluster: {kube.describe(err)}", file=sys.stderr)
-        return 3
-    except ApiException as err:
-        print(f"spofless audit: the API server refused a read: {kube.describe(err)}", file=sys.stderr)
-        return 3
-    out = render.as_json(report, scope) if args.output == "json" else render.as_table(report, scope)
-    sys.stdout.write(out + "\n")
+    got = access.read("audit", lambda client: _read(client, args), args)
+    if got is None:
+        return access.CANNOT_READ
+    report, scope = got
+    write = {"json": render.as_json, "html": html.page}.get(args.output, render.as_table)
+    sys.stdout.write(write(report, scope) + "\n")
     return 1 if report.fails(FAIL_ON[args.fail_on]) else 0
 
 
-async def _read(args: argparse.Namespace) -> tuple[audit.Report, str]:
-    client = await kube.Kube.connect()
-    try:
-        namespace = None if args.all_namespaces else (args.namespace or await kube.current_namespace())
-        reader = Reader(client, namespace, args.selector, args.topology_key)
-        inventory, chosen = await reader.inventory()
-    finally:
-        await client.close()
-    scope = "all namespaces" if namespace is None else f"namespace {namespace}"
-    if args.selector:
-        scope += f", selector {args.selector}"
-    return audit.audit(inventory, chosen), scope
+async def _read(client: Kube, args: argparse.Namespace) -> tuple[audit.Report, str]:
+    namespace = await access.namespace(args)
+    inventory, chosen = await Reader(client, namespace, args.selector, args.topology_key).inventory()
+    return audit.audit(inventory, chosen), access.describe_scope(namespace, args.selector)

@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from spofless.core.model import kinds
 from spofless.core.observed import inventory
-from spofless.kube import Kube
+from spofless.core.observed.sites import SiteRecord, site_from
+from spofless.kube import Kube, path
 
 T = TypeVar("T")
 
@@ -36,6 +38,8 @@ REPLICASETS = Kind("/apis/apps/v1", "replicasets", "apps",
 BUDGETS = Kind("/apis/policy/v1", "poddisruptionbudgets", "policy", "PodDisruptionBudget coverage unknown")
 SERVICES = Kind("/api/v1", "services", "", "Services not audited")
 SLICES = Kind("/apis/discovery.k8s.io/v1", "endpointslices", "discovery.k8s.io", "Services' endpoints unknown")
+SITES = Kind(f"/apis/{kinds.SITE.group}/{kinds.SITE.version}", kinds.SITE.plural, kinds.SITE.group,
+             "ResilientSites' own what-if (dependencies, room for moved replicas) not shown")  # fmt: skip
 
 
 @dataclass
@@ -67,6 +71,15 @@ class Reader:
             return None
         return out
 
+    async def sites(self, missing: list[inventory.Missing]) -> list[SiteRecord]:
+        """The ResilientSites in scope; none where spofless is not installed (no such resource)."""
+        try:
+            return await self._list(SITES, lambda b: [site_from(b)], missing) or []
+        except ApiException as err:
+            if err.status == 404:
+                return []
+            raise
+
     async def inventory(self) -> tuple[inventory.Inventory, set[tuple[str, str, str]] | None]:
         """Everything the audit reads, and (with a label selector) which workloads and Services it chose."""
         missing: list[inventory.Missing] = []
@@ -94,3 +107,14 @@ class Reader:
             nodes, pods, workloads, budgets, services, endpoints, missing, replicasets is not None
         )
         return inv, chosen
+
+
+async def read_site(client: Kube, namespace: str, name: str) -> SiteRecord | None:
+    """One ResilientSite; None when there is none of that name (or spofless is not installed)."""
+    try:
+        body = await client.call("GET", path(kinds.SITE, namespace, name))
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return site_from(body)
