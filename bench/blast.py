@@ -55,6 +55,7 @@ class Operator(Protocol):
     def peak_rss_mb(self) -> float: ...
     def cpu_seconds(self) -> float: ...
     def metric(self, name: str) -> float: ...
+    def by_label(self, name: str) -> dict[str, float]: ...
 
 
 class Audit(Protocol):
@@ -117,6 +118,7 @@ class View:
     nodes_ready: dict[str, bool] = field(default_factory=dict)  # zone-b nodes only
     node_changed: float = 0.0  # when a zone-b node last changed readiness
     zone_b_lost_at: dict[str, float] = field(default_factory=dict)  # site -> first seen reported lost
+    moved_at: dict[str, float] = field(default_factory=dict)  # site -> first seen with replicas moved out of zone-b
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {site, zone, replicas, ready}
     phases: dict[str, str] = field(default_factory=dict)
 
@@ -151,6 +153,11 @@ class View:
             "replicas": body["spec"].get("replicas"),
             "ready": (body.get("status") or {}).get("readyReplicas") or 0,
         }
+        site = labels.get(names.LABEL_SITE)
+        if labels.get(names.LABEL_ZONE) != LOST and (body["spec"].get("replicas") or 0) > 1 and site:
+            # When the move was written (spec.replicas), apart from when its pods got ready: the
+            # operator's delay and the cluster's, told apart.
+            self.moved_at.setdefault(site, time.monotonic())
 
     def zone_b_all(self, ready: bool) -> bool:
         return bool(self.nodes_ready) and all(r is ready for r in self.nodes_ready.values())
@@ -271,8 +278,10 @@ def label_zone(lost: bool) -> None:
                    check=True, capture_output=True)  # fmt: skip
 
 
-async def scale(kube: Kube, ns: str, changes: list[tuple[str, int]], limit: int = 100) -> None:
-    """The floor's writes: merge-patch spec.replicas of each Deployment, `limit` in flight at once."""
+async def scale(kube: Kube, ns: str, changes: list[tuple[str, int]], limit: int = 100) -> float:
+    """The floor's writes: merge-patch spec.replicas of each Deployment, `limit` in flight at once;
+    returns how long sending them took: the API server's write ceiling on this machine."""
+    started = time.monotonic()
     gate = asyncio.Semaphore(limit)
 
     async def one(name: str, replicas: int) -> None:
@@ -284,6 +293,7 @@ async def scale(kube: Kube, ns: str, changes: list[tuple[str, int]], limit: int 
             )  # fmt: skip
 
     await asyncio.gather(*(one(n, r) for n, r in changes))
+    return time.monotonic() - started
 
 
 async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
@@ -338,6 +348,10 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
         subprocess.run(["kubectl", "delete", "namespace", ns, "--wait=false"], capture_output=True)
 
 
+def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v - before.get(k, 0.0)}
+
+
 async def _zone_b(view: View, lost: bool, timeout: float = 120) -> float:
     """Waits until every zone-b node is seen NotReady (lost) or one is Ready again; returns when."""
     deadline = time.monotonic() + timeout
@@ -352,6 +366,10 @@ async def _operator_phase(
     view: View, names: list[str], audit: Audit, probe: Probe, operator: Operator, timeline: Timeline
 ) -> dict[str, Any]:
     mark, cpu0, passes0 = audit.mark(), operator.cpu_seconds(), operator.metric("spofless_reconciles_total")
+    causes0, sorts0 = (
+        operator.by_label("spofless_reconciles_total"),
+        operator.by_label("spofless_reconcile_errors_total"),
+    )
     started = time.monotonic()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
@@ -365,11 +383,13 @@ async def _operator_phase(
         "every site's capacity back", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
     )
     done = time.monotonic()
+    moved = {s: t for s, t in view.moved_at.items() if s in names and t >= origin}
     sites = view.by_site()
     changes = [(d["name"], d["replicas"]) for s in sites.values() for d in s.values() if d["replicas"] != 1]
     targets = {s: [z for z, d in zones.items() if z != LOST and d["replicas"] > 1] for s, zones in sites.items()}
     out: dict[str, Any] = {
         "detect": summary(detect, origin, len(names)), "capacity": summary(capacity, origin, len(names)),
+        "moves_written": summary(moved, origin, len(names)),
         "outage": {**probe.between(origin, done), **writes(audit.since(mark))},
         "changes": changes, "targets": targets, "series": timeline.since(origin, started, done),
     }  # fmt: skip
@@ -385,6 +405,8 @@ async def _operator_phase(
     out["operator_cpu_s"] = operator.cpu_seconds() - cpu0
     out["operator_passes"] = operator.metric("spofless_reconciles_total") - passes0
     out["operator_peak_rss_mb"] = operator.peak_rss_mb()
+    out["passes_by_cause"] = _delta(causes0, operator.by_label("spofless_reconciles_total"))
+    out["errors_by_sort"] = _delta(sorts0, operator.by_label("spofless_reconcile_errors_total"))
     await Times(view).until_all(
         "every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 600, partial=True
     )
@@ -397,7 +419,8 @@ async def _floor_phase(
     started = time.monotonic()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
-    await scale(kube, view.ns, changes)
+    sent = await scale(kube, view.ns, changes)
+    log(f"floor: {len(changes)} scale writes sent in {sent:.2f} s")
     capacity = await Times(view).until_all(
         "capacity back (floor)", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
     )
@@ -405,6 +428,8 @@ async def _floor_phase(
     series = timeline.since(origin, started, done)
     out: dict[str, Any] = {
         "capacity": summary(capacity, origin, len(names)),
+        "writes_sent_s": sent,
+        "writes": len(changes),
         "outage": probe.between(origin, done),
         "series": {"t_s": series["t_s"], "ready_left": series.get("ready_left", [])},  # no operator: none reports
     }
@@ -443,6 +468,7 @@ def table(results: dict[str, Any]) -> str:
         f"blast radius: {n} sites x {REPLICAS} replicas, {LOST} lost (failback window {w} s)",
         f"  {'':<44} {'operator':<28} floor (bare client, same scale changes)",
         row("NotReady -> every site reports the loss", op["detect"], None),
+        row("NotReady -> every site's moves written", op["moves_written"], None),
         row("NotReady -> every site's capacity back", op["capacity"], floor["capacity"]),
         row("zone back -> every site even again", op["failback"], floor["failback"]),
         f"  ratio capacity p50 {results['ratio_capacity_p50']:.2f}, max {results['ratio_capacity_max']:.2f}; "
@@ -456,5 +482,8 @@ def table(results: dict[str, Any]) -> str:
         f"(floor {floor['failback_phase']['probe_p50_ms']:.0f}/{floor['failback_phase']['probe_max_ms']:.0f})",
         f"  operator over outage and failback: CPU {op['operator_cpu_s']:.1f} s, {op['operator_passes']:.0f} passes, "
         f"peak RSS {op['operator_peak_rss_mb']:.0f} MB",
+        f"  passes by cause: {op['passes_by_cause']}; failed passes by sort: {op['errors_by_sort'] or 'none'}",
+        f"  the floor sent its {floor['writes']} scale writes in {floor['writes_sent_s']:.2f} s (the API server's "
+        f"write ceiling here: {floor['writes'] / max(floor['writes_sent_s'], 1e-9):.0f}/s)",
     ]
     return "\n".join(lines)

@@ -122,6 +122,17 @@ class Operator:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def by_label(self, name: str) -> dict[str, float]:
+        """A counter's values by its one label (a cause, a sort), from /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith(name + "{"):
+                label = line[line.index('"') + 1 : line.index('"', line.index('"') + 1)]
+                out[label] = out.get(label, 0.0) + float(line.split()[-1])
+        return out
+
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as reply:
             text = reply.read().decode()

@@ -15,6 +15,7 @@ import json
 import os
 import ssl
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,3 +133,14 @@ class Client(Calls):
                     raise ApiError(reply.status, reply.reason or "", await reply.text(), reply.headers)
                 return await reply.json(content_type=None)
         raise AssertionError("unreachable")
+
+    async def stream(self, url: str, query: list[tuple[str, str]]) -> AsyncIterator[dict[str, Any]]:
+        """The events of a watch, one JSON object a line, until the server ends it."""
+        headers = {"Authorization": f"Bearer {self.credentials.token}"} if self.credentials.token else {}
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT * 12)
+        async with self._open().get(url, params=query, headers=headers, timeout=timeout) as reply:
+            if reply.status >= 400:
+                raise ApiError(reply.status, reply.reason or "", await reply.text(), reply.headers)
+            async for line in reply.content:
+                if line.strip():
+                    yield json.loads(line)
