@@ -130,6 +130,10 @@ class Api(Protocol):
 
     async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None: ...
 
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None: ...
+
+    async def evict(self, namespace: str, pod: str) -> None: ...
+
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     async def put_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]: ...
@@ -216,6 +220,32 @@ class Calls:
             "count": 1,
         }
         await self.call("POST", f"/api/v1/namespaces/{meta.get('namespace')}/events", body)
+
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None:
+        """Sets a pod's Ready condition False through pods/status, as the node controller does for a
+        dead node's pods: the EndpointSlice controller then takes it out of its Services. A live
+        kubelet writes Ready back from its own probes, so a wrong mark heals by itself."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        condition = {
+            "type": "Ready",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now,
+        }
+        url = f"/api/v1/namespaces/{namespace}/pods/{pod}/status"
+        await self.call("PATCH", url, {"status": {"conditions": [condition]}}, None,
+                        "application/strategic-merge-patch+json")  # fmt: skip
+
+    async def evict(self, namespace: str, pod: str) -> None:
+        """Evicts a pod through the Eviction API, which respects its PodDisruptionBudget (a 429 when
+        the budget allows no disruption now: the caller retries later)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
+        try:
+            await self.call("POST", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", body)
+        except Exception as err:
+            if _status(err) != 404:
+                raise
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -64,6 +64,12 @@ class Calls:
     async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None:
         self.log.append(("event", event.reason))
 
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None:
+        self.log.append(("unready", pod))
+
+    async def evict(self, namespace: str, pod: str) -> None:
+        self.log.append(("evict", pod))
+
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
 
