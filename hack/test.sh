@@ -21,9 +21,10 @@ fi
 log "lint: ruff, mypy, the layering contract"
 make --no-print-directory lint
 
-log "tools: helm (cached after the first build)"
+log "tools: helm and kube-score (cached after the first build), promtool and prometheus (Debian's)"
 build_helm
 export HELM; HELM=$(helm_bin)
+ensure_prometheus
 
 log "local cluster"
 # A broken earlier run may have left one behind: start from a clean cluster.

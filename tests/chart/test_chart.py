@@ -19,11 +19,9 @@ import pytest
 import yaml
 
 from ..e2e.cluster import wait_established
+from .render import CHART, NAMESPACE, ROOT, docs, only, run, template
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "manifests"
 INSTALL = CHART / "install.yaml"
-NAMESPACE = "spofless-system"
 
 # The operator's API calls, sorted by API group and resource: what the ClusterRole of an operator
 # watching every namespace grants, exactly.
@@ -48,39 +46,6 @@ LEADER_RULES = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["spofless"],
      "verbs": ["get", "update"]},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    path = os.environ.get("HELM", "")
-    if not path:
-        pytest.fail("HELM is not set: point it at a helm v3 binary (hack/test.sh builds and sets it)", pytrace=False)
-    if not (Path(path).is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"HELM={path} is not an executable file", pytrace=False)
-    return path
-
-
-def run(
-    *cmd: str, check: bool = True, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return result
-
-
-def docs(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
-def template(helm: str, *args: str) -> list[dict[str, Any]]:
-    return docs(run(helm, "template", "spofless", str(CHART), "--namespace", NAMESPACE, *args).stdout)
-
-
-def only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [o for o in objects if o["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, got {[o['metadata']['name'] for o in found]}"
-    return found[0]
 
 
 def rules(role: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
