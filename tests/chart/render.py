@@ -5,7 +5,9 @@ hack/test.sh builds helm and sets $HELM (`source hack/lib/tools.sh; build_helm; 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,3 +65,26 @@ def alert_rules(helm: str, *sets: str) -> dict[str, Any]:
     """The chart's PrometheusRule as a Prometheus rule file ({groups: ...}), with `--set` values."""
     flags = [f for s in ("metrics.prometheusRule.enabled=true", *sets) for f in ("--set", s)]
     return {"groups": only(template(helm, *flags), "PrometheusRule")["spec"]["groups"]}
+
+
+DASHBOARD = CHART / "dashboards" / "spofless.json"
+# Grafana's variables, as a Prometheus without Grafana reads them: every namespace and job, one minute.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$namespace": ".*", "$job": ".*"}
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) for every query of the dashboard, Grafana's variables filled in."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    out = []
+    for panel in panels:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            out.append((panel["title"], expr))
+    return out
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metrics a query reads: spofless's own and the client library's process_* ones."""
+    return set(re.findall(r"\b((?:spofless|process|python)_[a-zA-Z0-9_]+)", expr))
