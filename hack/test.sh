@@ -24,6 +24,8 @@ make --no-print-directory lint
 log "tools: helm and kube-score (cached after the first build), promtool and prometheus (Debian's)"
 build_helm
 export HELM; HELM=$(helm_bin)
+build_kube_score
+export KUBE_SCORE; KUBE_SCORE=$(kube_score_bin)
 ensure_prometheus
 
 log "local cluster"

@@ -258,9 +258,15 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
     assert only(default, "Deployment")["spec"]["template"]["spec"]["enableServiceLinks"] is False
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"healthz": 8080, "metrics": 9090}
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    # Live and started: kopf's endpoint. Ready: /metrics is served (after the startup probe passed).
+    for probe in ("livenessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
-    assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    assert c["readinessProbe"]["tcpSocket"] == {"port": "metrics"}
+    assert c["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+    }
+    assert c["imagePullPolicy"] == "Always"
 
 
 def test_metrics_service_and_optional_service_monitor(helm: str, default: list[dict[str, Any]]) -> None:
