@@ -1,0 +1,91 @@
+-- Argo CD health check for spofless.dev/ResilientSite (docs/operations/gitops.md says how to install it).
+-- Argo CD runs it with the site as `obj` (Lua 5.1, gopher-lua) and reads the table it returns.
+--
+-- The status follows kstatus, and the phase says the rest:
+--   no status yet, or one written for an older generation    Progressing
+--   Stalled=True (an error retrying will not fix)             Degraded
+--   Reconciling=True (spofless is moving towards the spec)    Progressing
+--   phase Invalid, AtRisk or Degraded                         Degraded
+--   phase Pending, or Ready=False                             Progressing
+--   phase Redundant, or Ready=True                            Healthy
+-- AtRisk is Degraded although the site serves: it stands on a single point of failure, one failure
+-- from going down, and a GitOps tool that showed it Healthy would hide the one thing spofless is for.
+local hs = {}
+
+local function condition(status, kind)
+  if status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(status.conditions) do
+    if c.type == kind then
+      return c
+    end
+  end
+  return nil
+end
+
+-- A condition counts only if written for the spec Argo CD applied (kstatus' observedGeneration).
+local function holds(status, kind, generation)
+  local c = condition(status, kind)
+  if c == nil or c.status ~= "True" then
+    return nil
+  end
+  if c.observedGeneration ~= nil and generation ~= nil and c.observedGeneration < generation then
+    return nil
+  end
+  return c
+end
+
+local function said(text, otherwise)
+  if text ~= nil and text ~= "" then
+    return text
+  end
+  return otherwise
+end
+
+local status = obj.status
+local generation = obj.metadata and obj.metadata.generation
+if status == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for spofless to report the site"
+  return hs
+end
+if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for spofless to observe generation " .. tostring(generation)
+  return hs
+end
+
+local stalled = holds(status, "Stalled", generation)
+if stalled ~= nil then
+  hs.status = "Degraded"
+  hs.message = said(stalled.message, said(status.message, "Stalled"))
+  return hs
+end
+local reconciling = holds(status, "Reconciling", generation)
+if reconciling ~= nil then
+  hs.status = "Progressing"
+  hs.message = said(reconciling.message, said(status.message, "Reconciling"))
+  return hs
+end
+
+local phase = status.phase
+if phase == "Invalid" or phase == "AtRisk" or phase == "Degraded" then
+  hs.status = "Degraded"
+  hs.message = phase .. ": " .. said(status.message, "see the site's status")
+  return hs
+end
+local ready = condition(status, "Ready")
+if phase == "Pending" or (ready ~= nil and ready.status == "False") then
+  hs.status = "Progressing"
+  hs.message = said(status.message, "Waiting for the site to be ready")
+  return hs
+end
+if phase == "Redundant" or (ready ~= nil and ready.status == "True") then
+  hs.status = "Healthy"
+  hs.message = said(status.message, "Redundant")
+  return hs
+end
+hs.status = "Progressing"
+hs.message = said(status.message, "Waiting for spofless to report the site")
+return hs
