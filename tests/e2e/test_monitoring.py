@@ -1,6 +1,7 @@
 """The chart's alerts and dashboard against a real Prometheus (Debian's binary, a local process)
-scraping the suite's operator: a zone lost fires the alerts and its return resolves them, and every
-dashboard query parses, runs and reads only metrics the operator exports.
+scraping the suite's operator: a zone lost fires the alerts (the site's SPOF, the zone) and its
+return resolves them, and every dashboard query parses, runs and reads only metrics the operator
+exports.
 
 The alerting rules are the chart's, rendered with test-only thresholds (a SPOF alerts at once, a lost
 zone without waiting) so that a scenario takes seconds; the shipped thresholds stay as values.yaml
@@ -23,16 +24,6 @@ from .faults import NOTICE_S, lose_zone, restore_zone
 from .prometheus import Prometheus
 from .sites import manifest, wait_phase
 
-# The metrics contract's names that the reconcile engine (issue 20) adds. Until the operator exports
-# one, what reads it cannot be checked here, and the test says so (xfail, naming them) rather than
-# passing; once all are exported, this set goes.
-ENGINE_METRICS = {
-    "spofless_zone_healthy",
-    "spofless_leader",
-    "spofless_queue_depth",
-    "spofless_queue_wait_seconds_bucket",
-    "spofless_operator_ready_replicas",
-}
 SITE = "shop"
 
 
@@ -68,10 +59,6 @@ def exported(operator: Operator) -> set[str]:
     return names
 
 
-def pending_engine_metrics(operator: Operator) -> set[str]:
-    return ENGINE_METRICS - exported(operator)
-
-
 def test_a_lost_zone_fires_the_alerts_and_its_return_resolves_them(
     ns: str, healthy_nodes: None, operator: Operator, prom: Prometheus
 ) -> None:
@@ -83,9 +70,7 @@ def test_a_lost_zone_fires_the_alerts_and_its_return_resolves_them(
     wait_for("Prometheus seeing the site without a SPOF", lambda: prom.query(f"spofless_site_spof{{{selector}}} == 0"))
     assert not prom.alerts("SpoflessSiteSinglePointOfFailure", "pending", **site)
     assert not prom.alerts("SpoflessSiteSinglePointOfFailure", "firing", **site)
-    zone_alert = "spofless_zone_healthy" not in pending_engine_metrics(operator)
-    if zone_alert:
-        wait_for(f"no SpoflessZoneLost for {b}", lambda: not prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
+    wait_for(f"no SpoflessZoneLost for {b}", lambda: not prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
 
     lose_zone(b)
     wait_phase(SITE, ns, "AtRisk", timeout=60 + NOTICE_S)
@@ -96,8 +81,8 @@ def test_a_lost_zone_fires_the_alerts_and_its_return_resolves_them(
     )
     assert firing["labels"]["severity"] == "critical"
     assert f"{ns}/{SITE} has had a single point of failure" in firing["annotations"]["description"]
-    if zone_alert:
-        wait_for(f"SpoflessZoneLost firing for {b}", lambda: prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
+    (lost,) = wait_for(f"SpoflessZoneLost firing for {b}", lambda: prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
+    assert lost["labels"]["severity"] == "warning"
 
     restore_zone(b)
     wait_phase(SITE, ns, "Redundant", readyReplicas=2, timeout=180)
@@ -106,10 +91,7 @@ def test_a_lost_zone_fires_the_alerts_and_its_return_resolves_them(
         lambda: not prom.alerts("SpoflessSiteSinglePointOfFailure", "firing", **site),
         timeout=60,
     )
-    if zone_alert:
-        wait_for(f"SpoflessZoneLost resolved for {b}", lambda: not prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
-    else:
-        pytest.xfail("SpoflessZoneLost not checked: spofless_zone_healthy is not exported yet (issue 20's engine)")
+    wait_for(f"SpoflessZoneLost resolved for {b}", lambda: not prom.alerts("SpoflessZoneLost", zone=b), timeout=60)
 
 
 def test_every_dashboard_query_runs_on_metrics_the_operator_exports(operator: Operator, prom: Prometheus) -> None:
@@ -122,6 +104,4 @@ def test_every_dashboard_query_runs_on_metrics_the_operator_exports(operator: Op
             refused[title] = str(err)
     assert not refused, f"Prometheus refused dashboard queries: {refused}"
     unknown = {(title, m) for title, expr in dashboard_queries() for m in metric_names(expr) if m not in names}
-    assert {m for _, m in unknown} <= ENGINE_METRICS, f"panels read metrics the operator does not export: {unknown}"
-    if unknown:
-        pytest.xfail(f"panels wait for the engine's metrics (issue 20): {sorted(unknown)}")
+    assert not unknown, f"panels read metrics the operator does not export: {sorted(unknown)}"
