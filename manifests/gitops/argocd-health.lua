@@ -5,8 +5,9 @@
 --   no status yet, or one written for an older generation    Progressing
 --   Stalled=True (an error retrying will not fix)             Degraded
 --   Reconciling=True (spofless is moving towards the spec)    Progressing
+--   RolloutHalted=True (the spec's template halted in a zone) Degraded
 --   phase Invalid, AtRisk or Degraded                         Degraded
---   phase Pending, or Ready=False                             Progressing
+--   phase Pending, Ready=False, or a rollout under way        Progressing
 --   phase Redundant, or Ready=True                            Healthy
 -- AtRisk is Degraded although the site serves: it stands on a single point of failure, one failure
 -- from going down, and a GitOps tool that showed it Healthy would hide the one thing spofless is for.
@@ -69,10 +70,23 @@ if reconciling ~= nil then
   return hs
 end
 
+local halted = holds(status, "RolloutHalted", generation)
+if halted ~= nil then
+  hs.status = "Degraded"
+  hs.message = said(halted.message, "RolloutHalted")
+  return hs
+end
+
 local phase = status.phase
 if phase == "Invalid" or phase == "AtRisk" or phase == "Degraded" then
   hs.status = "Degraded"
   hs.message = phase .. ": " .. said(status.message, "see the site's status")
+  return hs
+end
+local rollout = status.rollout
+if rollout ~= nil and (rollout.phase == "Progressing" or rollout.phase == "Baking" or rollout.phase == "Waiting") then
+  hs.status = "Progressing"
+  hs.message = said(rollout.message, "Rolling the template out zone by zone")
   return hs
 end
 local ready = condition(status, "Ready")

@@ -41,9 +41,12 @@ def contract(site: dict[str, Any]) -> str:
         return "Degraded"
     if holds("Reconciling"):
         return "Progressing"
+    if holds("RolloutHalted"):
+        return "Degraded"
     if status.get("phase") in ("Invalid", "AtRisk", "Degraded"):
         return "Degraded"
-    if status.get("phase") == "Pending" or ready == "False":
+    rolling = (status.get("rollout") or {}).get("phase") in ("Progressing", "Baking", "Waiting")
+    if status.get("phase") == "Pending" or ready == "False" or rolling:
         return "Progressing"
     if status.get("phase") == "Redundant" or ready == "True":
         return "Healthy"
