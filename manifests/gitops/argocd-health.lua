@@ -11,8 +11,6 @@
 --   phase Redundant, or Ready=True                            Healthy
 -- AtRisk is Degraded although the site serves: it stands on a single point of failure, one failure
 -- from going down, and a GitOps tool that showed it Healthy would hide the one thing spofless is for.
-local hs = {}
-
 local function condition(status, kind)
   if status.conditions == nil then
     return nil
@@ -25,7 +23,7 @@ local function condition(status, kind)
   return nil
 end
 
--- A condition counts only if written for the spec Argo CD applied (kstatus' observedGeneration).
+-- A condition counts only if True and written for the spec Argo CD applied (its observedGeneration).
 local function holds(status, kind, generation)
   local c = condition(status, kind)
   if c == nil or c.status ~= "True" then
@@ -44,62 +42,41 @@ local function said(text, otherwise)
   return otherwise
 end
 
+local function verdict(health, message)
+  return {status = health, message = message}
+end
+
 local status = obj.status
 local generation = obj.metadata and obj.metadata.generation
 if status == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for spofless to report the site"
-  return hs
+  return verdict("Progressing", "Waiting for spofless to report the site")
 end
 if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
-  hs.status = "Progressing"
-  hs.message = "Waiting for spofless to observe generation " .. tostring(generation)
-  return hs
+  return verdict("Progressing", "Waiting for spofless to observe generation " .. tostring(generation))
 end
 
-local stalled = holds(status, "Stalled", generation)
-if stalled ~= nil then
-  hs.status = "Degraded"
-  hs.message = said(stalled.message, said(status.message, "Stalled"))
-  return hs
-end
-local reconciling = holds(status, "Reconciling", generation)
-if reconciling ~= nil then
-  hs.status = "Progressing"
-  hs.message = said(reconciling.message, said(status.message, "Reconciling"))
-  return hs
-end
-
-local halted = holds(status, "RolloutHalted", generation)
-if halted ~= nil then
-  hs.status = "Degraded"
-  hs.message = said(halted.message, "RolloutHalted")
-  return hs
+-- The conditions that decide by themselves, in order, each with its own message.
+local deciding = {{"Stalled", "Degraded"}, {"Reconciling", "Progressing"}, {"RolloutHalted", "Degraded"}}
+for _, rule in ipairs(deciding) do
+  local c = holds(status, rule[1], generation)
+  if c ~= nil then
+    return verdict(rule[2], said(c.message, said(status.message, rule[1])))
+  end
 end
 
 local phase = status.phase
 if phase == "Invalid" or phase == "AtRisk" or phase == "Degraded" then
-  hs.status = "Degraded"
-  hs.message = phase .. ": " .. said(status.message, "see the site's status")
-  return hs
+  return verdict("Degraded", phase .. ": " .. said(status.message, "see the site's status"))
 end
 local rollout = status.rollout
 if rollout ~= nil and (rollout.phase == "Progressing" or rollout.phase == "Baking" or rollout.phase == "Waiting") then
-  hs.status = "Progressing"
-  hs.message = said(rollout.message, "Rolling the template out zone by zone")
-  return hs
+  return verdict("Progressing", said(rollout.message, "Rolling the template out zone by zone"))
 end
 local ready = condition(status, "Ready")
 if phase == "Pending" or (ready ~= nil and ready.status == "False") then
-  hs.status = "Progressing"
-  hs.message = said(status.message, "Waiting for the site to be ready")
-  return hs
+  return verdict("Progressing", said(status.message, "Waiting for the site to be ready"))
 end
 if phase == "Redundant" or (ready ~= nil and ready.status == "True") then
-  hs.status = "Healthy"
-  hs.message = said(status.message, "Redundant")
-  return hs
+  return verdict("Healthy", said(status.message, "Redundant"))
 end
-hs.status = "Progressing"
-hs.message = said(status.message, "Waiting for spofless to report the site")
-return hs
+return verdict("Progressing", said(status.message, "Waiting for spofless to report the site"))
