@@ -25,9 +25,12 @@ log "tools: chromium (Debian's), for the screenshot of spofless audit -o html"
 command -v chromium >/dev/null || apt_install chromium
 export SPOFLESS_REQUIRE_CHROMIUM=1 # the screenshot tests fail, rather than skip, without it
 
-log "tools: helm (cached after the first build)"
+log "tools: helm and kube-score (cached after the first build), promtool and prometheus (Debian's)"
 build_helm
 export HELM; HELM=$(helm_bin)
+build_kube_score
+export KUBE_SCORE; KUBE_SCORE=$(kube_score_bin)
+ensure_prometheus
 
 log "local cluster"
 # A broken earlier run may have left one behind: start from a clean cluster.

@@ -43,7 +43,7 @@ quietly() {
 # apt_install PACKAGE...: Debian packages, installed with their log in the cache; the package lists are
 # refreshed once when a package is not found (a fresh machine may have none yet).
 apt_install() {
-  local logf="$SPOFLESS_CACHE/logs/apt-install-${1}.log"
+  local logf="$SPOFLESS_CACHE/logs/apt-install-${*: -1}.log"
   command -v apt-get >/dev/null || die "apt-get is needed to install $* (Debian packages)"
   mkdir -p "$(dirname "$logf")"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$logf" 2>&1 && return 0
@@ -110,6 +110,8 @@ etcd_dir() { echo "$SPOFLESS_CACHE/etcd-$(module_version etcd go.etcd.io/etcd/se
 kwok_dir() { echo "$SPOFLESS_CACHE/kwok-$(module_version kwok sigs.k8s.io/kwok)"; }
 helm_dir() { echo "$SPOFLESS_CACHE/helm-$(module_version helm helm.sh/helm/v3)"; }
 helm_bin() { echo "$(helm_dir)/helm"; }
+kube_score_dir() { echo "$SPOFLESS_CACHE/kube-score-$(module_version kube-score github.com/zegl/kube-score)"; }
+kube_score_bin() { echo "$(kube_score_dir)/kube-score"; }
 metrics_server_dir() { echo "$SPOFLESS_CACHE/metrics-server-$(module_version metrics-server sigs.k8s.io/metrics-server)"; }
 
 # kube_version_ldflags: the -X flags that stamp the pinned Kubernetes version into its binaries.
@@ -166,6 +168,22 @@ build_metrics_server() {
   local v; v=$(module_version metrics-server sigs.k8s.io/metrics-server)
   build_into "$(metrics_server_dir)" "metrics-server $v" metrics-server \
     -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v" sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+
+# kube-score, the checker the chart tests hold the rendered chart to (no critical on spofless's objects).
+build_kube_score() {
+  local v; v=$(module_version kube-score github.com/zegl/kube-score)
+  build_into "$(kube_score_dir)" "kube-score $v" kube-score -ldflags "-s -w -X main.version=$v" \
+    github.com/zegl/kube-score/cmd/kube-score
+}
+
+# promtool (the alerting rules' unit tests) and prometheus (the e2e suite runs a real one, as a local
+# process of its own), from Debian. Without recommends: node-exporter is no use here. Debian's
+# packaging starts its own daemon only where the machine's policy-rc.d lets services start.
+ensure_prometheus() {
+  command -v promtool >/dev/null && command -v prometheus >/dev/null && return 0
+  log "prometheus and promtool: installing Debian's package"
+  apt_install --no-install-recommends prometheus
 }
 
 build_cluster_tools() {

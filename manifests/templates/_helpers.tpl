@@ -63,3 +63,16 @@ for the one ClusterRole of an operator watching every namespace; "cluster" inclu
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* Labels every alert carries besides its severity (metrics.prometheusRule.alertLabels), on lines of
+their own under `labels:`; nothing when there are none. */}}
+{{- define "spofless.alertLabels" -}}
+{{- with .alertLabels }}{{ toYaml . | nindent 8 }}{{ end -}}
+{{- end -}}
+
+{{/* An alert's runbook_url on a line of its own under `annotations:`, when
+metrics.prometheusRule.runbookBaseUrl says where the docs are served: the runbook's heading is the
+alert's name, which MkDocs turns into a lower-case anchor. Called with (list RULE-VALUES ALERT). */}}
+{{- define "spofless.runbook" -}}
+{{- with (index . 0).runbookBaseUrl }}{{ printf "runbook_url: %s" (printf "%s#%s" . (index $ 1 | lower) | quote) | nindent 8 }}{{ end -}}
+{{- end -}}

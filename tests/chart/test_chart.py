@@ -10,20 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from ..e2e.cluster import wait_established
+from .render import CHART, NAMESPACE, ROOT, docs, only, run, template
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "manifests"
 INSTALL = CHART / "install.yaml"
-NAMESPACE = "spofless-system"
 
 # The operator's API calls, sorted by API group and resource: what the ClusterRole of an operator
 # watching every namespace grants, exactly.
@@ -48,39 +44,6 @@ LEADER_RULES = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["spofless"],
      "verbs": ["get", "update"]},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    path = os.environ.get("HELM", "")
-    if not path:
-        pytest.fail("HELM is not set: point it at a helm v3 binary (hack/test.sh builds and sets it)", pytrace=False)
-    if not (Path(path).is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"HELM={path} is not an executable file", pytrace=False)
-    return path
-
-
-def run(
-    *cmd: str, check: bool = True, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return result
-
-
-def docs(text: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
-def template(helm: str, *args: str) -> list[dict[str, Any]]:
-    return docs(run(helm, "template", "spofless", str(CHART), "--namespace", NAMESPACE, *args).stdout)
-
-
-def only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [o for o in objects if o["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, got {[o['metadata']['name'] for o in found]}"
-    return found[0]
 
 
 def rules(role: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
@@ -295,9 +258,15 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
     assert only(default, "Deployment")["spec"]["template"]["spec"]["enableServiceLinks"] is False
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"healthz": 8080, "metrics": 9090}
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    # Live and started: kopf's endpoint. Ready: /metrics is served (after the startup probe passed).
+    for probe in ("livenessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
-    assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    assert c["readinessProbe"]["tcpSocket"] == {"port": "metrics"}
+    assert c["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+    }
+    assert c["imagePullPolicy"] == "Always"
 
 
 def test_metrics_service_and_optional_service_monitor(helm: str, default: list[dict[str, Any]]) -> None:

@@ -15,6 +15,10 @@ import yaml
 T = TypeVar("T")
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 POLL = 0.5  # seconds between two looks at the cluster
+# A JSON-lines file that gets every site the suite reads, once per distinct shape of its status: the
+# real statuses tests/gitops/statuses.yaml is captured from (python -m tests.gitops.capture).
+STATUS_LOG = os.environ.get("SPOFLESS_E2E_STATUS_LOG", "")
+_seen: set[str] = set()
 
 
 class KubectlError(Exception):
@@ -48,7 +52,30 @@ def get(kind: str, name: str = "", namespace: str | None = None, selector: str |
         if "NotFound" in err.stderr:
             return None
         raise
+    if STATUS_LOG and kind.startswith(("resilientsite", "rsite")):
+        for obj in [out] if name else out["items"]:
+            _record(obj)
     return out if name else out["items"]
+
+
+def _record(site: dict[str, Any]) -> None:
+    """Appends the site to STATUS_LOG if its status has a shape not seen yet in this run."""
+    status = site.get("status") or {}
+    shape = json.dumps(
+        [
+            status.get("phase"),
+            status.get("observedGeneration") == site["metadata"].get("generation"),
+            sorted((c["type"], c["status"], c["reason"]) for c in status.get("conditions", [])),
+            (status.get("rollout") or {}).get("phase"),
+        ]
+    )
+    if shape in _seen:
+        return
+    _seen.add(shape)
+    keep = {k: site["metadata"][k] for k in ("name", "namespace", "generation") if k in site["metadata"]}
+    record = {"test": os.environ.get("PYTEST_CURRENT_TEST", ""), "object": {**site, "metadata": keep}}
+    with open(STATUS_LOG, "a") as log:
+        log.write(json.dumps(record) + "\n")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:

@@ -58,13 +58,16 @@ class Operator:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.liveness = ""
+        # /metrics on one port for the life of the object, so a Prometheus scraping it follows restarts.
+        self.metrics_port = free_port()
 
     def start(self, *extra: str) -> None:
         self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
         extra = ("--liveness", self.liveness, *extra)
         self.starts += 1
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
-        cmd = [sys.executable, "-m", "spofless", "run", "--log-format", "full", "--metrics-port", "0", *extra]
+        cmd = [sys.executable, "-m", "spofless", "run", "--log-format", "full", "--metrics-port", str(self.metrics_port),
+               *extra]  # fmt: skip
         env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
 
