@@ -317,3 +317,27 @@ def test_one_move_one_event_while_the_index_lags() -> None:
     assert posted.count("ZoneLost") == 1
     assert posted.count("Failover") == 1, posted
     assert len([v for v, _ in calls.log if v == "scale"]) == 2  # zone-a and zone-c, once each
+
+
+def test_zone_health_is_exported_from_the_first_look_and_a_standby_exports_no_site_gauges() -> None:
+    from spofless.operator import metrics
+
+    cluster = Cluster(sites=1)
+    calls = Calls()
+
+    async def scenario() -> tuple[float, float, int]:
+        engine = engine_for(calls, cluster)
+        engine.start(cluster.indices())
+        for node in cluster.lose("zone-b"):  # already lost when the operator starts
+            engine.node_changed(node.name, node)
+        for node in cluster.nodes[None]:
+            engine.node_changed(node.name, node)
+        engine.mark_indexed()
+        await settle(engine, calls)
+        healthy = metrics.ZONE_HEALTHY.labels("zone-a")._value.get(), metrics.ZONE_HEALTHY.labels("zone-b")._value.get()
+        await engine.step_down()
+        left = len(metrics.STATUSES.sites)
+        await engine.close()
+        return healthy[0], healthy[1], left
+
+    assert run(scenario) == (1, 0, 0)

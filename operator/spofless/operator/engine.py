@@ -117,6 +117,8 @@ class Engine:
     async def step_down(self) -> None:
         """Leadership lost: nothing queued, timed or remembered survives."""
         metrics.LEADER.set(0)
+        metrics.STATUSES.clear()  # a standby exports no site gauges: the leader's are the truth
+        metrics.OPERATOR_REPLICAS.clear()
         self.queue.clear()
         self.reconciler.reset()
         if self._detail is not None:
@@ -135,6 +137,9 @@ class Engine:
 
     def node_changed(self, name: str, node: Node | None) -> None:
         change, transitions = self.zones.update(name, node)
+        if change is not Change.NONE:
+            for zone, healthy in self.zones.healthy().items():  # the default key's zones, from the first look
+                metrics.ZONE_HEALTHY.labels(zone).set(1 if healthy else 0)
         if change is Change.TRANSITION:
             self._zone_transitions(transitions)
         elif change is Change.DETAIL:
@@ -154,7 +159,6 @@ class Engine:
 
     def _zone_transitions(self, transitions: Iterable[Transition]) -> None:
         for t in transitions:
-            metrics.ZONE_HEALTHY.labels(t.zone).set(1 if t.healthy else 0)
             self.logger.warning("zone %s %s", t.zone, "is back" if t.healthy else "lost: none of its nodes is Ready")
         self.report_all("zone")
 

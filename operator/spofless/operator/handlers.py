@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,7 @@ class State:
     unabsorbable: frozenset[tuple[str, str]] | None = None  # zones whose loss the fleet could not absorb
     headroom_check: asyncio.TimerHandle | None = None  # the pending look, HEADROOM_DELAY after a change
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    operator_pods: dict[str, tuple[str, bool]] = field(default_factory=dict)  # uid -> (node, ready)
 
 
 def _selector(kind: kinds.Kind) -> dict[str, str]:
@@ -292,9 +294,37 @@ async def pod_load(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo,
     When the room for a zone's loss flips, every site's what-if is redone, once per burst."""
     state: State = memo.state
     state.engine.mark_indexed()
+    if _is_operator(body):
+        _operator_pod(state, uid, None if type == "DELETED" else body)
     if state.book.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not state.headroom_check:
         loop = asyncio.get_running_loop()
         state.headroom_check = loop.call_later(HEADROOM_DELAY, _headroom_changed, state, node_index)
+
+
+def _is_operator(body: kopf.Body) -> bool:
+    """A replica of this operator: the chart's pods of the operator component, in its namespace."""
+    labels = body.get("metadata", {}).get("labels") or {}
+    return (
+        body.get("metadata", {}).get("namespace") == CONFIG.lease_namespace
+        and labels.get("app.kubernetes.io/component") == "operator"
+        and labels.get("app.kubernetes.io/part-of") == "spofless"
+    )
+
+
+def _operator_pod(state: State, uid: str, body: kopf.Body | None) -> None:
+    """The leader reports where the operator's own ready replicas run (one zone is its own SPOF)."""
+    if body is None:
+        state.operator_pods.pop(uid, None)
+    else:
+        pod = parse.pod_from(body)
+        state.operator_pods[uid] = (pod.node or "", pod.ready and not pod.terminating)
+    if not state.engine.leadership.leading():
+        return
+    zone_of = {n.name: n.zone(DEFAULT_TOPOLOGY_KEY) or "" for n in state.engine.zones.nodes.values()}
+    ready = Counter(zone_of.get(node, "") for node, ok in state.operator_pods.values() if ok)
+    metrics.OPERATOR_REPLICAS.clear()
+    for zone, count in ready.items():
+        metrics.OPERATOR_REPLICAS.labels(zone).set(count)
 
 
 def _headroom_changed(state: State, node_index: NodeIndex) -> None:

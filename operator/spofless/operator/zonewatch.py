@@ -64,6 +64,10 @@ class ZoneWatch:
     def health(self, topology_key: str = DEFAULT_TOPOLOGY_KEY) -> dict[str, ZoneHealth]:
         return cluster_health(self.nodes.values(), topology_key)
 
+    def healthy(self, topology_key: str = DEFAULT_TOPOLOGY_KEY) -> dict[str, bool]:
+        """Every zone seen under one key, and whether it is healthy now (first sightings included)."""
+        return {zone: ok for (key, zone), ok in sorted(self._healthy.items()) if key == topology_key}
+
     def lost(self) -> Iterable[tuple[str, str]]:
         return sorted(k for k, healthy in self._healthy.items() if not healthy)
 
