@@ -11,6 +11,7 @@ from spofless.core.model.base import Model
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
 Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
+CAUSE_WORDS: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}  # "zone b is ..."
 Severity = Literal["SPOF", "Warning"]
 Scope = Literal[
     "Replica",
@@ -84,7 +85,7 @@ class ZoneLoss(Model):
     )
 
 
-class Workload(Model):
+class DependencyWorkload(Model):
     """The workload behind a dependency's Service, where it can be told from the Service's selector."""
 
     kind: str
@@ -101,7 +102,7 @@ class DependencyStatus(Model):
     ready_endpoints: int = 0
     zones: dict[str, int] = Field(default_factory=dict, description="Ready endpoints per zone.")
     nodes: int = Field(default=0, description="Distinct nodes the ready endpoints run on.")
-    workloads: list[Workload] = Field(default_factory=list, description="Workloads the Service selects.")
+    workloads: list[DependencyWorkload] = Field(default_factory=list, description="Workloads the Service selects.")
 
 
 class EvacuationStatus(Model):

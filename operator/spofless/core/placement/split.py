@@ -93,6 +93,11 @@ class Placement:
     def failover_active(self) -> bool:
         return any(self.desired[z] > self.base[z] for z in self.base)
 
+    @property
+    def moved(self) -> dict[str, int]:
+        """Per zone, replicas asked above (+) or below (-) its even share; zones at their share are absent."""
+        return {z: self.desired[z] - self.base[z] for z in self.base if self.desired[z] != self.base[z]}
+
 
 def place(
     total: int,

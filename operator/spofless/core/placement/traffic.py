@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core.model.status import Cause
+from spofless.core.model.status import CAUSE_WORDS, Cause
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,7 @@ def mode(
         return None
     if causes:
         zone, cause = sorted(causes.items())[0]
-        what = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}[cause]
-        return Traffic(None, cause, f"{requested} lifted while zone {zone} is {what}")
+        return Traffic(None, cause, f"{requested} lifted while zone {zone} is {CAUSE_WORDS[cause]}")
     if recovering:
         return Traffic(None, "Recovering", f"{requested} lifted until zone {sorted(recovering)[0]} has failed back")
     short = sorted(z for z in base if ready.get(z, 0) < base[z] or desired.get(z, 0) != base[z])

@@ -64,7 +64,7 @@ class Step:
         return self.status.phase == "Halted"
 
 
-def _with(status: RolloutStatus, **changes: object) -> RolloutStatus:
+def _updated(status: RolloutStatus, **changes: object) -> RolloutStatus:
     return status.model_copy(update=changes)
 
 
@@ -110,10 +110,10 @@ def step(
     marked = next((z.name for z in zones if z.rolled_back_from == target), None)
     if not fresh and not resumed and prev is not None and (prev.phase == "Halted" or marked):
         if prev.phase != "Halted":
-            prev = _with(prev, phase="Halted", halted_zone=marked, halt_reason="RolledBack", message=(
+            prev = _updated(prev, phase="Halted", halted_zone=marked, halt_reason="RolledBack", message=(
                 f"rollout of revision {target} halted in zone {marked}, which was rolled back"
             ))  # fmt: skip
-        return _halted(target, spec, zones, _with(prev, resumed=resume), stable, available)
+        return _halted(target, spec, zones, _updated(prev, resumed=resume), stable, available)
     base = RolloutStatus(target_revision=target, stable_revision=stable, phase="Progressing", resumed=resume)
     remembered = prev if prev is not None and not fresh and not resumed else None
     events = []
@@ -156,7 +156,7 @@ def _advance(
     moving = [z for z in on_target if z.name not in done]
     moving.sort(key=lambda z: z.name != tracked)  # the zone the status remembers first
     pending = [z.name for z in order([z for z in zones if z.exists and z.revision != target])]
-    status = _with(base, zones_done=sorted(done), zones_pending=pending)
+    status = _updated(base, zones_done=sorted(done), zones_pending=pending)
     # Normally one zone at most; more only when a status write was lost after a zone was started.
     for zone in moving:
         outcome = _watch(target, spec, zone, status, prev if tracked == zone.name else None, now)
@@ -165,7 +165,7 @@ def _advance(
         if outcome.status.phase != "Complete":
             return replace(outcome, revisions=revisions, events=events + outcome.events)
         done.append(zone.name)
-        status = _with(status, zones_done=sorted(done))
+        status = _updated(status, zones_done=sorted(done))
     if not pending:
         finished = bool(moving) or (prev is not None and prev.phase != "Complete")
         complete = _complete(target, [z.name for z in zones], status.resumed)
@@ -178,12 +178,12 @@ def _advance(
             if out_of_service
             else "fewer ready pods than spec.replicas - maxUnavailable"
         )
-        return Step(revisions, _with(status, phase="Waiting", message=f"next zone waits: {why}"), events)
+        return Step(revisions, _updated(status, phase="Waiting", message=f"next zone waits: {why}"), events)
     zone_name = pending[0]
     revisions[zone_name] = target
     where = f"zone {zone_name} ({len(status.zones_done) + 1} of {len(zones)})"
     events.append(Event("Normal", "RolloutZone", f"{where} gets revision {target}"))
-    started = _with(
+    started = _updated(
         status,
         phase="Progressing",
         zone_in_progress=zone_name,
@@ -200,12 +200,12 @@ def _watch(
     """The zone in progress: still coming up, baking, done, or failed."""
     started = _parse(prev.started) if prev is not None else None
     ready_since = _parse(prev.ready_since) if prev is not None else None
-    current = _with(status, zone_in_progress=zone.name, started=_time(started or now))
+    current = _updated(status, zone_in_progress=zone.name, started=_time(started or now))
     if not zone.in_service:  # an outage is no verdict on the template: the clocks start again after it
-        waiting = _with(current, phase="Waiting", started=_time(now), message=f"zone {zone.name} is out of service")
+        waiting = _updated(current, phase="Waiting", started=_time(now), message=f"zone {zone.name} is out of service")
         return Step({}, waiting)
     if zone.failing.get(target, 0):
-        return Step({}, _with(current, phase="Halted", halt_reason="PodsFailing", message=(
+        return Step({}, _updated(current, phase="Halted", halt_reason="PodsFailing", message=(
             f"{zone.failing[target]} new pod(s) in zone {zone.name} crash-loop or cannot start"
         )))  # fmt: skip
     ready = zone.ready.get(target, 0)
@@ -214,28 +214,28 @@ def _watch(
         kept = min(prev.ready_at_bake or ready, zone.desired) if prev is not None and ready_since else ready
         baked = (now - since).total_seconds()
         if baked >= spec.bake_seconds:
-            return Step({}, _with(current, phase="Complete"))
+            return Step({}, _updated(current, phase="Complete"))
         left = spec.bake_seconds - baked
         until = _time(since + timedelta(seconds=spec.bake_seconds))
-        return Step({}, _with(
+        return Step({}, _updated(
             current, phase="Baking", ready_since=_time(since), ready_at_bake=kept,
             message=f"zone {zone.name} is ready on revision {target}; baking until {until}",
         ), wake_after=left)  # fmt: skip
     if ready_since is not None and prev is not None:
         if ready < min(prev.ready_at_bake or 0, zone.desired):
-            return Step({}, _with(current, phase="Halted", halt_reason="UnreadyDuringBake", message=(
+            return Step({}, _updated(current, phase="Halted", halt_reason="UnreadyDuringBake", message=(
                 f"{ready} of {zone.desired} new pods in zone {zone.name} ready: a pod turned unready during the bake"
             )))  # fmt: skip
         # More replicas asked of the zone mid-bake (a failover elsewhere): the bake waits for them.
-        current = _with(current, started=_time(now))
+        current = _updated(current, started=_time(now))
         started = now
     elapsed = (now - (started or now)).total_seconds()
     if elapsed >= spec.progress_deadline_seconds:
-        return Step({}, _with(current, phase="Halted", halt_reason="ProgressDeadlineExceeded", message=(
+        return Step({}, _updated(current, phase="Halted", halt_reason="ProgressDeadlineExceeded", message=(
             f"{ready} of {zone.desired} new pods in zone {zone.name} ready after {spec.progress_deadline_seconds} s"
         )))  # fmt: skip
     left = spec.progress_deadline_seconds - elapsed
-    return Step({}, _with(
+    return Step({}, _updated(
         current, phase="Progressing",
         message=f"zone {zone.name}: {ready} of {zone.desired} pods ready on revision {target}",
     ), wake_after=left)  # fmt: skip
@@ -250,7 +250,7 @@ def _halt(
     revisions: dict[str, Revision],
     events: list[Event],
 ) -> Step:
-    status = _with(outcome.status, halted_zone=zone, ready_since=None, ready_at_bake=None)
+    status = _updated(outcome.status, halted_zone=zone, ready_since=None, ready_at_bake=None)
     message = f"rollout of revision {status.target_revision} halted in zone {zone}: {status.message}"
     events = [*events, Event("Warning", "RolloutHalted", message)]
     rolled_back = {}
@@ -259,11 +259,11 @@ def _halt(
         rolled_back[zone] = status.target_revision
         events.append(Event("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {stable}"))
         message += f"; zone {zone} rolled back to revision {stable}"
-        status = _with(status, zones_pending=[zone, *status.zones_pending], zone_in_progress=None)
+        status = _updated(status, zones_pending=[zone, *status.zones_pending], zone_in_progress=None)
     elif spec.auto_rollback:
         message += "; no zone runs an earlier revision to roll back to"
     message += f". Zones not reached keep their revision. Fix the template, or annotate the site with {_RESUME_HINT}"
-    return Step(revisions, _with(status, message=message), events, rolled_back=rolled_back)
+    return Step(revisions, _updated(status, message=message), events, rolled_back=rolled_back)
 
 
 _RESUME_HINT = "spofless.dev/resume-rollout=<any new value> to try again"
@@ -286,7 +286,7 @@ def _halted(
         rolled_back[failed] = target
     done = sorted(z.name for z in zones if revisions[z.name] == target)
     pending = [z.name for z in order([z for z in zones if revisions[z.name] != target])]
-    status = _with(prev, zones_done=done, zones_pending=pending, zone_in_progress=None)
+    status = _updated(prev, zones_done=done, zones_pending=pending, zone_in_progress=None)
     return Step(revisions, status, rolled_back=rolled_back)
 
 

@@ -13,6 +13,7 @@ from spofless.core.model import names, template
 from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.model.status import RolloutStatus
+from spofless.core.observed import records
 from spofless.core.observed.records import Child, Observed
 from spofless.core.rollout.machine import Revision, Step, ZoneView, refusal_status, step
 
@@ -27,7 +28,7 @@ def views(
     in_service: Collection[str],
 ) -> list[ZoneView]:
     """The zones as the rollout sees them, from the pods observed (on Ready nodes for readiness)."""
-    ready_node_names = {n.name for n in observed.nodes if n.ready}
+    ready = records.ready_nodes(observed.nodes)
     out = []
     for zone in zones:
         live = [p for p in observed.pods if p.zone == zone and not p.terminating]
@@ -39,7 +40,7 @@ def views(
                 desired=desired[zone],
                 ready_nodes=ready_nodes.get(zone, 0),
                 in_service=zone in in_service,
-                ready=Counter(p.revision for p in live if p.ready and p.node in ready_node_names),
+                ready=Counter(p.revision for p in live if records.serving(p, ready)),
                 pods=Counter(p.revision for p in live),
                 failing=Counter(p.revision for p in live if p.failing),
             )
@@ -79,7 +80,7 @@ class Templates:
     """The template each zone's Deployment is to run, and the rollout's step that chose them."""
 
     sources: dict[str, Mapping[str, object]]  # zone -> the site template its Deployment runs
-    keep: frozenset[str]  # zones whose Deployment is left as it is: only its replicas are written
+    scale_only: frozenset[str]  # zones whose Deployment is left as it is: only its replicas are written
     step: Step
 
 
@@ -127,5 +128,5 @@ def plan(
         message = f"rollout of revision {target} halted: {halt.message}"
         result = Step({z: d.revision for z, d in found.items()}, halt, [Event("Warning", "RolloutHalted", message)])
     sources = {z: known[r] for z, r in result.revisions.items() if r is not None and r in known}
-    keep = frozenset(z for z in zones if z not in sources)
-    return Templates(sources=sources, keep=keep, step=result)
+    scale_only = frozenset(z for z in zones if z not in sources)
+    return Templates(sources=sources, scale_only=scale_only, step=result)

@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 
 from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
-from spofless.core.model.status import Cause, ResilientSiteStatus
+from spofless.core.model.status import CAUSE_WORDS, Cause, ResilientSiteStatus
 from spofless.core.placement import scale, split
 from spofless.core.placement.traffic import Traffic
 from spofless.core.placement.triggers import Triggers
 
-_WHAT: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}
 _ORDER: dict[Cause, int] = {"ZoneLost": 0, "ZoneFull": 1, "Evacuated": 2}
 
 # A condition to set (type, ok, reason, message), or to drop (type, None, "", "").
@@ -23,36 +22,35 @@ def annotate(
     status: ResilientSiteStatus,
     site: str,
     spec: ResilientSiteSpec,
-    trig: Triggers,
-    recovering: Sequence[str],
+    triggered: Triggers,
+    failback_waiting: Sequence[str],
     plan: split.Placement,
     traffic: Traffic | None,
 ) -> list[ConditionUpdate]:
     """Adds the scale fields, zone causes, evacuations and traffic mode to the status _status made;
     returns the conditions to set or drop."""
     status.selector = scale.selector(site)
-    status.replicas = scale.current(plan, [*trig.causes, *recovering])
+    status.replicas = scale.current(plan, [*triggered.causes, *failback_waiting])
     for entry in status.zones:
-        entry.cause = trig.causes.get(entry.name)
-    status.evacuations = trig.evacuations
+        entry.cause = triggered.causes.get(entry.name)
+    status.evacuations = triggered.evacuations
     if (floor := scale.floor_finding(spec)) is not None:
         status.single_points_of_failure = [*status.single_points_of_failure, floor]
-    non_lost: dict[str, Cause] = {z: c for z, c in trig.causes.items() if c != "ZoneLost"}
+    non_lost: dict[str, Cause] = {z: c for z, c in triggered.causes.items() if c != "ZoneLost"}
     if non_lost and status.phase == "Redundant":
         zone, cause = _first(non_lost)
         status.phase = "Degraded"
-        status.message = f"zone {zone} {_WHAT[cause]}; {status.message}"
+        status.message = f"zone {zone} {CAUSE_WORDS[cause]}; {status.message}"
     updates: list[ConditionUpdate] = []
-    if plan.failover_active and trig.causes:
-        zone, cause = _first(trig.causes)
-        moved = {z: plan.desired[z] - plan.base[z] for z in plan.base if plan.desired[z] != plan.base[z]}
-        where = ", ".join(f"{z} {n:+d}" for z, n in sorted(moved.items()))
-        why = ", ".join(f"{z} {_WHAT[c]}" for z, c in sorted(trig.causes.items()))
-        detail = f" ({trig.full[zone]})" if cause == "ZoneFull" and zone in trig.full else ""
+    if plan.failover_active and triggered.causes:
+        zone, cause = _first(triggered.causes)
+        where = ", ".join(f"{z} {n:+d}" for z, n in sorted(plan.moved.items()))
+        why = ", ".join(f"{z} {CAUSE_WORDS[c]}" for z, c in sorted(triggered.causes.items()))
+        detail = f" ({triggered.full[zone]})" if cause == "ZoneFull" and zone in triggered.full else ""
         updates.append(
             ("FailoverActive", True, cause, f"zone(s) out of service: {why}{detail}; replicas moved: {where}")
         )
-    updates.append(_evacuation_condition(trig))
+    updates.append(_evacuation_condition(triggered))
     status.traffic_distribution = (traffic.value if traffic is not None else None) or ""
     if traffic is None:
         updates.append(("TrafficDistribution", None, "", ""))
@@ -65,20 +63,20 @@ def _first(causes: Mapping[str, Cause]) -> tuple[str, Cause]:
     return min(causes.items(), key=lambda zc: (_ORDER[zc[1]], zc[0]))
 
 
-def _evacuation_condition(trig: Triggers) -> ConditionUpdate:
-    if not trig.evacuations:
+def _evacuation_condition(triggered: Triggers) -> ConditionUpdate:
+    if not triggered.evacuations:
         return ("Evacuation", None, "", "")
-    refused = [e for e in trig.evacuations if e.state == "Refused"]
+    refused = [e for e in triggered.evacuations if e.state == "Refused"]
     if refused:
         return ("Evacuation", False, "Refused", "; ".join(e.message for e in refused))
-    active = [e for e in trig.evacuations if e.state in ("Evacuating", "Evacuated")]
+    active = [e for e in triggered.evacuations if e.state in ("Evacuating", "Evacuated")]
     if active:
         reason = "Evacuating" if any(e.state == "Evacuating" for e in active) else "Evacuated"
         return ("Evacuation", True, reason, "; ".join(e.message for e in active))
     return ("Evacuation", True, "Ended", "every evacuation has ended")
 
 
-def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, trig: Triggers) -> list[Event]:
+def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, triggered: Triggers) -> list[Event]:
     """The events of the transitions this status makes: a zone full or with room again,
     an evacuation accepted, refused or ended, the minZones floor, zone-local traffic set or lifted."""
     out: list[Event] = []
@@ -86,7 +84,7 @@ def events(prev: ResilientSiteStatus, new: ResilientSiteStatus, trig: Triggers) 
     for zone in new.zones:
         was = before.get(zone.name)
         if zone.cause == "ZoneFull" and was != "ZoneFull":
-            detail = trig.full.get(zone.name, "")
+            detail = triggered.full.get(zone.name, "")
             out.append(Event("Warning", "ZoneFull", f"zone {zone.name} has no room for the site's pods: {detail}"))
         elif was == "ZoneFull" and zone.cause != "ZoneFull":
             out.append(Event("Normal", "ZoneHasRoom", f"zone {zone.name} schedules the site's pods again"))

@@ -95,7 +95,7 @@ def set_condition(
 
 
 @dataclass(frozen=True)
-class Trouble:
+class ApplyFailure:
     """Why carrying out the last decision did not go through. The shell reports it and asks again;
     the core decides what the status then says."""
 
@@ -104,7 +104,7 @@ class Trouble:
     kind: str = ""  # the kind of the object refused
 
 
-def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | None = None) -> Decision:
+def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure | None = None) -> Decision:
     """What to apply, report and announce for one site.
 
     Whatever is wrong with the spec, the status reports what is observed (ready counts, zones,
@@ -123,25 +123,25 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     # A refused template is a halted rollout, not a frozen site: every zone keeps the template it
     # runs, and replicas still move. Other refusals (a Service, a budget) hold everything.
     refused_template = (
-        trouble is not None and trouble.reason == "ApplyRefused" and trouble.kind == "Deployment"
+        failure is not None and failure.reason == "ApplyRefused" and failure.kind == "Deployment"
         and any(c.kind == "Deployment" for c in observed.children)
     )  # fmt: skip
-    if problem is None and trouble is not None and trouble.reason == "ApplyRefused" and not refused_template:
-        problem = (trouble.reason, trouble.message)
+    if problem is None and failure is not None and failure.reason == "ApplyRefused" and not refused_template:
+        problem = (failure.reason, failure.message)
 
     current = _current_replicas(site, zone_set, observed)
     ready = findings.readiness(observed, list(zone_set.expected))
     total = scale.replicas(spec)
-    trig = triggers.assess(spec, zone_set, observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, now)
-    zone_times = _zone_times(zone_set, trig.causes, prev, now)
+    triggered = triggers.assess(spec, zone_set, observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, now)
+    zone_times = _zone_times(zone_set, triggered.causes, prev, now)
     window = spec.failover.failback_after_seconds
     # Zones back for less than the failback window still count as out of service: no flapping.
-    remaining = {
+    failback_left = {
         z: window - (now - t).total_seconds()
         for z, t in zone_times.items()
-        if t is not None and z not in trig.causes and (now - t).total_seconds() < window
+        if t is not None and z not in triggered.causes and (now - t).total_seconds() < window
     }
-    out_of_service = [*trig.causes, *remaining]
+    out_of_service = [*triggered.causes, *failback_left]
     key = f"{site.namespace}/{site.name}"
     cpu, memory = quantity.pod_requests(spec.template.get("spec") or {})
     zone_nodes = headroom.by_zone(observed.nodes, spec.topology_key) if headroom.known(observed.nodes) else {}
@@ -157,51 +157,58 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
             key=key,
             room=room,
         )
-        plan = triggers.drain(plan, trig.evacuating, ready.per_zone, total)
+        plan = triggers.drain(plan, triggered.evacuating, ready.per_zone, total)
     else:
         plan = split.hold(spec.replicas, zone_set.expected, current)
     mode = traffic.mode(
-        spec.service.traffic_distribution, trig.causes, list(remaining), plan.base, plan.desired, ready.per_zone
+        spec.service.traffic_distribution,
+        triggered.causes,
+        list(failback_left),
+        plan.base,
+        plan.desired,
+        ready.per_zone,
     )
     # Nothing moves without failover: then there is no what-if of room to make.
     moving = out_of_service if spec.failover.enabled else list(zone_set.expected)
     request = headroom.SiteRequest(key, plan.base, plan.desired, moving, cpu, memory)
     verdicts = headroom.what_if(request, zone_set.expected, zone_nodes, observed.usage) if zone_nodes else {}
     # Pending pods of a lost or evacuated zone wait for their zone; those of a full zone are short.
-    waiting = [z for z, c in trig.causes.items() if c != "ZoneFull"]
+    waiting = [z for z, c in triggered.causes.items() if c != "ZoneFull"]
     shorts = shortfall.shortfalls(observed.pods, waiting)
     status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now, verdicts, shorts)
-    for kind, ok, reason, message in capacity.annotate(status, site.name, spec, trig, list(remaining), plan, mode):
+    for kind, ok, reason, message in capacity.annotate(
+        status, site.name, spec, triggered, list(failback_left), plan, mode
+    ):
         status.conditions = (
             [c for c in status.conditions if c.type != kind]
             if ok is None
             else set_condition(status.conditions, kind, ok, reason, message, now, site.generation)
         )
     events = _events(prev, status, plan, current, zone_set) + _capacity_events(prev, status)
-    events += capacity.events(prev, status, trig)
+    events += capacity.events(prev, status, triggered)
     if problem is not None:
         return _invalid(site, prev, status, events, *problem, now)
-    refusal = trouble.message if refused_template and trouble is not None else None
-    in_service = [z for z in zone_set.expected if z not in trig.causes and z not in remaining]
+    refusal = failure.message if refused_template and failure is not None else None
+    in_service = [z for z in zone_set.expected if z not in triggered.causes and z not in failback_left]
     ready_nodes = {z: zone_set.health[z].ready_nodes for z in zone_set.expected}
     templates = rollout.plan(
         site.name, spec, zone_set.expected, plan.desired, ready_nodes, in_service, observed, ready.total,
         prev.rollout, site.annotations.get(names.ANNOTATION_RESUME), now, refused=refusal,
     )  # fmt: skip
     _report_rollout(status, spec, templates.step, zone_set, observed, now, site.generation)
-    reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
-    if templates.step.status.halt_reason == "TemplateRefused":  # the spec cannot be carried out until fixed
+    reconciled = ("Applied", "children match the spec") if failure is None else (failure.reason, failure.message)
+    if templates.step.status.halt_reason == "TemplateRefused":  # the spec cannot be wanted_zones_ready out until fixed
         reconciled = ("ApplyRefused", templates.step.status.message)
         status.phase, status.message = "Invalid", templates.step.status.message
         events = [e for e in events if e.reason != "Redundant"] + _warn_once(prev, *reconciled)
-    ok = trouble is None and reconciled[0] == "Applied"
+    ok = failure is None and reconciled[0] == "Applied"
     status.conditions = set_condition(status.conditions, "Reconciled", ok, *reconciled, now, site.generation)
     # No voluntary disruption while a zone is being rolled out: its new pods are on trial.
     rolling = templates.step.status.phase in ("Progressing", "Baking")
     have_service = next((c.body for c in observed.children if c.kind == "Service" and c.name == site.name), None)
     manifests = owned.children(
         site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service),
-        sources=templates.sources, rolled_back=templates.step.rolled_back, keep=templates.keep,
+        sources=templates.sources, rolled_back=templates.step.rolled_back, scale_only=templates.scale_only,
         budget=0 if rolling else None,
     )  # fmt: skip
     wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
@@ -210,10 +217,10 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     # Deployments of a zone no longer wanted go only once the wanted zones carry the full spec.
     # Other stale children go at once: a pod two budgets cover cannot be evicted at all.
-    carried = sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas
-    delete = [(kind, name) for kind, name in stale if carried or kind != "Deployment"]
+    wanted_zones_ready = sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas
+    delete = [(kind, name) for kind, name in stale if wanted_zones_ready or kind != "Deployment"]
     events += templates.step.events
-    wakes = [*remaining.values(), *([trig.wake_after] if trig.wake_after is not None else [])]
+    wakes = [*failback_left.values(), *([triggered.wake_after] if triggered.wake_after is not None else [])]
     wakes += [templates.step.wake_after] if templates.step.wake_after is not None else []
     return Decision(
         status=status.wire(),
@@ -221,7 +228,7 @@ def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | Non
         delete=delete,
         events=events,
         wake_after=min(wakes) if wakes else None,
-        scale=_scale_only(site, templates.keep, plan.desired, current),
+        scale=_scale_only(site, templates.scale_only, plan.desired, current),
     )
 
 
@@ -248,18 +255,18 @@ def _report_rollout(
 
 
 def _scale_only(
-    site: Site, keep: frozenset[str], desired_replicas: dict[str, int], current: dict[str, int | None]
+    site: Site, scale_only: frozenset[str], desired_replicas: dict[str, int], current: dict[str, int | None]
 ) -> dict[str, int]:
     """Replicas of zones whose template spofless leaves alone, written through the scale subresource."""
     return {
         names.child_name(site.name, z): desired_replicas[z]
-        for z in sorted(keep)
+        for z in sorted(scale_only)
         if current.get(z) is not None and current[z] != desired_replicas[z]
     }
 
 
 def _spec_problem(spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed) -> tuple[str, str] | None:
-    """(reason, message) when the spec cannot be carried out on this cluster, else None."""
+    """(reason, message) when the spec cannot be wanted_zones_ready out on this cluster, else None."""
     if zone_set.unknown:
         listed = ", ".join(zone_set.unknown)
         return "UnknownZone", (
@@ -281,7 +288,7 @@ def _invalid(
     now: datetime,
 ) -> Decision:
     """Phase Invalid and Reconciled=False; nothing is applied or deleted, running pods are untouched.
-    Zones still announce their loss and return; the rest waits until the spec can be carried out."""
+    Zones still announce their loss and return; the rest waits until the spec can be wanted_zones_ready out."""
     status.phase = "Invalid"
     status.message = message
     status.conditions = set_condition(status.conditions, "Reconciled", False, reason, message, now, site.generation)
@@ -360,7 +367,7 @@ def _status(
         for v in verdicts.values()
         if not v.absorbable
     ] + shortfall.findings(shorts)
-    found = _with(found, deps)
+    found = _with_dependencies(found, deps)
     spof = any(f.severity == "SPOF" for f in found)
     lost = list(zone_set.lost)
     phase, message = _phase(spec, prev, spof, found, lost, ready, zone_set)
@@ -410,10 +417,9 @@ def _status(
         status.conditions, "Redundant", not spof, "SinglePointOfFailure" if first else "NoSinglePointOfFailure",
         first.message if first else f"losing any one zone leaves at least {_worst_left(status)} ready replicas", now, gen,
     )  # fmt: skip
-    moved = {z: plan.desired[z] - plan.base[z] for z in plan.base if plan.desired[z] != plan.base[z]}
     status.conditions = set_condition(
         status.conditions, "FailoverActive", plan.failover_active, "ZoneLost" if plan.failover_active else "EvenSpread",
-        _failover_message(lost, moved) if plan.failover_active else "replicas are spread evenly over the zones", now, gen,
+        _failover_message(lost, plan.moved) if plan.failover_active else "replicas are spread evenly over the zones", now, gen,
     )  # fmt: skip
     status.conditions = set_condition(
         status.conditions, "CapacityShort", bool(shorts), "Unschedulable" if shorts else "AllScheduled",
@@ -435,14 +441,14 @@ def _capacity_events(prev: ResilientSiteStatus, new: ResilientSiteStatus) -> lis
 
 def _dependencies(
     site: Site, spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed
-) -> list[dependencies.Report]:
+) -> list[dependencies.DependencyReport]:
     multi_zone = len(zone_set.expected) > 1
     return dependencies.resolve(
         site.namespace, spec.depends_on, observed.dependencies, observed.nodes, spec.topology_key, multi_zone
     )
 
 
-def _with(found: list[Finding], deps: list[dependencies.Report]) -> list[Finding]:
+def _with_dependencies(found: list[Finding], deps: list[dependencies.DependencyReport]) -> list[Finding]:
     """The site's findings and its dependencies', single points of failure first."""
     return sorted([*found, *dependencies.findings(deps)], key=lambda f: f.severity != "SPOF")
 

@@ -196,18 +196,18 @@ def children(
     lift: bool = False,
     sources: Mapping[str, Mapping[str, Any]] | None = None,
     rolled_back: Mapping[str, str] | None = None,
-    keep: Collection[str] = (),
+    scale_only: Collection[str] = (),
     budget: int | None = None,
 ) -> list[Manifest]:
     """Every object the site should own, in the order to apply them: the pods' Deployments first,
     so a Service the cluster cannot make (a full IP range) does not keep them from running.
 
-    sources: the template each zone runs (default the spec's); keep: zones whose Deployment is left as
+    sources: the template each zone runs (default the spec's); scale_only: zones whose Deployment is left as
     it is (its template unknown to spofless): only its replicas are written, apart from this list.
     budget: the budget's maxUnavailable now (default the spec's)."""
     out = []
     for zone in sorted(replicas):
-        if zone not in keep:
+        if zone not in scale_only:
             source = (sources or {}).get(zone)
             out.append(deployment(owner, spec, zone, replicas[zone], source, (rolled_back or {}).get(zone)))
     return [*out, disruption_budget(owner, spec, budget), service(owner, spec, traffic, lift)]
