@@ -24,6 +24,7 @@ Scope = Literal[
     "Dependency",
     "Rollout",
     "Readiness",
+    "Status",
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from spofless.core.judgement import dependencies, findings, headroom, shortfall
-from spofless.core.model import names
+from spofless.core.model import names, reading
 from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.model.status import Cause, Condition, Finding, Phase, ResilientSiteStatus, ZoneStatus
@@ -68,12 +68,16 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def previous_status(raw: dict[str, Any]) -> ResilientSiteStatus:
-    """The status written last time; anything unreadable (hand edits, older versions) is dropped."""
-    try:
-        return ResilientSiteStatus.model_validate({k: v for k, v in raw.items() if k != "kopf"})
-    except ValidationError:
-        return ResilientSiteStatus()
+def previous_status(raw: Any) -> tuple[ResilientSiteStatus, list[Finding]]:
+    """The status written last time, read field by field (`model.reading`): an unknown field is
+    skipped, an unreadable one dropped with a Warning finding, and the rest, the site's memory, stands."""
+    kept = {k: v for k, v in raw.items() if k != "kopf"} if isinstance(raw, dict) else raw
+    status, problems = reading.read(ResilientSiteStatus, kept)
+    warnings = [
+        Finding(scope="Status", name=p.partition(":")[0], severity="Warning", message=f"{p}: it is written anew")
+        for p in problems
+    ]
+    return status or ResilientSiteStatus(), warnings
 
 
 def set_condition(
@@ -110,16 +114,16 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     Whatever is wrong with the spec, the status reports what is observed (ready counts, zones,
     findings, what-if); only the children are left alone.
     """
-    prev = previous_status(site.status)
+    prev, unreadable = previous_status(site.status)
     try:
         spec = ResilientSiteSpec.model_validate(site.spec)
     except ValidationError as err:
-        return _unreadable(site, prev, _validation_message(err), now)
+        return _unreadable(site, prev, _validation_message(err), now, unreadable=unreadable)
     zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, prev.known_zones)
     problem = _spec_problem(spec, zone_set, observed)
     if problem is not None and problem[0] == "NoZones":
         # Zones seen through a key no node carries would all look lost: report the last zones seen.
-        return _unreadable(site, prev, problem[1], now, reason="NoZones")
+        return _unreadable(site, prev, problem[1], now, reason="NoZones", unreadable=unreadable)
     # A refused template is a halted rollout, not a frozen site: every zone keeps the template it
     # runs, and replicas still move. Other refusals (a Service, a budget) hold everything.
     refused_template = (
@@ -176,6 +180,7 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     waiting = [z for z, c in triggered.causes.items() if c != "ZoneFull"]
     shorts = shortfall.shortfalls(observed.pods, waiting)
     status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now, verdicts, shorts)
+    status.single_points_of_failure += unreadable
     for kind, ok, reason, message in capacity.annotate(
         status, site.name, spec, triggered, list(failback_left), plan, mode
     ):
@@ -297,12 +302,21 @@ def _invalid(
 
 
 def _unreadable(
-    site: Site, prev: ResilientSiteStatus, message: str, now: datetime, reason: str = "InvalidSpec"
+    site: Site,
+    prev: ResilientSiteStatus,
+    message: str,
+    now: datetime,
+    reason: str = "InvalidSpec",
+    unreadable: list[Finding] | None = None,
 ) -> Decision:
     """A spec that gives no zones to look at (unreadable, or a topology key no node carries): the last
     status, marked Invalid."""
     status = prev.model_copy(deep=True)
     status.observed_generation = site.generation
+    status.single_points_of_failure = [
+        *(f for f in status.single_points_of_failure if f.scope != "Status"),
+        *(unreadable or []),
+    ]
     return _invalid(site, prev, status, [], reason, message, now)
 
 

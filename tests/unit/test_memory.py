@@ -1,0 +1,93 @@
+"""The site's memory (its last status) cannot be lost: read field by field, times parsed at the edge,
+and no zone Deployment deleted for want of memory."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from spofless.core.model.reading import read
+from spofless.core.model.status import ResilientSiteStatus
+from spofless.core.observed.records import Observed
+from spofless.core.site.decision import Decision, decide
+
+from .builders import T0, nodes, site, world
+
+ZONES = {"zone-a": 3, "zone-b": 3, "zone-c": 3}
+EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
+SPEC = {"replicas": 6}
+
+
+def zone_c_gone(prev: dict[str, Any], at: Any) -> Decision:
+    """zone-c's Node objects are deleted; its Deployment and pods stay (they may serve behind a partition)."""
+    observed = world(ZONES, {"zone-a": 3, "zone-b": 3, "zone-c": 2}, replicas={"zone-a": 3, "zone-b": 3, "zone-c": 2})
+    observed = Observed(
+        nodes=nodes({"zone-a": 3, "zone-b": 3}),
+        pods=observed.pods,
+        endpoints=observed.endpoints,
+        children=observed.children,
+    )
+    return decide(site(SPEC, prev), observed, at)
+
+
+def after_zone_c_is_gone() -> dict[str, Any]:
+    steady = decide(site(SPEC), world(ZONES, EVEN), T0).status
+    steady = decide(site(SPEC, steady), world(ZONES, EVEN), T0).status
+    status = zone_c_gone(steady, T0 + timedelta(seconds=5)).status
+    assert "zone-c" in status["knownZones"] and any(z["name"] == "zone-c" for z in status["zones"])
+    return status
+
+
+def deleted(result: Decision) -> list[str]:
+    return [name for kind, name in result.delete if kind == "Deployment"]
+
+
+def test_one_unknown_status_field_does_not_erase_the_sites_memory() -> None:
+    status = after_zone_c_is_gone()
+    status["fieldOfANewerSpofless"] = {"anything": 1}
+    status["zones"][0]["extra"] = "x"
+    result = zone_c_gone(status, T0 + timedelta(seconds=10))
+    assert "shop-zone-c" not in deleted(result)
+    assert "zone-c" in result.status["knownZones"]
+    assert [z["name"] for z in result.status["zones"]] == ["zone-a", "zone-b", "zone-c"]
+    assert not [e for e in result.events if e.reason == "Failover"], "the failover is not announced again"
+
+
+def test_the_status_is_read_field_by_field() -> None:
+    raw = {
+        "phase": "Degraded",
+        "knownZones": ["zone-a", "zone-b", "zone-c"],
+        "replicas": "many",  # unreadable: dropped alone
+        "unknown": True,  # unknown: skipped
+        "zones": [
+            {"name": "zone-a", "deployment": "shop-zone-a", "desiredReplicas": 2, "readyReplicas": 2, "nodes": 3,
+             "readyNodes": 3, "healthy": True, "surprise": 1},
+            {"name": "zone-b"},  # incomplete: this entry alone is dropped
+        ],
+        "rollout": {"targetRevision": "abc", "phase": "Halted", "haltedZone": "zone-a", "startedBy": "me"},
+    }  # fmt: skip
+    status, problems = read(ResilientSiteStatus, raw)
+    assert status is not None
+    assert (status.phase, status.known_zones, status.replicas) == ("Degraded", ["zone-a", "zone-b", "zone-c"], 0)
+    assert [z.name for z in status.zones] == ["zone-a"]
+    assert status.rollout is not None and status.rollout.halted_zone == "zone-a"
+    assert any(p.startswith("status.replicas:") for p in problems)
+    assert any(p.startswith("status.zones[1]:") for p in problems)
+    assert not any("unknown" in p or "surprise" in p or "startedBy" in p for p in problems)
+
+
+def test_a_status_that_is_no_object_reads_as_empty() -> None:
+    raw: Any
+    for raw in (None, [], "x", 3):
+        status, problems = read(ResilientSiteStatus, raw)
+        assert status is None and problems
+
+
+def test_memory_read_keeps_what_it_can_of_every_list() -> None:
+    status = after_zone_c_is_gone()
+    broken = copy.deepcopy(status)
+    broken["conditions"].append({"type": "Odd"})
+    broken["singlePointsOfFailure"] = "nope"
+    result = zone_c_gone(broken, T0 + timedelta(seconds=10))
+    assert "zone-c" in result.status["knownZones"] and "shop-zone-c" not in deleted(result)
