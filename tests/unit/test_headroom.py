@@ -8,7 +8,7 @@ from spofless.core.observed.parse import pod_from
 from spofless.core.observed.records import Allocatable, Load, Node, PodLoad
 from spofless.operator.usage import NodeLoads
 
-from .builders import ZONE_KEY
+from .builders import T0, ZONE_KEY
 
 
 def node(name: str, zone: str, pods: int = 110, cpu: int = 32000, ready: bool = True) -> Node:
@@ -66,7 +66,7 @@ def test_an_unschedulable_pod_carries_the_schedulers_reason() -> None:
     }
     pod = pod_from(body)
     assert pod.unschedulable and pod.unschedulable_message == "0/15 nodes are available: 5 Too many pods."
-    assert pod.unschedulable_since == "2026-11-27T12:00:00Z"
+    assert pod.unschedulable_since == T0
     assert (pod.cpu_milli, pod.memory_bytes) == (1000, 2**30)
 
 

@@ -91,3 +91,26 @@ def test_memory_read_keeps_what_it_can_of_every_list() -> None:
     broken["singlePointsOfFailure"] = "nope"
     result = zone_c_gone(broken, T0 + timedelta(seconds=10))
     assert "zone-c" in result.status["knownZones"] and "shop-zone-c" not in deleted(result)
+
+
+def test_a_garbage_or_naive_time_in_the_status_is_dropped_with_a_warning_not_a_crash() -> None:
+    status = after_zone_c_is_gone()
+    for bad in ("yesterday-ish", "2026-11-27T11:00:00", 12.5, ["x"]):
+        broken = copy.deepcopy(status)
+        for zone in broken["zones"]:
+            zone["since"] = bad
+        broken["conditions"][0]["lastTransitionTime"] = bad
+        broken["rollout"] = {**broken.get("rollout", {}), "started": bad, "readySince": bad}
+        result = zone_c_gone(broken, T0 + timedelta(seconds=10))  # no ValueError, no TypeError
+        warnings = [f for f in result.status["singlePointsOfFailure"] if f["scope"] == "Status"]
+        if not isinstance(bad, float):  # a number reads as a Unix time
+            assert warnings and all(f["severity"] == "Warning" for f in warnings), bad
+            assert any(f["name"] == "status.zones[2].since" for f in warnings)
+        assert "shop-zone-c" not in deleted(result)
+
+
+def test_status_times_are_aware_and_written_in_utc_to_the_second() -> None:
+    status = after_zone_c_is_gone()
+    status["zones"][2]["since"] = "2026-11-27T13:00:05.123+01:00"
+    result = zone_c_gone(status, T0 + timedelta(seconds=10))
+    assert next(z for z in result.status["zones"] if z["name"] == "zone-c")["since"] == "2026-11-27T12:00:05Z"

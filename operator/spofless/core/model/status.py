@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from spofless.core.model.base import Model
+from spofless.core.model.times import Time
 
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
@@ -43,7 +44,9 @@ class ZoneStatus(Model):
         description="Why the zone is out of service: ZoneLost (no Ready node), ZoneFull (the site's pods stuck "
         "unschedulable), Evacuated (spec.failover.evacuate). Absent when it is in service.",
     )
-    since: str | None = Field(default=None, description="When the zone last went out of service or back in (RFC 3339).")
+    since: Time | None = Field(
+        default=None, description="When the zone last went out of service or back in (RFC 3339)."
+    )
 
 
 class Finding(Model):
@@ -110,7 +113,7 @@ class EvacuationStatus(Model):
     """What became of one entry of spec.failover.evacuate."""
 
     zone: str
-    until: str
+    until: Time
     state: Literal["Evacuating", "Evacuated", "Ended", "Refused"] = Field(
         description="Evacuating: capacity is moving out; Evacuated: the zone runs none of the site's pods; "
         "Ended: past until, the zone fails back; Refused: see message."
@@ -125,7 +128,7 @@ class Condition(Model):
     status: Literal["True", "False", "Unknown"]
     reason: str
     message: str
-    last_transition_time: str
+    last_transition_time: Time
     observed_generation: int | None = None
 
 
@@ -143,8 +146,8 @@ class RolloutStatus(Model):
     zones_done: list[str] = Field(default_factory=list, description="Zones on the target revision, baked.")
     zone_in_progress: str | None = Field(default=None, description="The zone being rolled out now.")
     zones_pending: list[str] = Field(default_factory=list, description="Zones still on an older revision, in order.")
-    started: str | None = Field(default=None, description="When the zone in progress got the target revision.")
-    ready_since: str | None = Field(default=None, description="When all its new pods turned ready (the bake).")
+    started: Time | None = Field(default=None, description="When the zone in progress got the target revision.")
+    ready_since: Time | None = Field(default=None, description="When all its new pods turned ready (the bake).")
     ready_at_bake: int | None = Field(default=None, description="Its ready new pods when the bake started.")
     halted_zone: str | None = Field(default=None, description="The zone the rollout halted in.")
     halt_reason: str | None = None

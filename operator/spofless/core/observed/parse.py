@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spofless.core.model import names
+from spofless.core.model import names, times
 from spofless.core.observed import quantity
 from spofless.core.observed.records import (
     Allocatable,
@@ -98,7 +98,7 @@ def pod_from(body: Body) -> Pod:
         terminating=meta.get("deletionTimestamp") is not None,
         unschedulable=unschedulable,
         unschedulable_message=scheduled.get("message") if unschedulable else None,
-        unschedulable_since=scheduled.get("lastTransitionTime") if unschedulable else None,
+        unschedulable_since=times.parse(scheduled.get("lastTransitionTime")) if unschedulable else None,
         cpu_milli=cpu,
         memory_bytes=memory,
         revision=(meta.get("annotations") or {}).get(names.ANNOTATION_REVISION),

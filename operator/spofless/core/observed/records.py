@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Body = Mapping[str, Any]
@@ -64,7 +65,7 @@ class Pod:
     terminating: bool
     unschedulable: bool = False  # PodScheduled=False with reason Unschedulable
     unschedulable_message: str | None = None  # the scheduler's reason, e.g. "0/15 nodes are available: ..."
-    unschedulable_since: str | None = None  # that condition's lastTransitionTime
+    unschedulable_since: datetime | None = None  # that condition's lastTransitionTime (None: unreadable)
     cpu_milli: int = 0  # the containers' summed requests
     memory_bytes: int = 0
     revision: str | None = None  # the site template's revision that made it (spofless.dev/revision)

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from spofless.core.model import times
 from spofless.core.model.events import Event
 from spofless.core.model.spec import RolloutSpec
 from spofless.core.model.status import Finding, RolloutStatus
@@ -66,14 +67,6 @@ class Step:
 
 def _updated(status: RolloutStatus, **changes: object) -> RolloutStatus:
     return status.model_copy(update=changes)
-
-
-def _time(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def order(zones: Sequence[ZoneView]) -> list[ZoneView]:
@@ -188,7 +181,7 @@ def _advance(
         phase="Progressing",
         zone_in_progress=zone_name,
         zones_pending=pending[1:],
-        started=_time(now),
+        started=now,
         message=f"{where} is getting revision {target}",
     )
     return Step(revisions, started, events, wake_after=float(spec.progress_deadline_seconds))
@@ -198,11 +191,11 @@ def _watch(
     target: str, spec: RolloutSpec, zone: ZoneView, status: RolloutStatus, prev: RolloutStatus | None, now: datetime
 ) -> Step:
     """The zone in progress: still coming up, baking, done, or failed."""
-    started = _parse(prev.started) if prev is not None else None
-    ready_since = _parse(prev.ready_since) if prev is not None else None
-    current = _updated(status, zone_in_progress=zone.name, started=_time(started or now))
+    started = prev.started if prev is not None else None
+    ready_since = prev.ready_since if prev is not None else None
+    current = _updated(status, zone_in_progress=zone.name, started=started or now)
     if not zone.in_service:  # an outage is no verdict on the template: the clocks start again after it
-        waiting = _updated(current, phase="Waiting", started=_time(now), message=f"zone {zone.name} is out of service")
+        waiting = _updated(current, phase="Waiting", started=now, message=f"zone {zone.name} is out of service")
         return Step({}, waiting)
     if zone.failing.get(target, 0):
         return Step({}, _updated(current, phase="Halted", halt_reason="PodsFailing", message=(
@@ -216,9 +209,9 @@ def _watch(
         if baked >= spec.bake_seconds:
             return Step({}, _updated(current, phase="Complete"))
         left = spec.bake_seconds - baked
-        until = _time(since + timedelta(seconds=spec.bake_seconds))
+        until = times.text(since + timedelta(seconds=spec.bake_seconds))
         return Step({}, _updated(
-            current, phase="Baking", ready_since=_time(since), ready_at_bake=kept,
+            current, phase="Baking", ready_since=since, ready_at_bake=kept,
             message=f"zone {zone.name} is ready on revision {target}; baking until {until}",
         ), wake_after=left)  # fmt: skip
     if ready_since is not None and prev is not None:
@@ -227,7 +220,7 @@ def _watch(
                 f"{ready} of {zone.desired} new pods in zone {zone.name} ready: a pod turned unready during the bake"
             )))  # fmt: skip
         # More replicas asked of the zone mid-bake (a failover elsewhere): the bake waits for them.
-        current = _updated(current, started=_time(now))
+        current = _updated(current, started=now)
         started = now
     elapsed = (now - (started or now)).total_seconds()
     if elapsed >= spec.progress_deadline_seconds:

@@ -6,7 +6,7 @@ Pure: the site, what is observed and the time go in; manifests, a status and eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -60,14 +60,6 @@ def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     )
 
 
-def timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def previous_status(raw: Any) -> tuple[ResilientSiteStatus, list[Finding]]:
     """The status written last time, read field by field (`model.reading`): an unknown field is
     skipped, an unreadable one dropped with a Warning finding, and the rest, the site's memory, stands."""
@@ -86,7 +78,7 @@ def set_condition(
     """The conditions with one replaced; its transition time moves only when its status does."""
     status: Literal["True", "False"] = "True" if ok else "False"
     old = next((c for c in conditions if c.type == kind), None)
-    since = old.last_transition_time if old is not None and old.status == status else timestamp(now)
+    since = old.last_transition_time if old is not None and old.status == status else now
     new = Condition(
         type=kind,
         status=status,
@@ -348,7 +340,7 @@ def _zone_times(
         elif (old.healthy and old.cause is None) != healthy:  # an older status has no cause: lost = unhealthy
             out[zone] = now
         else:
-            out[zone] = _parse_time(old.since)
+            out[zone] = old.since
     return out
 
 
@@ -402,7 +394,7 @@ def _status(
                 nodes=zone_set.health[z].nodes,
                 ready_nodes=zone_set.health[z].ready_nodes,
                 healthy=zone_set.health[z].healthy,
-                since=timestamp(t) if (t := zone_times[z]) is not None else None,
+                since=zone_times[z],
             )
             for z in zone_set.expected
         ],
