@@ -114,3 +114,43 @@ def test_status_times_are_aware_and_written_in_utc_to_the_second() -> None:
     status["zones"][2]["since"] = "2026-11-27T13:00:05.123+01:00"
     result = zone_c_gone(status, T0 + timedelta(seconds=10))
     assert next(z for z in result.status["zones"] if z["name"] == "zone-c")["since"] == "2026-11-27T12:00:05Z"
+
+
+def test_a_zone_deployment_is_not_deleted_when_the_whole_memory_is_gone() -> None:
+    """Pods may serve behind a partition: only positive evidence deletes a zone's Deployment."""
+    after_zone_c_is_gone()
+    lost: dict[str, Any]
+    for lost in ({}, {"knownZones": "not a list"}, {"zones": None, "knownZones": []}):
+        result = zone_c_gone(lost, T0 + timedelta(seconds=10))
+        assert "shop-zone-c" not in deleted(result), lost
+        zone_c = next(z for z in result.status["zones"] if z["name"] == "zone-c")
+        assert (zone_c["nodes"], zone_c["healthy"]) == (0, False)
+        assert "zone-c" in result.status["knownZones"]
+
+
+def test_a_zone_that_left_spec_zones_is_deleted() -> None:
+    observed = world(ZONES, {"zone-a": 3, "zone-b": 3, "zone-c": 2}, replicas={"zone-a": 3, "zone-b": 3, "zone-c": 2})
+    result = decide(site({"replicas": 6, "zones": ["zone-a", "zone-b"]}, {}), observed, T0)
+    assert deleted(result) == ["shop-zone-c"]
+
+
+def test_a_zone_whose_nodes_have_been_gone_for_a_day_is_forgotten_and_its_deployment_deleted() -> None:
+    status = after_zone_c_is_gone()
+    zone_c = next(z for z in status["zones"] if z["name"] == "zone-c")
+    assert zone_c["goneSince"] == "2026-11-27T12:00:05Z"
+    almost = zone_c_gone(status, T0 + timedelta(hours=24))
+    assert "shop-zone-c" not in deleted(almost)
+    later = zone_c_gone(almost.status, T0 + timedelta(hours=24, seconds=5))
+    assert deleted(later) == ["shop-zone-c"]
+    assert "zone-c" not in later.status["knownZones"]
+    assert [z["name"] for z in later.status["zones"]] == ["zone-a", "zone-b"]
+
+
+def test_a_zone_spec_zones_lists_is_never_forgotten() -> None:
+    listed = {"replicas": 6, "zones": ["zone-a", "zone-b", "zone-c"]}
+    observed = world(ZONES, {"zone-a": 3, "zone-b": 3, "zone-c": 2}, replicas={"zone-a": 3, "zone-b": 3, "zone-c": 2})
+    observed = Observed(nodes=nodes({"zone-a": 3, "zone-b": 3}), pods=observed.pods, children=observed.children)
+    first = decide(site(listed, {}), observed, T0)
+    later = decide(site(listed, first.status), observed, T0 + timedelta(days=3))
+    assert later.status["phase"] != "Invalid" and not deleted(later)
+    assert "zone-c" in later.status["knownZones"]

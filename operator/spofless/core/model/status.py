@@ -47,6 +47,11 @@ class ZoneStatus(Model):
     since: Time | None = Field(
         default=None, description="When the zone last went out of service or back in (RFC 3339)."
     )
+    gone_since: Time | None = Field(
+        default=None,
+        description="When the zone's last Node object disappeared (RFC 3339). A zone that spec.zones does not list "
+        "is forgotten after 24 hours without a node: its Deployment is deleted then, never before.",
+    )
 
 
 class Finding(Model):

@@ -111,7 +111,14 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
         spec = ResilientSiteSpec.model_validate(site.spec)
     except ValidationError as err:
         return _unreadable(site, prev, _validation_message(err), now, unreadable=unreadable)
-    zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, prev.known_zones)
+    deployed = [c.zone for c in observed.children if c.kind == "Deployment" and c.zone]
+    was_gone = {z.name: z.gone_since for z in prev.zones if z.gone_since is not None}
+    # A zone spec.zones lists is never forgotten: without nodes, it is lost.
+    known = zones.known(
+        prev.known_zones, deployed, {z: t for z, t in was_gone.items() if z not in (spec.zones or ())}, now
+    )
+    zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, known)
+    gone = zones.gone_since(zone_set, was_gone, now)
     problem = _spec_problem(spec, zone_set, observed)
     if problem is not None and problem[0] == "NoZones":
         # Zones seen through a key no node carries would all look lost: report the last zones seen.
@@ -172,6 +179,9 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     waiting = [z for z, c in triggered.causes.items() if c != "ZoneFull"]
     shorts = shortfall.shortfalls(observed.pods, waiting)
     status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now, verdicts, shorts)
+    status.known_zones = zones.remembered(zone_set, known)
+    for entry in status.zones:
+        entry.gone_since = gone.get(entry.name)
     status.single_points_of_failure += unreadable
     for kind, ok, reason, message in capacity.annotate(
         status, site.name, spec, triggered, list(failback_left), plan, mode
