@@ -154,3 +154,22 @@ def test_a_zone_spec_zones_lists_is_never_forgotten() -> None:
     later = decide(site(listed, first.status), observed, T0 + timedelta(days=3))
     assert later.status["phase"] != "Invalid" and not deleted(later)
     assert "zone-c" in later.status["knownZones"]
+
+
+def test_an_invalid_site_holds_its_zones_in_its_own_order_and_reports_no_failover() -> None:
+    """Bug: hold() split in name order and read spec.replicas where place() uses the site's order and
+    its scale, so a held site with uneven replicas reported FailoverActive=True (recovering)."""
+    from spofless.core.placement import split
+    from spofless.core.site.decision import ApplyFailure
+
+    for replicas, placed in ((7, split.spread(7, list(ZONES), "web/shop")), (1, {"zone-a": 1, "zone-b": 1})):
+        spec = {"replicas": replicas, "zones": list(placed)}
+        observed = world({z: 3 for z in placed}, placed)
+        steady = decide(site(spec, {}), observed, T0).status
+        steady = decide(site(spec, steady), observed, T0).status
+        refused = ApplyFailure("ApplyRefused", "the API server refused Service shop: no", "Service")
+        held = decide(site(spec, steady), observed, T0 + timedelta(seconds=5), refused)
+        assert held.status["phase"] == "Invalid"
+        failover = next(c for c in held.status["conditions"] if c["type"] == "FailoverActive")
+        assert failover["status"] == "False", (replicas, failover)
+        assert [z["desiredReplicas"] for z in held.status["zones"]] == list(placed.values())

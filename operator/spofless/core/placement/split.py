@@ -143,8 +143,9 @@ def place(
     return Placement(desired=desired, target=target, base=base, held=held)
 
 
-def hold(total: int, zones: Sequence[str], current: Mapping[str, int | None]) -> Placement:
-    """No move at all: every zone keeps what its Deployment has (a spec that cannot be carried out)."""
-    base = spread(total, zones)
+def hold(total: int, zones: Sequence[str], current: Mapping[str, int | None], key: str | None = None) -> Placement:
+    """No move at all: every zone keeps what its Deployment has (a spec that cannot be carried out).
+    The even split it is measured against is place()'s: the same total, in the site's own order."""
+    base = spread(total, zones, key)
     kept = {z: current.get(z) or 0 for z in base}
     return Placement(desired=kept, target=dict(kept), base=base, held={})

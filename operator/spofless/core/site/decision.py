@@ -162,7 +162,7 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
         )
         plan = triggers.drain(plan, triggered.evacuating, ready.per_zone, total)
     else:
-        plan = split.hold(spec.replicas, zone_set.expected, current)
+        plan = split.hold(total, zone_set.expected, current, key)
     mode = traffic.mode(
         spec.service.traffic_distribution,
         triggered.causes,
