@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from spofless.core.judgement import dependencies, rules
-from spofless.core.model.spec import DependencySpec
+from spofless.core.model.spec import DependencySpec, ResilientSiteSpec
 from spofless.core.observed import parse
-from spofless.core.observed.records import Child, Endpoint, ObservedDependency, Service, Workload
+from spofless.core.observed.records import Child, Endpoint, Observed, ObservedDependency, Service, Workload
 from spofless.core.site.decision import decide
 from spofless.operator import dependency_records
 
@@ -175,7 +175,8 @@ def test_index_entries_and_dependents() -> None:
 def test_the_workload_is_the_one_the_selector_matches() -> None:
     other = Workload("Deployment", "web", "web", replicas=3, template_labels=frozenset({("app", "web")}))
     seen = ObservedDependency("web", "db", Service("web", "db", (("app", "db"),)), SPREAD, workloads=(other, DB))
-    [report] = dependencies.resolve("web", [DependencySpec(service="db")], (seen,), (), "k", True)
+    spec = ResilientSiteSpec.model_validate({"template": {}, "dependsOn": [{"service": "db"}]})
+    [report] = dependencies.resolve("web", spec, Observed(dependencies=(seen,)), True)
     assert [(w.kind, w.name, w.replicas) for w in report.workloads] == [("StatefulSet", "db", 1)]
 
 

@@ -1,7 +1,24 @@
+from collections.abc import Mapping, Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core.placement.split import fail_over, place, spread
+from spofless.core.placement import split
+from spofless.core.placement.split import Placement, fail_over, spread
+
+
+def place(  # the placement's two records, spelled out for short tests
+    total: int,
+    zones: Sequence[str],
+    out_of_service: Sequence[str],
+    current: Mapping[str, int | None],
+    ready: Mapping[str, int],
+    failover: bool,
+    key: str | None = None,
+    room: Mapping[str, int] | None = None,
+) -> Placement:
+    return split.place(split.Asked(total, zones, failover, key), split.Zones(out_of_service, current, ready, room))
+
 
 ZONES = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=5, unique=True)
 

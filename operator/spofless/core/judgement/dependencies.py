@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from spofless.core.judgement import rules
-from spofless.core.model.spec import KIND, DependencySpec
+from spofless.core.model.spec import KIND, DependencySpec, ResilientSiteSpec
 from spofless.core.model.status import (
     DependencyLeft,
     DependencyStatus,
@@ -22,7 +22,7 @@ from spofless.core.model.status import (
     Severity,
     ZoneLoss,
 )
-from spofless.core.observed.records import Endpoint, Node, ObservedDependency, endpoint_serving
+from spofless.core.observed.records import Endpoint, Node, Observed, ObservedDependency, endpoint_serving
 
 Key = tuple[str, str]  # (namespace, name) of a Service
 SCOPE: Final[Literal["Dependency"]] = "Dependency"
@@ -59,31 +59,28 @@ class DependencyReport:
     finding: Finding | None
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    nodes: tuple[Node, ...]
+    topology_key: str
+    multi_zone: bool  # the site has more than one zone: endpoints in one zone only are a SPOF
+
+
 def resolve(
-    site_namespace: str,
-    depends_on: list[DependencySpec],
-    observed: tuple[ObservedDependency, ...],
-    nodes: tuple[Node, ...],
-    topology_key: str,
-    multi_zone: bool,
+    site_namespace: str, spec: ResilientSiteSpec, observed: Observed, multi_zone: bool
 ) -> list[DependencyReport]:
     """Each dependency of the spec, in its order, with its single point of failure if it has one."""
-    by_key = {(d.namespace, d.name): d for d in observed}
+    by_key = {(d.namespace, d.name): d for d in observed.dependencies}
+    cluster = _Cluster(observed.nodes, spec.topology_key, multi_zone)
     out = []
-    for dep in depends_on:
+    for dep in spec.depends_on:
         key = key_of(site_namespace, dep.service)
-        out.append(_report(key, dep.required, by_key.get(key), nodes, topology_key, multi_zone))
+        out.append(_report(key, dep, by_key.get(key), cluster))
     return out
 
 
-def _report(
-    key: Key,
-    required: bool,
-    observed: ObservedDependency | None,
-    nodes: tuple[Node, ...],
-    topology_key: str,
-    multi_zone: bool,
-) -> DependencyReport:
+def _report(key: Key, dep: DependencySpec, observed: ObservedDependency | None, cluster: _Cluster) -> DependencyReport:
+    required, nodes, topology_key, multi_zone = dep.required, cluster.nodes, cluster.topology_key, cluster.multi_zone
     name = f"{key[0]}/{key[1]}"
     severity: Severity = "SPOF" if required else "Warning"
     if observed is None or observed.service is None:

@@ -99,28 +99,42 @@ class Placement:
         return {z: self.desired[z] - self.base[z] for z in self.base if self.desired[z] != self.base[z]}
 
 
-def place(
-    total: int,
-    zones: Sequence[str],
-    out_of_service: Sequence[str],
-    current: Mapping[str, int | None],
-    ready: Mapping[str, int],
-    failover: bool,
-    key: str | None = None,
-    room: Mapping[str, int] | None = None,
-) -> Placement:
-    """The next replicas per zone.
+@dataclass(frozen=True)
+class Asked:
+    """What the site asks of its zones.
 
-    out_of_service: lost zones and zones back for less than the failback window.
+    key: the site's namespace/name: its own order of the zones for ties (None: by name)."""
+
+    total: int
+    zones: Sequence[str]
+    failover: bool = True
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Zones:
+    """The zones now.
+
+    out_of_service: lost, full or evacuated zones, and zones back for less than the failback window.
     current: the zones' Deployments' replicas now (None: no Deployment yet).
     ready: ready pods per zone.
-    key: the site's namespace/name: its own order of the zones for ties (None: by name).
-    room: pods of the site's template each zone can still take (None: unknown).
+    room: pods of the site's template each zone can still take (None: unknown)."""
+
+    out_of_service: Sequence[str]
+    current: Mapping[str, int | None]
+    ready: Mapping[str, int]
+    room: Mapping[str, int] | None = None
+
+
+def place(asked: Asked, zones_now: Zones) -> Placement:
+    """The next replicas per zone.
 
     Scale-ups happen at once. A scale-down while capacity is still arriving elsewhere
     (a zone's ready pods below its desired count) only takes what the ready surplus
     over `total` allows, so failback never drops ready capacity below the spec.
     """
+    total, zones, key, failover = asked.total, asked.zones, asked.key, asked.failover
+    out_of_service, current, ready, room = zones_now.out_of_service, zones_now.current, zones_now.ready, zones_now.room
     base = spread(total, zones, key)
     now = {z: current.get(z) or 0 for z in base}
     order = site_order(key, list(base), room) if key is not None else sorted(base)

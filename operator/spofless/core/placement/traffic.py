@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spofless.core.model.status import CAUSE_WORDS, Cause
+from spofless.core.placement.split import Placement
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,11 @@ def mode(
     requested: str | None,
     causes: Mapping[str, Cause],
     recovering: Sequence[str],
-    base: Mapping[str, int],
-    desired: Mapping[str, int],
+    plan: Placement,
     ready: Mapping[str, int],
 ) -> Traffic | None:
-    """None when not asked for; else the mode in force and why."""
+    """None when not asked for; else the mode in force and why. recovering: zones inside the failback window."""
+    base, desired = plan.base, plan.desired
     if requested is None:
         return None
     if causes:

@@ -121,16 +121,19 @@ def evacuations(
     return out, (min(ends) if ends else None)
 
 
-def assess(
-    spec: ResilientSiteSpec,
-    zone_set: ZoneSet,
-    pods: Sequence[Pod],
-    ready: Mapping[str, int],
-    previous: Mapping[str, ZoneStatus],
-    now: datetime,
-) -> Triggers:
-    """Why each zone is out of service, if it is. A lost zone is named lost whatever else holds.
-    previous: the zones as the last status reported them."""
+@dataclass(frozen=True)
+class Observation:
+    """The zones as this pass sees them: the site's pods, its ready pods per zone, and the zones as the
+    last status reported them."""
+
+    pods: Sequence[Pod]
+    ready: Mapping[str, int]
+    previous: Mapping[str, ZoneStatus]
+
+
+def assess(spec: ResilientSiteSpec, zone_set: ZoneSet, seen: Observation, now: datetime) -> Triggers:
+    """Why each zone is out of service, if it is. A lost zone is named lost whatever else holds."""
+    pods, ready, previous = seen.pods, seen.ready, seen.previous
     threshold = spec.failover.unschedulable_after_seconds
     full, wake_full = full_zones(pods, zone_set.expected, threshold, now, back_since(previous, now))
     outcomes, wake_until = evacuations(spec.failover.evacuate, zone_set, spec.min_zones, ready, now)

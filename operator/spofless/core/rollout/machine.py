@@ -75,29 +75,52 @@ def order(zones: Sequence[ZoneView]) -> list[ZoneView]:
     return sorted(zones, key=lambda z: (-z.headroom, -z.ready_nodes, z.name))
 
 
-def step(
-    target: str,
-    spec: RolloutSpec,
-    zones: Sequence[ZoneView],
-    prev: RolloutStatus | None,
-    now: datetime,
-    *,
-    resume: str | None = None,
-    floor_met: bool = True,
-    available: Collection[str] = (),
-) -> Step:
-    """The next move of the rollout of `target`.
+@dataclass(frozen=True)
+class Request:
+    """What one move of the rollout is decided from.
 
     resume: the site's resume annotation; a value not acted on before restarts a halted rollout.
     floor_met: the site has at least spec.replicas - maxUnavailable ready pods; no zone starts otherwise.
-    available: revisions whose template is known (from the zones' Deployments), for a rollback.
-    """
+    available: revisions whose template is known (from the zones' Deployments), for a rollback."""
+
+    target: str  # the revision of spec.template
+    spec: RolloutSpec
+    zones: Sequence[ZoneView]
+    prev: RolloutStatus | None  # the rollout as the last status left it
+    resume: str | None = None
+    floor_met: bool = True
+    available: Collection[str] = ()
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One step's request, its time and the last revision every zone ran."""
+
+    request: Request
+    now: datetime
+    stable: Revision
+
+    @property
+    def target(self) -> str:
+        return self.request.target
+
+    @property
+    def spec(self) -> RolloutSpec:
+        return self.request.spec
+
+    def can_roll_back(self) -> bool:
+        return self.spec.auto_rollback and self.stable is not None and self.stable in self.request.available
+
+
+def step(request: Request, now: datetime) -> Step:
+    """The next move of the rollout of `request.target`."""
+    target, zones, prev, resume = request.target, request.zones, request.prev, request.resume
     if not any(z.exists for z in zones) or not zones:  # a new site: every zone at once, not a rollout
         return Step({z.name: target for z in zones}, _complete(target, [z.name for z in zones], resume))
     fresh = prev is None or prev.target_revision != target
     # Every status records the annotation's value it saw, so only a value set after the halt resumes.
     resumed = not fresh and prev is not None and prev.phase == "Halted" and bool(resume) and resume != prev.resumed
-    stable = _stable(zones, prev)
+    ctx = _Pass(request, now, _stable(zones, prev))
     # A halt is remembered twice: in the status, and on the rolled-back zone's Deployment, so a
     # halt whose status write was lost is still a halt.
     marked = next((z.name for z in zones if z.rolled_back_from == target), None)
@@ -106,15 +129,15 @@ def step(
             prev = _updated(prev, phase="Halted", halted_zone=marked, halt_reason="RolledBack", message=(
                 f"rollout of revision {target} halted in zone {marked}, which was rolled back"
             ))  # fmt: skip
-        return _halted(target, spec, zones, _updated(prev, resumed=resume), stable, available)
-    base = RolloutStatus(target_revision=target, stable_revision=stable, phase="Progressing", resumed=resume)
+        return _halted(ctx, _updated(prev, resumed=resume))
+    base = RolloutStatus(target_revision=target, stable_revision=ctx.stable, phase="Progressing", resumed=resume)
     remembered = prev if prev is not None and not fresh and not resumed else None
     events = []
     if fresh and any(z.revision != target for z in zones):
         events.append(Event("Normal", "RolloutStarted", f"rolling out revision {target}, one zone at a time"))
     if resumed:
         events.append(Event("Normal", "RolloutResumed", f"rollout of revision {target} resumed"))
-    return _advance(target, spec, zones, base, remembered, now, events, stable, available, floor_met)
+    return _advance(ctx, base, remembered, events)
 
 
 def _stable(zones: Sequence[ZoneView], prev: RolloutStatus | None) -> Revision:
@@ -125,18 +148,8 @@ def _stable(zones: Sequence[ZoneView], prev: RolloutStatus | None) -> Revision:
     return min(counts, key=lambda r: (-counts[r], r)) if counts else None
 
 
-def _advance(
-    target: str,
-    spec: RolloutSpec,
-    zones: Sequence[ZoneView],
-    base: RolloutStatus,
-    prev: RolloutStatus | None,
-    now: datetime,
-    events: list[Event],
-    stable: Revision,
-    available: Collection[str],
-    floor_met: bool,
-) -> Step:
+def _advance(ctx: _Pass, base: RolloutStatus, prev: RolloutStatus | None, events: list[Event]) -> Step:
+    target, zones, now = ctx.target, ctx.request.zones, ctx.now
     # A zone without a Deployment has nothing to lose: it starts on the target at once.
     revisions: dict[str, Revision] = {z.name: z.revision if z.exists else target for z in zones}
     on_target = [z for z in zones if z.revision == target]
@@ -152,9 +165,9 @@ def _advance(
     status = _updated(base, zones_done=sorted(done), zones_pending=pending)
     # Normally one zone at most; more only when a status write was lost after a zone was started.
     for zone in moving:
-        outcome = _watch(target, spec, zone, status, prev if tracked == zone.name else None, now)
+        outcome = _watch(ctx, zone, status, prev if tracked == zone.name else None)
         if outcome.status.phase == "Halted":
-            return _halt(outcome, zone.name, spec, stable, available, revisions, events)
+            return _halt(ctx, outcome, zone.name, revisions, events)
         if outcome.status.phase != "Complete":
             return replace(outcome, revisions=revisions, events=events + outcome.events)
         done.append(zone.name)
@@ -165,7 +178,7 @@ def _advance(
         done_event = Event("Normal", "RolloutComplete", f"revision {target} runs in every zone")
         return Step(revisions, complete, [*events, done_event] if finished else events)
     out_of_service = [z.name for z in zones if not z.in_service]
-    if out_of_service or not floor_met:
+    if out_of_service or not ctx.request.floor_met:
         why = (
             f"zone(s) {', '.join(out_of_service)} out of service"
             if out_of_service
@@ -184,13 +197,12 @@ def _advance(
         started=now,
         message=f"{where} is getting revision {target}",
     )
-    return Step(revisions, started, events, wake_after=float(spec.progress_deadline_seconds))
+    return Step(revisions, started, events, wake_after=float(ctx.spec.progress_deadline_seconds))
 
 
-def _watch(
-    target: str, spec: RolloutSpec, zone: ZoneView, status: RolloutStatus, prev: RolloutStatus | None, now: datetime
-) -> Step:
+def _watch(ctx: _Pass, zone: ZoneView, status: RolloutStatus, prev: RolloutStatus | None) -> Step:
     """The zone in progress: still coming up, baking, done, or failed."""
+    target, spec, now = ctx.target, ctx.spec, ctx.now
     started = prev.started if prev is not None else None
     ready_since = prev.ready_since if prev is not None else None
     current = _updated(status, zone_in_progress=zone.name, started=started or now)
@@ -234,26 +246,18 @@ def _watch(
     ), wake_after=left)  # fmt: skip
 
 
-def _halt(
-    outcome: Step,
-    zone: str,
-    spec: RolloutSpec,
-    stable: Revision,
-    available: Collection[str],
-    revisions: dict[str, Revision],
-    events: list[Event],
-) -> Step:
+def _halt(ctx: _Pass, outcome: Step, zone: str, revisions: dict[str, Revision], events: list[Event]) -> Step:
     status = _updated(outcome.status, halted_zone=zone, ready_since=None, ready_at_bake=None)
     message = f"rollout of revision {status.target_revision} halted in zone {zone}: {status.message}"
     events = [*events, Event("Warning", "RolloutHalted", message)]
     rolled_back = {}
-    if spec.auto_rollback and stable is not None and stable in available:
-        revisions[zone] = stable
+    if ctx.can_roll_back():
+        revisions[zone] = ctx.stable
         rolled_back[zone] = status.target_revision
-        events.append(Event("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {stable}"))
-        message += f"; zone {zone} rolled back to revision {stable}"
+        events.append(Event("Warning", "RolloutRolledBack", f"zone {zone} goes back to revision {ctx.stable}"))
+        message += f"; zone {zone} rolled back to revision {ctx.stable}"
         status = _updated(status, zones_pending=[zone, *status.zones_pending], zone_in_progress=None)
-    elif spec.auto_rollback:
+    elif ctx.spec.auto_rollback:
         message += "; no zone runs an earlier revision to roll back to"
     message += f". Zones not reached keep their revision. Fix the template, or annotate the site with {_RESUME_HINT}"
     return Step(revisions, _updated(status, message=message), events, rolled_back=rolled_back)
@@ -262,23 +266,17 @@ def _halt(
 _RESUME_HINT = "spofless.dev/resume-rollout=<any new value> to try again"
 
 
-def _halted(
-    target: str,
-    spec: RolloutSpec,
-    zones: Sequence[ZoneView],
-    prev: RolloutStatus,
-    stable: Revision,
-    available: Collection[str],
-) -> Step:
+def _halted(ctx: _Pass, prev: RolloutStatus) -> Step:
     """A halted rollout stays halted until a new template or a resume: no zone is started."""
+    zones = ctx.request.zones
     revisions: dict[str, Revision] = {z.name: z.revision for z in zones}
     failed = prev.halted_zone
     rolled_back = {}
-    if failed in revisions and spec.auto_rollback and stable is not None and stable in available:
-        revisions[failed] = stable  # kept there, even if something put the target back
-        rolled_back[failed] = target
-    done = sorted(z.name for z in zones if revisions[z.name] == target)
-    pending = [z.name for z in order([z for z in zones if revisions[z.name] != target])]
+    if failed in revisions and ctx.can_roll_back():
+        revisions[failed] = ctx.stable  # kept there, even if something put the target back
+        rolled_back[failed] = ctx.target
+    done = sorted(z.name for z in zones if revisions[z.name] == ctx.target)
+    pending = [z.name for z in order([z for z in zones if revisions[z.name] != ctx.target])]
     status = _updated(prev, zones_done=done, zones_pending=pending, zone_in_progress=None)
     return Step(revisions, status, rolled_back=rolled_back)
 
@@ -324,6 +322,3 @@ def findings(status: RolloutStatus | None, zones: Sequence[ZoneView], min_zones:
             f"{status.target_revision} is {status.phase.lower()}",
         )
     ]
-
-
-# --- from a site and what is observed to the template of each zone --------------------------------
