@@ -216,3 +216,14 @@ def test_failback_cuts_in_the_site_order_not_by_name() -> None:
         for i in range(40)
     }
     assert first_cut == {"a", "c"}
+
+
+def test_ready_pods_above_a_zones_replicas_are_no_surplus_to_cut_against() -> None:
+    """Found by fuzzing decide: zone b has 3 ready pods but its Deployment asks 1 (two are going
+    away), so they must not pay for cutting zone c while zone a's pods are still arriving."""
+    current = {"a": 1, "b": 1, "c": 3, "d": 1}
+    ready = {"a": 1, "b": 3, "c": 3, "d": 0}
+    plan = place(6, ["a", "b", "c", "d"], ["d"], current, ready, True)
+    assert plan.target == {"a": 2, "b": 2, "c": 2, "d": 1}
+    kept = sum(min(plan.desired[z], ready[z]) for z in "abc")
+    assert kept >= 6 and plan.desired["c"] == 3

@@ -146,7 +146,8 @@ def place(asked: Asked, zones_now: Zones) -> Placement:
     arriving = any(ready.get(z, 0) < target[z] for z in in_service)
     held: dict[str, int] = {}
     if cuts and arriving:
-        budget = max(0, sum(ready.get(z, 0) for z in in_service) - total)
+        # Ready pods above a zone's replicas are on their way out (a scale-down, a surge): no surplus.
+        budget = max(0, sum(min(ready.get(z, 0), now[z]) for z in in_service) - total)
         # Cuts go in the site's own order too: over a fleet, no zone is always emptied first.
         for zone in (z for z in (site_order(key, list(cuts)) if key is not None else sorted(cuts))):
             take = min(cuts[zone], budget)

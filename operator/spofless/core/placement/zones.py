@@ -58,9 +58,10 @@ def resolve(listed: list[str] | None, topology_key: str, nodes: tuple[Node, ...]
     return ZoneSet(expected=expected, health=health, unknown=unknown, cluster_zones=cluster)
 
 
-# A zone none of whose Node objects has been seen for this long is forgotten: its Deployment, if the
-# zone is not in spec.zones, is deleted. Until then the zone is an outage (its pods may serve behind
-# a partition), and it is never forgotten for want of memory: a Deployment of the site is proof of it.
+# A zone none of whose Node objects has been seen for this long, and none of whose pods says Ready, is
+# forgotten: its Deployment, if the zone is not in spec.zones, is deleted. Until then the zone is an
+# outage (its pods may serve behind a partition), and it is never forgotten for want of memory: a
+# Deployment of the site is proof of it.
 FORGET_AFTER = timedelta(hours=24)
 
 
@@ -70,7 +71,7 @@ def known(
     """The zones the site knows: those its status remembers and those it has a Deployment in, less those
     whose nodes have been gone for FORGET_AFTER (`gone_since`: when each zone's last node disappeared)."""
     forgotten = {z for z, since in gone_since.items() if now - since >= FORGET_AFTER}
-    return sorted((set(remembered) | set(deployed)) - forgotten)
+    return sorted(z for z in (set(remembered) | set(deployed)) - forgotten if z)
 
 
 def gone_since(zone_set: ZoneSet, before: Mapping[str, datetime], now: datetime) -> dict[str, datetime]:

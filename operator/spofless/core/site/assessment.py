@@ -45,8 +45,10 @@ def assess(run: Pass, spec: ResilientSiteSpec, observed: Observed) -> Assessment
     prev, now = run.prev, run.now
     deployed = [c.zone for c in observed.children if c.kind == "Deployment" and c.zone]
     was_gone = {z.name: z.gone_since for z in prev.zones if z.gone_since is not None}
-    # A zone spec.zones lists is never forgotten: without nodes, it is lost.
-    forgettable = {z: t for z, t in was_gone.items() if z not in (spec.zones or ())}
+    # A zone spec.zones lists is never forgotten: without nodes, it is lost. Nor is one with a pod that
+    # says Ready: it may serve behind a partition.
+    serving = {p.zone for p in observed.pods if p.ready and not p.terminating}
+    forgettable = {z: t for z, t in was_gone.items() if z not in (spec.zones or ()) and z not in serving}
     known = zones.known(prev.known_zones, deployed, forgettable, now)
     zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, known)
     ready = findings.readiness(observed, list(zone_set.expected))
