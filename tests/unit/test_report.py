@@ -153,3 +153,19 @@ def test_a_zone_report_leaves_what_it_cannot_know() -> None:
     assert (out["phase"], out["message"]) == (before["phase"], before["message"])
     assert next(z for z in out["zones"] if z["name"] == "zone-b")["healthy"] is False
     assert zone_report(before, {"replicas": "x"}, partly, T0) == before
+
+
+def test_a_rollout_finding_counts_in_the_phase_like_every_other_spof() -> None:
+    """A halted rollout with one zone left on a working revision: the Rollout finding is a single point
+    of failure, so the phase, Redundant and the spof flag say so (one answer, from one place)."""
+    before = steady()
+    before["rollout"] = {"targetRevision": NEW_REV, "stableRevision": OLD_REV, "phase": "Halted",
+                         "haltedZone": "zone-b", "haltReason": "PodsFailing", "message": "halted"}  # fmt: skip
+    observed = cluster(
+        {"zone-a": NEW, "zone-b": NEW, "zone-c": TEMPLATE},
+        {"zone-a": {NEW_REV: 2}, "zone-b": {NEW_REV: 2}, "zone-c": {OLD_REV: 2}},
+    )
+    status = change(before, observed, T0 + timedelta(seconds=5)).status
+    assert [f["scope"] for f in status["singlePointsOfFailure"] if f["severity"] == "SPOF"] == ["Rollout"]
+    assert (status["phase"], status["spof"]) == ("AtRisk", True)
+    assert condition(status, "Redundant")["status"] == "False"
