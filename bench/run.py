@@ -242,7 +242,7 @@ def floor_manifests(cluster_zones: list[str], ns: str, name: str) -> list[dict[s
     the floor's managed-by label, so the operator under test neither sees nor counts them."""
     spec = ResilientSiteSpec.model_validate({"replicas": 3, "template": TEMPLATE})
     owner = owned.Owner(name=name, namespace=ns, uid="")
-    manifests = owned.children(owner, spec, dict.fromkeys(cluster_zones, 1))
+    manifests = owned.children(owner, spec, owned.Wanted(dict.fromkeys(cluster_zones, 1)))
     for manifest in manifests:
         del manifest["metadata"]["ownerReferences"]
         for labels in (

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from spofless import __version__
-from spofless.core.model import kinds, names
+from spofless.core.model import kinds, names, times
 from spofless.core.model.events import Event
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
@@ -197,7 +197,7 @@ class Calls:
     async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None:
         """Posts a core/v1 Event on an object (a site): what `kubectl describe` shows."""
         meta = involved.get("metadata") or {}
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = times.text(datetime.now(UTC))
         body = {
             "apiVersion": "v1",
             "kind": "Event",

@@ -11,41 +11,55 @@ from hypothesis import strategies as st
 from spofless.audit import render
 from spofless.core.judgement import audit, findings, rules
 from spofless.core.model.spec import ResilientSiteSpec
-from spofless.core.observed import inventory as parsers
-from spofless.core.observed.inventory import (
-    BudgetRecord,
-    EndpointRecord,
-    Inventory,
-    Missing,
-    NodeRecord,
-    PodRecord,
+from spofless.core.observed import parse as parsers
+from spofless.core.observed.inventory import Inventory, Missing
+from spofless.core.observed.records import (
+    Budget,
+    Endpoint,
+    EndpointSlice,
+    Node,
+    Observed,
+    Pod,
     Selector,
-    ServiceRecord,
-    WorkloadRecord,
+    Service,
+    Workload,
 )
-from spofless.core.observed.records import Node, Observed, Pod
 from spofless.core.placement import zones
 
 from .builders import TEMPLATE, ZONE_KEY
 
-NODES = [NodeRecord(f"{z}-{i}", z, True) for z in ("zone-a", "zone-b", "zone-c") for i in range(3)]
+
+def node(name: str, zone: str, ready: bool) -> Node:
+    return Node(name, {ZONE_KEY: zone}, ready)
+
+
+def workload(kind: str, ns: str, name: str, replicas: int, template: dict[str, str], **kw: Any) -> Workload:
+    return Workload(kind, ns, name, replicas, frozenset(template.items()), **kw)
+
+
+def endpoint(ns: str, service: str, ready: bool, zone: str | None, on: str) -> EndpointSlice:
+    return EndpointSlice(ns, service, (Endpoint(ready, zone, on),))
+
+
+NODES = [node(f"{z}-{i}", z, True) for z in ("zone-a", "zone-b", "zone-c") for i in range(3)]
 ALL_NODES = [n.name for n in NODES]
 
 
-def deployment(name: str, replicas: int, ns: str = "app") -> list[WorkloadRecord]:
+def deployment(name: str, replicas: int, ns: str = "app") -> list[Workload]:
     """A Deployment and its ReplicaSet."""
     labels = {"app": name}
     return [
-        WorkloadRecord("Deployment", ns, name, replicas, labels),
-        WorkloadRecord("ReplicaSet", ns, f"{name}-rs", replicas, labels, owner=("Deployment", name)),
+        workload("Deployment", ns, name, replicas, labels),
+        workload("ReplicaSet", ns, f"{name}-rs", replicas, labels, owner=("Deployment", name)),
     ]
 
 
 def pods(
     name: str, on: list[str], ns: str = "app", owner: tuple[str, str] | None = None, ready: bool = True
-) -> list[PodRecord]:
+) -> list[Pod]:
+    owner = owner or ("ReplicaSet", f"{name}-rs")
     return [
-        PodRecord(ns, f"{name}-{i}", owner or ("ReplicaSet", f"{name}-rs"), node, ready, False, {"app": name})
+        Pod(f"{name}-{i}", "", node, ready, False, namespace=ns, owner=owner, labels={"app": name})
         for i, node in enumerate(on)
     ]
 
@@ -57,11 +71,11 @@ def inventory(**kw: Any) -> Inventory:
     return Inventory(**(base | kw))
 
 
-def by_name(report: audit.Report) -> dict[str, audit.WorkloadReport]:
+def by_name(report: audit.AuditReport) -> dict[str, audit.WorkloadReport]:
     return {w.name: w for w in report.workloads}
 
 
-def scopes(report: audit.Report) -> set[tuple[str, str, str]]:
+def scopes(report: audit.AuditReport) -> set[tuple[str, str, str]]:
     return {(f.severity, f.scope, f.name) for f in report.findings}
 
 
@@ -88,8 +102,8 @@ def test_each_kind_of_single_point_is_found_and_a_spread_workload_is_clean() -> 
 
 def test_ownerless_replicasets_and_statefulsets_are_audited() -> None:
     inv = inventory(
-        workloads=[WorkloadRecord("ReplicaSet", "app", "bare", 2, {"app": "bare"}),
-                   WorkloadRecord("StatefulSet", "app", "db", 3, {"app": "db"})],
+        workloads=[workload("ReplicaSet", "app", "bare", 2, {"app": "bare"}),
+                   workload("StatefulSet", "app", "db", 3, {"app": "db"})],
         pods=[*pods("bare", ["zone-a-0", "zone-b-0"], owner=("ReplicaSet", "bare")),
               *pods("db", ["zone-a-0", "zone-b-0", "zone-c-0"], owner=("StatefulSet", "db"))],
     )  # fmt: skip
@@ -102,7 +116,7 @@ def test_ownerless_replicasets_and_statefulsets_are_audited() -> None:
 
 
 def test_pods_not_ready_or_on_a_not_ready_node_do_not_count() -> None:
-    nodes = [NodeRecord(n.name, n.zone, n.zone != "zone-c") for n in NODES]
+    nodes = [node(n.name, n.zone(ZONE_KEY) or "", n.zone(ZONE_KEY) != "zone-c") for n in NODES]
     inv = inventory(
         nodes=nodes,
         workloads=deployment("web", 3),
@@ -118,10 +132,10 @@ def test_budgets_that_never_allow_an_eviction_or_cover_nothing_are_warnings() ->
         workloads=deployment("web", 3),
         pods=pods("web", ["zone-a-0", "zone-b-0", "zone-c-0"]),
         budgets=[
-            BudgetRecord("app", "zero", sel, 0, None, 3),
-            BudgetRecord("app", "all", sel, None, "100%", 3),
-            BudgetRecord("app", "fine", sel, 1, None, 3),
-            BudgetRecord("app", "nothing", Selector((("app", "gone"),)), 1, None, 0),
+            Budget("app", "zero", sel, 0, None, 3),
+            Budget("app", "all", sel, None, "100%", 3),
+            Budget("app", "fine", sel, 1, None, 3),
+            Budget("app", "nothing", Selector((("app", "gone"),)), 1, None, 0),
         ],
     )
     report = audit.audit(inv)
@@ -136,12 +150,12 @@ def test_budgets_that_never_allow_an_eviction_or_cover_nothing_are_warnings() ->
 
 def test_a_service_with_endpoints_in_one_zone_is_a_spof() -> None:
     inv = inventory(
-        services=[ServiceRecord("app", "db", (("app", "db"),)), ServiceRecord("app", "web", (("app", "web"),)),
-                  ServiceRecord("default", "kubernetes", None)],
-        endpoints=[EndpointRecord("app", "db", True, "zone-a", "zone-a-0"),
-                   EndpointRecord("app", "db", True, None, "zone-a-1"),
-                   EndpointRecord("app", "web", True, "zone-a", "zone-a-0"),
-                   EndpointRecord("app", "web", True, "zone-b", "zone-b-0")],
+        services=[Service("app", "db", (("app", "db"),)), Service("app", "web", (("app", "web"),)),
+                  Service("default", "kubernetes", None)],
+        endpoints=[endpoint("app", "db", True, "zone-a", "zone-a-0"),
+                   endpoint("app", "db", True, None, "zone-a-1"),
+                   endpoint("app", "web", True, "zone-a", "zone-a-0"),
+                   endpoint("app", "web", True, "zone-b", "zone-b-0")],
     )  # fmt: skip
     report = audit.audit(inv)
     assert scopes(report) == {("SPOF", "Service", "db")}
@@ -169,7 +183,7 @@ def test_without_replicasets_a_deployments_pods_are_told_by_their_labels() -> No
 
 
 def test_a_cluster_in_one_zone_is_a_topology_spof() -> None:
-    report = audit.audit(inventory(nodes=[NodeRecord("n1", "zone-a", True), NodeRecord("n2", "zone-a", True)]))
+    report = audit.audit(inventory(nodes=[node("n1", "zone-a", True), node("n2", "zone-a", True)]))
     assert scopes(report) == {("SPOF", "Topology", "zone-a")}
 
 
@@ -186,13 +200,21 @@ def test_records_from_api_objects() -> None:
         "spec": {"nodeName": "n1"},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }  # fmt: skip
-    assert parsers.pod_from(pod) == PodRecord("app", "p", ("ReplicaSet", "rs"), "n1", True, False, {"a": "1"})
+    record = parsers.pod_from(pod)
+    assert (record.namespace, record.name, record.owner, record.node, record.ready) == (
+        "app",
+        "p",
+        ("ReplicaSet", "rs"),
+        "n1",
+        True,
+    )
+    assert record.labels == {"a": "1"} and not record.terminating
     pdb = {"metadata": {"namespace": "app", "name": "b"},
            "spec": {"maxUnavailable": "0%", "selector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["1"]}]}},
            "status": {"expectedPods": 2}}  # fmt: skip
-    record = parsers.budget_from(pdb)
-    assert record.selector is not None and record.selector.matches({"a": "1"}) and not record.selector.matches({})
-    assert rules.budget_blocks_evictions(record.max_unavailable, None, 2)
+    budget = parsers.budget_from(pdb)
+    assert budget.selector is not None and budget.selector.matches({"a": "1"}) and not budget.selector.matches({})
+    assert rules.budget_blocks_evictions(budget.max_unavailable, None, 2)
     sl = {"metadata": {"namespace": "app", "labels": {"kubernetes.io/service-name": "s"}},
           "endpoints": [{"conditions": {"ready": False}, "zone": "z", "nodeName": "n"}, {}]}  # fmt: skip
     assert [e.ready for e in parsers.endpoints_from(sl)] == [False, True]
@@ -226,7 +248,7 @@ def test_the_audit_and_the_operator_agree_on_what_is_a_spof(placed: list[str]) -
     """The same pods, seen as a site by the operator and as a Deployment by the audit."""
     report = audit.audit(inventory(workloads=deployment("web", max(len(placed), 1)), pods=pods("web", placed)))
     spec = ResilientSiteSpec.model_validate({"template": TEMPLATE})
-    nodes = tuple(Node(n.name, {ZONE_KEY: n.zone or ""}, True) for n in NODES)
+    nodes = tuple(NODES)
     observed = Observed(
         nodes=nodes, pods=tuple(Pod(f"p{i}", n.rsplit("-", 1)[0], n, True, False) for i, n in enumerate(placed))
     )
@@ -255,9 +277,9 @@ def test_a_budget_blocks_evictions_exactly_when_it_leaves_no_pod_to_spare(expect
 def test_with_a_selector_only_the_budgets_of_chosen_workloads_are_reported() -> None:
     inv = inventory(
         workloads=[*deployment("a", 1), *deployment("b", 1)],
-        budgets=[BudgetRecord("app", "pa", Selector((("app", "a"),)), 0, None, 1),
-                 BudgetRecord("app", "pb", Selector((("app", "b"),)), 0, None, 1),
-                 BudgetRecord("app", "none", Selector((("app", "x"),)), 0, None, 0)],
+        budgets=[Budget("app", "pa", Selector((("app", "a"),)), 0, None, 1),
+                 Budget("app", "pb", Selector((("app", "b"),)), 0, None, 1),
+                 Budget("app", "none", Selector((("app", "x"),)), 0, None, 0)],
     )  # fmt: skip
     report = audit.audit(inv, selected={("Deployment", "app", "b")})
     assert [b.name for b in report.budgets] == ["pb"]
@@ -269,13 +291,11 @@ def test_a_sites_per_zone_deployments_are_judged_as_the_site() -> None:
     for zone in ("zone-a", "zone-b", "zone-c"):
         name = f"shop-{zone}"
         workloads += [
-            WorkloadRecord("Deployment", "web", name, 2, {"app": name}, labels=site),
-            WorkloadRecord("ReplicaSet", "web", f"{name}-rs", 2, {"app": name}, owner=("Deployment", name)),
+            workload("Deployment", "web", name, 2, {"app": name}, labels=site),
+            workload("ReplicaSet", "web", f"{name}-rs", 2, {"app": name}, owner=("Deployment", name)),
         ]
         placed += pods(name, [f"{zone}-0", f"{zone}-1"], ns="web")
-    budgets = [
-        BudgetRecord("web", f"shop-{z}", Selector((("app", f"shop-{z}"),)), 1, None, 2) for z in ("zone-a", "zone-b")
-    ]
+    budgets = [Budget("web", f"shop-{z}", Selector((("app", f"shop-{z}"),)), 1, None, 2) for z in ("zone-a", "zone-b")]
     report = audit.audit(inventory(workloads=workloads, pods=placed, budgets=budgets))
     [shop] = report.workloads
     assert (shop.kind, shop.name, shop.replicas) == ("ResilientSite", "shop", 6)

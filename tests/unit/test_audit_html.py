@@ -21,7 +21,7 @@ RED = (0xC6, 0x28, 0x28)  # the SPOF verdict's background
 GREEN = (0x2E, 0x7D, 0x32)  # the clean verdict's
 
 
-def at_risk() -> audit.Report:
+def at_risk() -> audit.AuditReport:
     inv = inventory(
         workloads=[*deployment("single", 1), *deployment("spread", 3)],
         pods=[*pods("single", ["zone-a-0"]), *pods("spread", ["zone-a-0", "zone-b-0", "zone-c-0"])],
@@ -30,7 +30,7 @@ def at_risk() -> audit.Report:
     return audit.audit(inv)
 
 
-def clean() -> audit.Report:
+def clean() -> audit.AuditReport:
     return audit.audit(inventory(workloads=deployment("spread", 3), pods=pods("spread", ["zone-a-0", "zone-b-0"])))
 
 

@@ -8,9 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spofless.core.model.spec import ResilientSiteSpec
+from spofless.core.model.times import text as timestamp
 from spofless.core.observed.records import Observed, Pod
 from spofless.core.placement import scale, split, triggers
-from spofless.core.site.decision import Decision, decide, timestamp
+from spofless.core.site.decision import Decision, decide
 
 from .builders import T0, TEMPLATE, site, world
 
@@ -120,7 +121,7 @@ def pending(zone_name: str, since: Any, count: int = 1) -> tuple[Pod, ...]:
             terminating=False,
             unschedulable=True,
             unschedulable_message="0/9 nodes are available: 3 node(s) were unschedulable",
-            unschedulable_since=timestamp(since),
+            unschedulable_since=since,
         )
         for i in range(count)
     )

@@ -200,7 +200,7 @@ def test_the_what_if_says_whether_the_other_zones_have_room() -> None:
 def _pending(zone: str, n: int) -> tuple[Pod, ...]:
     message = "0/9 nodes are available: 3 Too many pods, 6 node(s) didn't match Pod's node affinity/selector."
     return tuple(
-        Pod(f"shop-{zone}-p{i}", zone, None, False, False, True, message, "2026-11-27T12:00:09Z") for i in range(n)
+        Pod(f"shop-{zone}-p{i}", zone, None, False, False, True, message, T0 + timedelta(seconds=9)) for i in range(n)
     )
 
 

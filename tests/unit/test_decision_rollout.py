@@ -9,7 +9,7 @@ from typing import Any
 
 from spofless.core.model import names, template
 from spofless.core.observed.records import Child, Observed
-from spofless.core.site.decision import Decision, Trouble, decide
+from spofless.core.site.decision import ApplyFailure, Decision, decide
 
 from .builders import T0, TEMPLATE, budgets, deployment_body, endpoints, nodes, pods, site
 
@@ -166,7 +166,7 @@ def test_zones_left_alone_are_never_deleted() -> None:
 def test_a_refused_template_stays_invalid_without_churning_the_status() -> None:
     observed = cluster({z: TEMPLATE for z in ZONES}, {z: {OLD_REV: 2} for z in ZONES})
     spec = {"replicas": 6, "rollout": ROLLOUT, "template": NEW}
-    trouble = Trouble("ApplyRefused", "the API server refused Deployment shop-zone-a: bad", "Deployment")
+    trouble = ApplyFailure("ApplyRefused", "the API server refused Deployment shop-zone-a: bad", "Deployment")
     refused = decide(site(spec, steady(), generation=2), observed, T0, trouble)
     assert refused.status["phase"] == "Invalid"
     assert [e.reason for e in refused.events if e.type == "Warning"] == ["ApplyRefused", "RolloutHalted"]

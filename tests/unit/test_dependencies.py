@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from spofless.core.judgement import dependencies, rules
-from spofless.core.model.spec import DependencySpec
+from spofless.core.model.spec import DependencySpec, ResilientSiteSpec
 from spofless.core.observed import parse
-from spofless.core.observed.records import Child, Endpoint, Seen, ServiceInfo, WorkloadInfo
+from spofless.core.observed.records import Child, Endpoint, Observed, ObservedDependency, Service, Workload
 from spofless.core.site.decision import decide
 from spofless.operator import dependency_records
 
@@ -19,11 +19,12 @@ from .builders import T0, site, world
 
 ZONES = {"zone-a": 3, "zone-b": 3, "zone-c": 3}
 EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
-DB = WorkloadInfo(kind="StatefulSet", name="db", replicas=1, labels=frozenset({("app", "db"), ("tier", "data")}))
+DB = Workload("StatefulSet", "data", "db", replicas=1, template_labels=frozenset({("app", "db"), ("tier", "data")}))
 
 
-def db(endpoints: tuple[Endpoint, ...], namespace: str = "web", name: str = "db") -> Seen:
-    return Seen(namespace, name, ServiceInfo(selector=(("app", "db"),)), endpoints, workloads=(DB,))
+def db(endpoints: tuple[Endpoint, ...], namespace: str = "web", name: str = "db") -> ObservedDependency:
+    service = Service(namespace, name, selector=(("app", "db"),))
+    return ObservedDependency(namespace, name, service, endpoints, workloads=(DB,))
 
 
 def eps(*where: tuple[str, str], ready: bool = True) -> tuple[Endpoint, ...]:
@@ -34,7 +35,7 @@ SPREAD = eps(("zone-a", "zone-a-0"), ("zone-b", "zone-b-0"), ("zone-c", "zone-c-
 
 
 def status_with(
-    *seen: Seen, depends_on: list[dict[str, Any]] | None = None, not_ready: tuple[str, ...] = ()
+    *seen: ObservedDependency, depends_on: list[dict[str, Any]] | None = None, not_ready: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     spec = {"replicas": 6, "dependsOn": depends_on if depends_on is not None else [{"service": "db"}]}
     observed = replace(world(ZONES, EVEN, not_ready=not_ready), dependencies=seen)
@@ -140,7 +141,7 @@ def test_gather_finds_services_by_namespace_and_another_site_by_its_own_indices(
     spec = {"dependsOn": [{"service": "db"}, {"service": "data/cache"}, {"service": "api"}, {"bad": 1}]}
     site_svc = Child(kind="Service", name="api", zone=None, body={})
     index: dict[Any, list[Any]] = {
-        ("data", "cache", "service"): [ServiceInfo(selector=(("app", "cache"),))],
+        ("data", "cache", "service"): [Service("data", "cache", selector=(("app", "cache"),))],
         ("data", "cache", "endpoints"): [eps(("zone-a", "n1")), eps(("zone-b", "n2"))],
         ("data", "*", "workload"): [DB],
     }
@@ -150,20 +151,21 @@ def test_gather_finds_services_by_namespace_and_another_site_by_its_own_indices(
     by_name = {s.name: s for s in seen}
     assert by_name["db"].service is None
     assert len(by_name["cache"].endpoints) == 2 and by_name["cache"].workloads == (DB,)
-    assert by_name["api"].service == ServiceInfo(selector=None, site="api") and len(by_name["api"].endpoints) == 3
+    assert (
+        by_name["api"].service == Service("web", "api", selector=None, site="api")
+        and len(by_name["api"].endpoints) == 3
+    )
 
 
 def test_index_entries_and_dependents() -> None:
     svc = {"kind": "Service", "metadata": {"namespace": "data", "name": "db"}, "spec": {"selector": {"app": "db"}}}
-    assert dependency_records.index_entry(svc, "spofless.dev/site") == {
-        ("data", "db", "service"): ServiceInfo((("app", "db"),))
-    }
+    assert dependency_records.index_entry(svc) == {("data", "db", "service"): Service("data", "db", (("app", "db"),))}
     sl = {"kind": "EndpointSlice", "metadata": {"namespace": "data", "labels": {"kubernetes.io/service-name": "db"}},
           "endpoints": [{"zone": "zone-a", "nodeName": "n1"}]}  # fmt: skip
-    assert dependency_records.index_entry(sl, "x") == {("data", "db", "endpoints"): eps(("zone-a", "n1"))}
+    assert dependency_records.index_entry(sl) == {("data", "db", "endpoints"): eps(("zone-a", "n1"))}
     sts = {"kind": "StatefulSet", "metadata": {"namespace": "data", "name": "db"}, "spec": {"replicas": 2}}
-    assert list(dependency_records.index_entry(sts, "x")) == [("data", "*", "workload")]
-    assert dependency_records.index_entry({"kind": "EndpointSlice", "metadata": {}}, "x") == {}
+    assert list(dependency_records.index_entry(sts)) == [("data", "*", "workload")]
+    assert dependency_records.index_entry({"kind": "EndpointSlice", "metadata": {}}) == {}
     assert dependency_records.dependents("web", "shop", {"dependsOn": [{"service": "data/db"}]}) == {
         ("data", "db"): ("web", "shop"),
         ("data", "*"): ("web", "shop"),
@@ -171,9 +173,10 @@ def test_index_entries_and_dependents() -> None:
 
 
 def test_the_workload_is_the_one_the_selector_matches() -> None:
-    other = WorkloadInfo(kind="Deployment", name="web", replicas=3, labels=frozenset({("app", "web")}))
-    seen = Seen("web", "db", ServiceInfo(selector=(("app", "db"),)), SPREAD, workloads=(other, DB))
-    [report] = dependencies.resolve("web", [DependencySpec(service="db")], (seen,), (), "k", True)
+    other = Workload("Deployment", "web", "web", replicas=3, template_labels=frozenset({("app", "web")}))
+    seen = ObservedDependency("web", "db", Service("web", "db", (("app", "db"),)), SPREAD, workloads=(other, DB))
+    spec = ResilientSiteSpec.model_validate({"template": {}, "dependsOn": [{"service": "db"}]})
+    [report] = dependencies.resolve("web", spec, Observed(dependencies=(seen,)), True)
     assert [(w.kind, w.name, w.replicas) for w in report.workloads] == [("StatefulSet", "db", 1)]
 
 
@@ -183,9 +186,9 @@ def test_records_from_api_objects() -> None:
         "metadata": {"name": "db"},
         "spec": {"template": {"metadata": {"labels": {"a": "b"}}}},
     }
-    assert parse.workload_from(sts) == WorkloadInfo("StatefulSet", "db", 1, frozenset({("a", "b")}))
+    assert parse.workload_from(sts) == Workload("StatefulSet", "", "db", 1, frozenset({("a", "b")}))
     svc = {"metadata": {"labels": {"spofless.dev/site": "api"}}, "spec": {"selector": {"x": "y"}}}
-    assert parse.service_from(svc, "spofless.dev/site") == ServiceInfo((("x", "y"),), "api")
+    assert parse.service_from(svc) == Service("", "", (("x", "y"),), "api")
     assert parse.slice_service({"metadata": {"labels": {"kubernetes.io/service-name": "db"}}}) == "db"
 
 

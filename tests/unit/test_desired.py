@@ -14,7 +14,7 @@ def spec(**extra: object) -> ResilientSiteSpec:
 
 
 def test_one_deployment_per_zone_and_one_budget_and_one_service_per_site() -> None:
-    out = owned.children(OWNER, spec(), {"zone-a": 2, "zone-b": 1})
+    out = owned.children(OWNER, spec(), owned.Wanted({"zone-a": 2, "zone-b": 1}))
     kinds = [(m["kind"], m["metadata"]["name"]) for m in out]
     assert kinds == [
         ("Deployment", "shop-zone-a"),

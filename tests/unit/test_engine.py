@@ -44,7 +44,7 @@ class Cluster:
                                      datetime_now()).status if steady else {}  # fmt: skip
             body = body_of(dataclasses.replace(site(spec, status), name=name))
             body["metadata"]["resourceVersion"] = "1"
-            self.sites[("web", name)] = [compact.Compact(body)]
+            self.sites[("web", name)] = [compact.JsonText(body)]
             self.pods[("web", name)] = list(pods(EVEN, site=name))
             self.children[("web", name)] = list(_children(name, EVEN)) if steady else []
 

@@ -6,9 +6,9 @@ from spofless.core.judgement.headroom import SiteRequest
 from spofless.core.observed import quantity
 from spofless.core.observed.parse import pod_from
 from spofless.core.observed.records import Allocatable, Load, Node, PodLoad
-from spofless.operator.usage import Book
+from spofless.operator.usage import NodeLoads
 
-from .builders import ZONE_KEY
+from .builders import T0, ZONE_KEY
 
 
 def node(name: str, zone: str, pods: int = 110, cpu: int = 32000, ready: bool = True) -> Node:
@@ -66,12 +66,12 @@ def test_an_unschedulable_pod_carries_the_schedulers_reason() -> None:
     }
     pod = pod_from(body)
     assert pod.unschedulable and pod.unschedulable_message == "0/15 nodes are available: 5 Too many pods."
-    assert pod.unschedulable_since == "2026-11-27T12:00:00Z"
+    assert pod.unschedulable_since == T0
     assert (pod.cpu_milli, pod.memory_bytes) == (1000, 2**30)
 
 
 def test_the_book_keeps_per_node_sums_through_adds_changes_and_deletes() -> None:
-    book = Book()
+    book = NodeLoads()
     assert book.update("p1", PodLoad("n1", 100, 10, site=True))
     assert book.update("p2", PodLoad("n1", 200, 20, site=False))
     assert not book.update("p2", PodLoad("n1", 200, 20, site=False))  # nothing new
@@ -87,7 +87,7 @@ def test_the_book_keeps_per_node_sums_through_adds_changes_and_deletes() -> None
     )
 )
 def test_the_book_matches_a_recount_after_any_events(ops: list[tuple[int, tuple[str, int] | None]]) -> None:
-    book, alive = Book(), dict[int, PodLoad]()
+    book, alive = NodeLoads(), dict[int, PodLoad]()
     for key, rec in ops:
         record = PodLoad(rec[0], rec[1], 0, site=rec[1] % 2 == 0) if rec else None
         book.update(key, record)

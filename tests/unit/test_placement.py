@@ -1,7 +1,24 @@
+from collections.abc import Mapping, Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spofless.core.placement.split import fail_over, place, spread
+from spofless.core.placement import split
+from spofless.core.placement.split import Placement, fail_over, spread
+
+
+def place(  # the placement's two records, spelled out for short tests
+    total: int,
+    zones: Sequence[str],
+    out_of_service: Sequence[str],
+    current: Mapping[str, int | None],
+    ready: Mapping[str, int],
+    failover: bool,
+    key: str | None = None,
+    room: Mapping[str, int] | None = None,
+) -> Placement:
+    return split.place(split.Asked(total, zones, failover, key), split.Zones(out_of_service, current, ready, room))
+
 
 ZONES = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=5, unique=True)
 
@@ -199,3 +216,14 @@ def test_failback_cuts_in_the_site_order_not_by_name() -> None:
         for i in range(40)
     }
     assert first_cut == {"a", "c"}
+
+
+def test_ready_pods_above_a_zones_replicas_are_no_surplus_to_cut_against() -> None:
+    """Found by fuzzing decide: zone b has 3 ready pods but its Deployment asks 1 (two are going
+    away), so they must not pay for cutting zone c while zone a's pods are still arriving."""
+    current = {"a": 1, "b": 1, "c": 3, "d": 1}
+    ready = {"a": 1, "b": 3, "c": 3, "d": 0}
+    plan = place(6, ["a", "b", "c", "d"], ["d"], current, ready, True)
+    assert plan.target == {"a": 2, "b": 2, "c": 2, "d": 1}
+    kept = sum(min(plan.desired[z], ready[z]) for z in "abc")
+    assert kept >= 6 and plan.desired["c"] == 3

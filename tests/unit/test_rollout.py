@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from spofless.core.model.spec import RolloutSpec
 from spofless.core.model.status import RolloutStatus
-from spofless.core.rollout.machine import Step, ZoneView, findings, order, refusal_status, step
+from spofless.core.rollout.machine import Request, Step, ZoneView, findings, order, refusal_status, step
 
 from .builders import T0
 
@@ -71,7 +71,8 @@ class Cluster:
         return {z.revision for z in self.zones if z.revision is not None}
 
     def pass_(self, target: str, *, write_status: bool = True, settle: bool = True, resume: str | None = None) -> Step:
-        result = step(target, SPEC, self.views(), self.status, self.now, resume=resume, available=self.available())
+        request = Request(target, SPEC, self.views(), self.status, resume=resume, available=self.available())
+        result = step(request, self.now)
         for zone in self.zones:
             if result.revisions[zone.name] is not None:
                 zone.revision = result.revisions[zone.name]
@@ -104,7 +105,7 @@ def reasons(cluster: Cluster) -> list[str]:
 
 def test_a_new_site_gets_the_template_everywhere_at_once() -> None:
     zones = [ZoneView(name=z, exists=False, revision=None, desired=2, ready_nodes=3, in_service=True) for z in "abc"]
-    result = step("v1", SPEC, zones, None, T0)
+    result = step(Request("v1", SPEC, zones, None), T0)
     assert result.revisions == {"a": "v1", "b": "v1", "c": "v1"}
     assert result.status.phase == "Complete" and result.events == []
 
@@ -251,7 +252,7 @@ def test_no_zone_starts_while_another_zone_is_out_of_service_or_the_site_is_shor
     result = cluster.pass_("v2", settle=False)
     assert result.status.phase == "Waiting" and all(z.revision == "v1" for z in cluster.zones)
     cluster.zones[2].in_service = True
-    short = step("v2", SPEC, cluster.views(), cluster.status, T0, floor_met=False)
+    short = step(Request("v2", SPEC, cluster.views(), cluster.status, floor_met=False), T0)
     assert short.status.phase == "Waiting" and "maxUnavailable" in short.status.message
 
 

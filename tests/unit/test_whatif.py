@@ -10,19 +10,21 @@ from hypothesis import strategies as st
 
 from spofless.audit import whatif as render
 from spofless.core.judgement import audit, whatif
-from spofless.core.observed.inventory import EndpointRecord, Missing, ServiceRecord, WorkloadRecord
+from spofless.core.observed.inventory import Missing
+from spofless.core.observed.records import Service, Workload
 from spofless.core.observed.sites import site_from
 
-from .test_audit import ALL_NODES, deployment, inventory, pods
+from .builders import ZONE_KEY
+from .test_audit import ALL_NODES, deployment, endpoint, inventory, pods, workload
 
 
-def site_workloads(name: str, zones: list[str], ns: str = "app") -> list[WorkloadRecord]:
+def site_workloads(name: str, zones: list[str], ns: str = "app") -> list[Workload]:
     """A ResilientSite's per-zone Deployments, as the audit sees them."""
     labels = {"app.kubernetes.io/managed-by": "spofless", "spofless.dev/site": name}
     return [
-        WorkloadRecord("Deployment", ns, f"{name}-{z}", 1, {"app": name}, labels=labels) for z in zones
+        workload("Deployment", ns, f"{name}-{z}", 1, {"app": name}, labels=labels) for z in zones
     ] + [
-        WorkloadRecord("ReplicaSet", ns, f"{name}-{z}-rs", 1, {"app": name}, owner=("Deployment", f"{name}-{z}"))
+        workload("ReplicaSet", ns, f"{name}-{z}-rs", 1, {"app": name}, owner=("Deployment", f"{name}-{z}"))
         for z in zones
     ]  # fmt: skip
 
@@ -48,8 +50,8 @@ def test_losing_a_zone_says_what_goes_down_what_stands_on_one_pillar_and_what_st
         workloads=[*deployment("spread", 3), *deployment("pair", 3), *deployment("here", 2), *deployment("idle", 1)],
         pods=[*pods("spread", ["zone-a-0", "zone-b-0", "zone-c-0"]), *pods("pair", ["zone-a-0", "zone-a-1", "zone-b-0"]),
               *pods("here", ["zone-a-0", "zone-a-1"]), *pods("idle", ["zone-b-0"], ready=False)],
-        services=[ServiceRecord("app", "db", (("app", "db"),))],
-        endpoints=[EndpointRecord("app", "db", True, "zone-a", "zone-a-2")],
+        services=[Service("app", "db", (("app", "db"),))],
+        endpoints=[endpoint("app", "db", True, "zone-a", "zone-a-2")],
     )  # fmt: skip
     got = outcomes(whatif.whatif(inv, "zone-a"))
     assert (got["spread"].verdict, got["spread"].ready_left, got["spread"].zones_left) == ("Stays", 2, 2)
@@ -66,7 +68,7 @@ def test_a_zone_with_no_ready_node_is_refused_by_name() -> None:
 
 
 def test_a_two_zone_cluster_losing_one_is_left_on_one_zone() -> None:
-    two = [n for n in inventory().nodes or [] if n.zone != "zone-c"]
+    two = [n for n in inventory().nodes or [] if n.zone(ZONE_KEY) != "zone-c"]
     answer = whatif.whatif(inventory(nodes=two), "zone-b")
     assert [f.scope for f in answer.cluster] == ["Topology"]
     assert answer.zones_left == ("zone-a",)

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.fails(FAIL_ON[args.fail_on]) else 0
 
 
-async def _read(client: Kube, args: argparse.Namespace) -> tuple[audit.Report, str]:
+async def _read(client: Kube, args: argparse.Namespace) -> tuple[audit.AuditReport, str]:
     namespace = await access.namespace(args)
     inventory, chosen = await Reader(client, namespace, args.selector, args.topology_key).inventory()
     return audit.audit(inventory, chosen), access.describe_scope(namespace, args.selector)

@@ -29,7 +29,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 
-def page(report: audit.Report, scope: str) -> str:
+def page(report: audit.AuditReport, scope: str) -> str:
     counts: Counter[str] = Counter(f.severity for f in report.findings)
     nodes = "?" if report.nodes is None else str(report.nodes)
     parts = [
@@ -58,7 +58,7 @@ def _verdict(counts: Counter[str]) -> str:
     return '<div class="verdict clean">No single point of failure, no warning</div>'
 
 
-def _findings(report: audit.Report) -> list[str]:
+def _findings(report: audit.AuditReport) -> list[str]:
     if not report.findings:
         return []
     items = [
@@ -69,7 +69,7 @@ def _findings(report: audit.Report) -> list[str]:
     return ["<h2>What to fix</h2>", "<ol>", *items, "</ol>"]
 
 
-def _zone_loss(report: audit.Report) -> list[str]:
+def _zone_loss(report: audit.AuditReport) -> list[str]:
     if not report.zone_loss:
         return []
     rows = []
@@ -81,7 +81,7 @@ def _zone_loss(report: audit.Report) -> list[str]:
             "<th>would be left on one pod</th></tr>", *rows, "</table>"]  # fmt: skip
 
 
-def _workloads(report: audit.Report) -> list[str]:
+def _workloads(report: audit.AuditReport) -> list[str]:
     if not report.workloads:
         return ["<h2>Workloads</h2>", "<p>No workload found.</p>"]
     head = "".join(f"<th>{escape(h)}</th>" for h in ["workload", "ready", *report.zones, "nodes", "budgets", "SPOF"])
@@ -103,7 +103,7 @@ def _workloads(report: audit.Report) -> list[str]:
     return ["<h2>Workloads</h2>", f"<table><tr>{head}</tr>", *rows, "</table>"]
 
 
-def _missing(report: audit.Report) -> list[str]:
+def _missing(report: audit.AuditReport) -> list[str]:
     if not report.missing:
         return []
     items = [f"<li>{escape(f'{m.verb} {m.resource} ({m.where}): {m.effect}')}</li>" for m in report.missing]

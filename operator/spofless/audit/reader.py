@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from spofless.core.model import kinds
-from spofless.core.observed import inventory
+from spofless.core.observed import inventory, parse
+from spofless.core.observed.records import Workload
 from spofless.core.observed.sites import SiteRecord, site_from
 from spofless.kube import Kube, path
 
@@ -84,27 +85,27 @@ class Reader:
         """Everything the audit reads, and (with a label selector) which workloads and Services it chose."""
         missing: list[inventory.Missing] = []
         sel = self.label_selector
-        nodes = await self._list(NODES, lambda b: [inventory.node_from(b, self.topology_key)], missing)
-        pods = await self._list(PODS, lambda b: [inventory.pod_from(b)], missing)
-        workloads: list[inventory.WorkloadRecord] = []
+        nodes = await self._list(NODES, lambda b: [parse.node_from(b)], missing)
+        pods = await self._list(PODS, lambda b: [parse.pod_from(b)], missing)
+        workloads: list[Workload] = []
         for kind, name in ((DEPLOYMENTS, "Deployment"), (STATEFULSETS, "StatefulSet")):
-            read = await self._list(kind, lambda b, n=name: [inventory.workload_from(b, n)], missing, sel)  # type: ignore[misc]
+            read = await self._list(kind, lambda b, n=name: [parse.workload_from(b, n)], missing, sel)  # type: ignore[misc]
             workloads.extend(read or [])
         # Every ReplicaSet ties a Deployment to its pods; the selector only picks ownerless ones to report.
-        replicasets = await self._list(REPLICASETS, lambda b: [inventory.workload_from(b, "ReplicaSet")], missing)
+        replicasets = await self._list(REPLICASETS, lambda b: [parse.workload_from(b, "ReplicaSet")], missing)
         workloads.extend(replicasets or [])
-        budgets = await self._list(BUDGETS, lambda b: [inventory.budget_from(b)], missing)
-        services = await self._list(SERVICES, lambda b: [inventory.service_from(b)], missing, sel)
-        endpoints = await self._list(SLICES, inventory.endpoints_from, missing)
+        budgets = await self._list(BUDGETS, lambda b: [parse.budget_from(b)], missing)
+        services = await self._list(SERVICES, lambda b: [parse.service_from(b)], missing, sel)
+        endpoints = await self._list(SLICES, lambda b: [s] if (s := parse.slice_from(b)) else [], missing)
         chosen: set[tuple[str, str, str]] | None = None
         if sel:
             chosen = {(w.kind, w.namespace, w.name) for w in workloads if w.kind != "ReplicaSet"}
             chosen |= {("Service", s.namespace, s.name) for s in services or []}
             if replicasets is not None:
-                picked = await self._list(REPLICASETS, lambda b: [inventory.workload_from(b, "ReplicaSet")], [], sel)
+                picked = await self._list(REPLICASETS, lambda b: [parse.workload_from(b, "ReplicaSet")], [], sel)
                 chosen |= {(w.kind, w.namespace, w.name) for w in picked or []}
         inv = inventory.Inventory(
-            nodes, pods, workloads, budgets, services, endpoints, missing, replicasets is not None
+            nodes, pods, workloads, budgets, services, endpoints, missing, replicasets is not None, self.topology_key
         )
         return inv, chosen
 

@@ -9,11 +9,11 @@ from typing import Any
 from spofless.core.judgement import audit
 
 
-def as_json(report: audit.Report, scope: str) -> str:
+def as_json(report: audit.AuditReport, scope: str) -> str:
     return json.dumps(to_dict(report, scope), indent=2)
 
 
-def to_dict(report: audit.Report, scope: str) -> dict[str, Any]:
+def to_dict(report: audit.AuditReport, scope: str) -> dict[str, Any]:
     counts = Counter(f.severity for f in report.findings)
     return {
         "scope": scope,
@@ -59,7 +59,7 @@ def _workload(w: audit.WorkloadReport) -> dict[str, Any]:
     }
 
 
-def _finding(f: audit.Finding) -> dict[str, str]:
+def _finding(f: audit.AuditFinding) -> dict[str, str]:
     return {"severity": f.severity, "scope": f.scope, "kind": f.kind, "namespace": f.namespace, "name": f.name,
             "message": f.message}  # fmt: skip
 
@@ -84,7 +84,7 @@ def _worst_loss(w: audit.WorkloadReport) -> str:
     return f"{zone}: {left} left"
 
 
-def as_table(report: audit.Report, scope: str) -> str:
+def as_table(report: audit.AuditReport, scope: str) -> str:
     counts = Counter(f.severity for f in report.findings)
     nodes = "?" if report.nodes is None else str(report.nodes)
     zones = ", ".join(report.zones) or "?"
@@ -125,7 +125,7 @@ def _some(names: tuple[str, ...], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def _zone_loss(report: audit.Report) -> list[str]:
+def _zone_loss(report: audit.AuditReport) -> list[str]:
     if not report.zone_loss:
         return []
     out = ["IF A ZONE IS LOST"]

@@ -12,7 +12,7 @@ from spofless.core.observed import parse
 from spofless.core.observed.records import Body, Child
 
 
-class Compact(Mapping[str, Any]):
+class JsonText(Mapping[str, Any]):
     """A read-only JSON object kept as its compact text and parsed when read.
 
     An index keeps one body per child of every site; as text it takes about a sixth of the memory
@@ -41,7 +41,7 @@ class Compact(Mapping[str, Any]):
         return len(self.parsed())
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Compact):
+        if isinstance(other, JsonText):
             return self.text == other.text
         return isinstance(other, Mapping) and self.parsed() == dict(other)
 
@@ -51,13 +51,13 @@ class Compact(Mapping[str, Any]):
 
 def plain(body: Mapping[str, Any]) -> dict[str, Any]:
     """A body as a dict, parsed once."""
-    return body.parsed() if isinstance(body, Compact) else dict(body)
+    return body.parsed() if isinstance(body, JsonText) else dict(body)
 
 
 def child_from(body: Body) -> Child:
     """A child as the index keeps it: its projection, compact."""
     child = parse.child_from(body)
-    return dataclasses.replace(child, body=Compact(child.body))
+    return dataclasses.replace(child, body=JsonText(child.body))
 
 
 def with_replicas(child: Child, replicas: int, version: str) -> Child:
@@ -65,7 +65,7 @@ def with_replicas(child: Child, replicas: int, version: str) -> Child:
     body = plain(child.body)
     body.setdefault("spec", {})["replicas"] = replicas
     body.setdefault("metadata", {})["resourceVersion"] = version
-    return dataclasses.replace(child, body=Compact(body))
+    return dataclasses.replace(child, body=JsonText(body))
 
 
 def fingerprint(child: Child) -> int:
@@ -76,8 +76,8 @@ def fingerprint(child: Child) -> int:
     return hash(json.dumps(body, sort_keys=True, default=str))
 
 
-def site_from(body: Body) -> Compact:
+def site_from(body: Body) -> JsonText:
     """A site as the reconciler reads it: identity, spec and status (kopf's annotations and managed
     fields dropped), compact: a pass parses it once."""
     keep = ("name", "namespace", "uid", "generation", "deletionTimestamp", "resourceVersion")
-    return Compact({**parse.projection(body, keep), "status": body.get("status") or {}})
+    return JsonText({**parse.projection(body, keep), "status": body.get("status") or {}})

@@ -68,7 +68,7 @@ class State:
     kube: Client
     elector: Elector | None
     seen: dict[str, int] = field(default_factory=dict)  # object uid -> fingerprint of what a pass reads
-    book: usage.Book = field(default_factory=usage.Book)  # per-node sums of every pod's requests
+    loads: usage.NodeLoads = field(default_factory=usage.NodeLoads)  # per-node sums of every pod's requests
     unabsorbable: frozenset[tuple[str, str]] | None = None  # zones whose loss the fleet could not absorb
     headroom_check: asyncio.TimerHandle | None = None  # the pending look, HEADROOM_DELAY after a change
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -82,7 +82,7 @@ def _selector(kind: kinds.Kind) -> dict[str, str]:
 
 SITE = _selector(kinds.SITE)
 
-SiteIndex = kopf.Index[SiteKey, compact.Compact]
+SiteIndex = kopf.Index[SiteKey, compact.JsonText]
 NodeIndex = kopf.Index[None, records.Node]
 PodIndex = kopf.Index[SiteKey, records.Pod]
 EndpointIndex = kopf.Index[SiteKey, tuple[records.Endpoint, ...]]
@@ -150,9 +150,9 @@ async def startup(
     post = _poster(kube, CONFIG.identity, posting)
     reconciler = Reconciler(kube=kube, post=post, leadership=leadership, overlay=Overlay(), logger=_log)
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
-    book = usage.Book()
+    loads = usage.NodeLoads()
     engine.start(
-        Indices(site_index, node_index, pod_index, endpoint_index, child_index, dependency_index, book.per_node)
+        Indices(site_index, node_index, pod_index, endpoint_index, child_index, dependency_index, loads.per_node)
     )
     elector = None
     if CONFIG.leader_election:
@@ -161,7 +161,7 @@ async def startup(
         )
     else:
         await engine.lead()
-    memo.state = State(engine=engine, kube=kube, elector=elector, book=book, tasks=posting)
+    memo.state = State(engine=engine, kube=kube, elector=elector, loads=loads, tasks=posting)
     if elector is not None:
         task = asyncio.get_running_loop().create_task(elector.run(), name="spofless-leader-election")
         memo.state.tasks.add(task)
@@ -184,7 +184,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.index(**SITE)
-async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, compact.Compact]:
+async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[SiteKey, compact.JsonText]:
     return {(namespace, name): compact.site_from(body)}
 
 
@@ -296,7 +296,7 @@ async def pod_load(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo,
     state.engine.mark_indexed()
     if _is_operator(body):
         _operator_pod(state, uid, None if type == "DELETED" else body)
-    if state.book.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not state.headroom_check:
+    if state.loads.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not state.headroom_check:
         loop = asyncio.get_running_loop()
         state.headroom_check = loop.call_later(HEADROOM_DELAY, _headroom_changed, state, node_index)
 
@@ -329,7 +329,7 @@ def _operator_pod(state: State, uid: str, body: kopf.Body | None) -> None:
 
 def _headroom_changed(state: State, node_index: NodeIndex) -> None:
     state.headroom_check = None
-    now = headroom.unabsorbable(node_index.get(None, ()), state.book.per_node, state.engine.zones.topology_keys)
+    now = headroom.unabsorbable(node_index.get(None, ()), state.loads.per_node, state.engine.zones.topology_keys)
     before, state.unabsorbable = state.unabsorbable, now
     if before is not None and now != before:
         state.engine.fleet_later("headroom")
@@ -345,7 +345,7 @@ def _headroom_changed(state: State, node_index: NodeIndex) -> None:
 @kopf.index(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
 @kopf.index(**_selector(kinds.STATEFUL_SET))
 async def dependency_index(body: kopf.Body, **_: Any) -> dict[dependency_records.IndexKey, dependency_records.Record]:
-    return dependency_records.index_entry(body, names.LABEL_SITE)
+    return dependency_records.index_entry(body)
 
 
 @kopf.index(**SITE)
@@ -369,9 +369,7 @@ async def dependency_changed(type: str | None, uid: str, body: kopf.Body, memo: 
     if not sites:
         state.seen.pop(mark, None)
         return
-    relevant = (
-        None if type == "DELETED" else hash(tuple(dependency_records.index_entry(body, names.LABEL_SITE).items()))
-    )
+    relevant = None if type == "DELETED" else hash(tuple(dependency_records.index_entry(body).items()))
     if _changed(state, mark, relevant):
         for site in sites:
             state.engine.enqueue(site, "dependency")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from spofless.core.model import times
 
 RECONCILES = Counter("spofless_reconciles_total", "Passes run, by what caused them.", ["cause"])
 RECONCILE_ERRORS = Counter(
@@ -63,14 +64,8 @@ class Summary:
     def of(cls, status: Mapping[str, Any]) -> Summary:
         conditions = {c.get("type"): c for c in status.get("conditions", []) if isinstance(c, Mapping)}
         redundant = conditions.get("Redundant") or {}
-        since = None
-        if redundant.get("status") == "False":
-            try:
-                since = datetime.fromisoformat(
-                    str(redundant.get("lastTransitionTime")).replace("Z", "+00:00")
-                ).timestamp()
-            except ValueError:
-                since = None
+        moment = times.parse(redundant.get("lastTransitionTime")) if redundant.get("status") == "False" else None
+        since = moment.timestamp() if moment is not None else None
         return cls(
             phase=status.get("phase", "Pending"),
             findings=tuple(

@@ -119,8 +119,8 @@ class Reconciler:
             # Nothing was written: the dry run refused it first. Running pods stay as they are; the
             # core says what can still be carried out without the refused object (a template refused
             # mid-rollout: every zone keeps its own, and replicas still move).
-            trouble = decision.Trouble("ApplyRefused", f"the API server refused {err}", err.kind)
-            result = decision.decide(site, observed, now, trouble)
+            refused = decision.ApplyFailure("ApplyRefused", f"the API server refused {err}", err.kind)
+            result = decision.decide(site, observed, now, refused)
             try:
                 await self._apply(key, memory, site, result.apply, observed.children)
             except Refused as again:
@@ -130,8 +130,8 @@ class Reconciler:
         except Exception as err:
             if failure(err) in (Failure.TRANSIENT, Failure.THROTTLED, Failure.PERMANENT):
                 # Say so if the status can still be written; the engine retries the pass (or not).
-                trouble = decision.Trouble("ApplyFailed", describe(err))
-                await self._report_failure(key, site, decision.decide(site, observed, now, trouble).status)
+                failed = decision.ApplyFailure("ApplyFailed", describe(err))
+                await self._report_failure(key, site, decision.decide(site, observed, now, failed).status)
             raise
         for name, replicas in result.scale.items():
             # A Deployment whose template spofless does not know: its replicas alone, template untouched.

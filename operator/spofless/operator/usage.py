@@ -9,7 +9,7 @@ from dataclasses import replace
 from spofless.core.observed.records import Load, PodLoad
 
 
-class Book:
+class NodeLoads:
     """Per-node sums of what the pods bound there request, updated one pod event at a time
     (O(1) each), so no pass ever walks every pod of the cluster."""
 

@@ -14,22 +14,26 @@ from typing import Any, Literal
 from spofless.core.judgement import rules
 from spofless.core.model import names
 from spofless.core.model.status import Severity
-from spofless.core.observed.inventory import (
-    BudgetRecord,
-    EndpointRecord,
-    Inventory,
-    Missing,
-    NodeRecord,
-    PodRecord,
-    ServiceRecord,
-    WorkloadRecord,
+from spofless.core.observed.inventory import Inventory, Missing
+from spofless.core.observed.records import (
+    Budget,
+    Endpoint,
+    Node,
+    Pod,
+    Service,
+    Workload,
+    endpoint_serving,
+    ready_nodes,
+    serving,
 )
 
 SEVERITY_RANK: dict[str, int] = {"SPOF": 2, "Warning": 1}
 
 
 @dataclass(frozen=True)
-class Finding:
+class AuditFinding:
+    """One single point of failure (or warning) of a workload, Service, budget or the cluster, for the report."""
+
     severity: Severity
     scope: str  # Replica, Zone, Node, Service, DisruptionBudget, Topology, Permission
     kind: str
@@ -47,7 +51,7 @@ class WorkloadReport:
     ready: rules.Spread | None  # None when pods could not be read
     budgets: tuple[str, ...] | None  # None when budgets could not be read
     zone_loss: dict[str, int]  # ready pods left if the zone were lost
-    finding: Finding | None
+    finding: AuditFinding | None
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class ServiceReport:
     namespace: str
     name: str
     ready: rules.Spread
-    finding: Finding | None
+    finding: AuditFinding | None
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class BudgetReport:
     namespace: str
     name: str
     covers: int | None  # pods it selects (None: unknown)
-    findings: tuple[Finding, ...]
+    findings: tuple[AuditFinding, ...]
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,16 @@ class ZoneOutcome:
 
 
 @dataclass(frozen=True)
-class Report:
+class AuditReport:
+    """What `spofless audit` prints: every audited workload, Service and budget, the what-if per zone, the findings."""
+
     zones: tuple[str, ...]
     nodes: int | None
     workloads: tuple[WorkloadReport, ...]
     services: tuple[ServiceReport, ...]
     budgets: tuple[BudgetReport, ...]
     zone_loss: tuple[ZoneOutcome, ...]
-    findings: tuple[Finding, ...]
+    findings: tuple[AuditFinding, ...]
     missing: tuple[Missing, ...]
 
     def fails(self, threshold: Literal["SPOF", "Warning"] | None) -> bool:
@@ -93,25 +99,26 @@ class Report:
         return any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[threshold] for f in self.findings)
 
 
-def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None) -> Report:
+def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None) -> AuditReport:
     """The report. `selected`: (kind, namespace, name) of the workloads and Services to report on
     (a label selector's choice); None reports every one read."""
     chosen = set(selected) if selected is not None else None
     nodes = {n.name: n for n in inv.nodes or []}
-    zones = tuple(sorted({n.zone for n in nodes.values() if n.zone and n.ready}))
-    multi_zone = len(zones) > 1
+    zone_of = {n.name: n.zone(inv.topology_key) for n in nodes.values()}
+    zones = tuple(sorted({z for n in nodes.values() if (z := zone_of[n.name]) and n.ready}))
     units = [
         u for u in _units(_audited(inv.workloads or []))
         if chosen is None or any((m.kind, m.namespace, m.name) in chosen for m in u.members)
     ]  # fmt: skip
     pods_of = _pods_by_workload(inv)
     budgets_in = _by_namespace(inv.budgets) if inv.budgets is not None else None
-    reports = tuple(_workload(u, pods_of, budgets_in, inv, nodes, zones, multi_zone) for u in units)
-    endpoints_of: dict[tuple[str, str], list[EndpointRecord]] = {}
-    for e in inv.endpoints or []:
-        endpoints_of.setdefault((e.namespace, e.service), []).append(e)
+    cluster = _Cluster(nodes, zone_of, zones, ready_nodes(inv.nodes))
+    reports = tuple(_workload(u, pods_of, budgets_in, inv, cluster) for u in units)
+    endpoints_of: dict[tuple[str, str], list[Endpoint]] = {}
+    for piece in inv.endpoints or []:
+        endpoints_of.setdefault((piece.namespace, piece.service), []).extend(piece.endpoints)
     services = tuple(
-        _service(s, endpoints_of.get((s.namespace, s.name), []), nodes, multi_zone)
+        _service(s, endpoints_of.get((s.namespace, s.name), []), cluster)
         for s in inv.services or []
         if s.selector
         and (chosen is None or ("Service", s.namespace, s.name) in chosen)
@@ -127,7 +134,7 @@ def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None
         *(_permission(m) for m in inv.missing),
     ]
     found.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.namespace, f.kind, f.name, f.scope))
-    return Report(
+    return AuditReport(
         zones=zones,
         nodes=len(nodes) if inv.nodes is not None else None,
         workloads=reports,
@@ -139,7 +146,24 @@ def audit(inv: Inventory, selected: Iterable[tuple[str, str, str]] | None = None
     )
 
 
-def _audited(workloads: list[WorkloadRecord]) -> list[WorkloadRecord]:
+@dataclass(frozen=True)
+class _Cluster:
+    """The nodes as the audit reads them: by name, their zones, and which are Ready (None: not listed)."""
+
+    nodes: Mapping[str, Node]
+    zone_of: Mapping[str, str | None]
+    zones: tuple[str, ...]
+    ready: frozenset[str] | None
+
+    @property
+    def multi_zone(self) -> bool:
+        return len(self.zones) > 1
+
+    def zone(self, node: str | None) -> str | None:
+        return self.zone_of.get(node or "")
+
+
+def _audited(workloads: list[Workload]) -> list[Workload]:
     """Deployments, StatefulSets and ReplicaSets without an owner (a Deployment's are its own)."""
     keep = [w for w in workloads if w.kind != "ReplicaSet" or w.owner is None]
     return sorted(keep, key=lambda w: (w.namespace, w.kind, w.name))
@@ -153,15 +177,15 @@ class _Unit:
     kind: str
     namespace: str
     name: str
-    members: tuple[WorkloadRecord, ...]
+    members: tuple[Workload, ...]
 
     @property
     def replicas(self) -> int:
-        return sum(m.replicas for m in self.members)
+        return sum(m.replicas if m.replicas is not None else 1 for m in self.members)
 
 
-def _units(workloads: list[WorkloadRecord]) -> list[_Unit]:
-    sites: dict[tuple[str, str], list[WorkloadRecord]] = {}
+def _units(workloads: list[Workload]) -> list[_Unit]:
+    sites: dict[tuple[str, str], list[Workload]] = {}
     out: list[_Unit] = []
     for w in workloads:
         site = w.labels.get(names.LABEL_SITE)
@@ -173,7 +197,7 @@ def _units(workloads: list[WorkloadRecord]) -> list[_Unit]:
     return sorted(out, key=lambda u: (u.namespace, u.kind, u.name))
 
 
-def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[PodRecord]]:
+def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[Pod]]:
     """Pods per (kind, namespace, name) of the audited workload that owns them: a ReplicaSet's pods
     belong to its Deployment when it has one."""
     rs_owner = {
@@ -182,7 +206,7 @@ def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[PodReco
         if w.kind == "ReplicaSet" and w.owner is not None and w.owner[0] == "Deployment"
     }
     deployments_in = _by_namespace([w for w in inv.workloads or [] if w.kind == "Deployment"])
-    out: dict[tuple[str, str, str], list[PodRecord]] = {}
+    out: dict[tuple[str, str, str], list[Pod]] = {}
     for pod in inv.pods or []:
         if pod.owner is None:
             continue
@@ -196,12 +220,10 @@ def _pods_by_workload(inv: Inventory) -> dict[tuple[str, str, str], list[PodReco
     return out
 
 
-def _deployment_by_labels(pod: PodRecord, deployments: list[WorkloadRecord]) -> str | None:
+def _deployment_by_labels(pod: Pod, deployments: list[Workload]) -> str | None:
     """The Deployment whose pod template's labels the pod carries, when exactly one does."""
     matches = [
-        d.name
-        for d in deployments
-        if d.template_labels and all(pod.labels.get(k) == v for k, v in d.template_labels.items())
+        d.name for d in deployments if d.template_labels and all(pod.labels.get(k) == v for k, v in d.template_labels)
     ]
     return matches[0] if len(matches) == 1 else None
 
@@ -213,89 +235,72 @@ def _by_namespace(items: list[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _node_ready(node: str | None, nodes: Mapping[str, NodeRecord] | None) -> bool | None:
-    """Whether `node` is Ready; None when nodes could not be read. A pod on a node that is gone
-    does not count (as in the operator); an endpoint without a known node does."""
-    if nodes is None:
-        return None
-    record = nodes.get(node or "")
-    return record.ready if record is not None else False
-
-
 def _workload(
     w: _Unit,
-    pods_of: Mapping[tuple[str, str, str], list[PodRecord]],
-    budgets_in: Mapping[str, list[BudgetRecord]] | None,
+    pods_of: Mapping[tuple[str, str, str], list[Pod]],
+    budgets_in: Mapping[str, list[Budget]] | None,
     inv: Inventory,
-    nodes: Mapping[str, NodeRecord],
-    zones: tuple[str, ...],
-    multi_zone: bool,
+    cluster: _Cluster,
 ) -> WorkloadReport:
     budgets = (
         None
         if budgets_in is None
         else tuple(
-            b.name for b in budgets_in.get(w.namespace, []) if any(_covers(b, m.template_labels) for m in w.members)
+            b.name
+            for b in budgets_in.get(w.namespace, [])
+            if any(_covers(b, dict(m.template_labels)) for m in w.members)
         )
     )
     if inv.pods is None:
         return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, None, budgets, {}, None)
-    known = nodes if inv.nodes is not None else None
     ready = rules.spread_of(
         (
-            (_zone(p.node, nodes), p.node)
+            (cluster.zone(p.node), p.node)
             for m in w.members
             for p in pods_of.get((m.kind, m.namespace, m.name), [])
-            if rules.counts_as_ready(p.ready, p.terminating, _node_ready(p.node, known))
+            if serving(p, cluster.ready)
         ),
-        zones,
+        cluster.zones,
     )
     finding = None
     if w.replicas > 0:
         what = f"{w.kind} {w.namespace}/{w.name}"
-        weakness = rules.worst(rules.replica_weaknesses(ready, 2 if multi_zone else 1, "pod", what))
+        weakness = rules.worst(rules.replica_weaknesses(ready, 2 if cluster.multi_zone else 1, "pod", what))
         if weakness is not None:
             message = weakness.message if what in weakness.message else f"{what}: {weakness.message}"
-            finding = Finding("SPOF", weakness.scope, w.kind, w.namespace, w.name, message)
-    loss = {z: ready.left_after_losing(z) for z in zones}
+            finding = AuditFinding("SPOF", weakness.scope, w.kind, w.namespace, w.name, message)
+    loss = {z: ready.left_after_losing(z) for z in cluster.zones}
     return WorkloadReport(w.kind, w.namespace, w.name, w.replicas, ready, budgets, loss, finding)
 
 
-def _zone(node: str | None, nodes: Mapping[str, NodeRecord]) -> str | None:
-    record = nodes.get(node or "")
-    return record.zone if record is not None else None
-
-
-def _covers_any(budget: BudgetRecord, reports: tuple[WorkloadReport, ...]) -> bool:
+def _covers_any(budget: Budget, reports: tuple[WorkloadReport, ...]) -> bool:
     """With a label selector, a budget is reported when it covers a workload reported on."""
     return any(r.namespace == budget.namespace and budget.name in (r.budgets or ()) for r in reports)
 
 
-def _covers(budget: BudgetRecord, labels: Mapping[str, str]) -> bool:
+def _covers(budget: Budget, labels: Mapping[str, str]) -> bool:
     return budget.selector is not None and budget.selector.matches(labels)
 
 
-def _service(
-    s: ServiceRecord, endpoints: list[EndpointRecord], nodes: Mapping[str, NodeRecord], multi_zone: bool
-) -> ServiceReport:
+def _service(s: Service, endpoints: list[Endpoint], cluster: _Cluster) -> ServiceReport:
     ready = rules.spread_of(
-        (e.zone or _zone(e.node, nodes), e.node)
-        for e in endpoints
-        if rules.counts_as_ready(e.ready, False, n.ready if (n := nodes.get(e.node or "")) else None)
+        (e.zone or cluster.zone(e.node), e.node) for e in endpoints if endpoint_serving(e, cluster.nodes)
     )
-    weaknesses = rules.endpoint_weaknesses(f"{s.namespace}/{s.name}", ready, multi_zone)
-    finding = Finding("SPOF", "Service", "Service", s.namespace, s.name, weaknesses[0].message) if weaknesses else None
+    weaknesses = rules.endpoint_weaknesses(f"{s.namespace}/{s.name}", ready, cluster.multi_zone)
+    finding = (
+        AuditFinding("SPOF", "Service", "Service", s.namespace, s.name, weaknesses[0].message) if weaknesses else None
+    )
     return ServiceReport(s.namespace, s.name, ready, finding)
 
 
-def _budget(b: BudgetRecord, pods_in: Mapping[str, list[PodRecord]] | None) -> BudgetReport:
+def _budget(b: Budget, pods_in: Mapping[str, list[Pod]] | None) -> BudgetReport:
     if pods_in is not None:
         covers: int | None = sum(1 for p in pods_in.get(b.namespace, []) if not p.terminating and _covers(b, p.labels))
     else:
         covers = b.expected_pods
     found = []
     if covers == 0:
-        found.append(Finding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
+        found.append(AuditFinding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
                              f"PodDisruptionBudget {b.namespace}/{b.name} covers no pod"))  # fmt: skip
     elif covers is not None and rules.budget_blocks_evictions(b.max_unavailable, b.min_available, covers):
         limit = (
@@ -303,22 +308,22 @@ def _budget(b: BudgetRecord, pods_in: Mapping[str, list[PodRecord]] | None) -> B
             if b.max_unavailable is not None
             else f"minAvailable {b.min_available} of {covers} pods"
         )
-        found.append(Finding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
+        found.append(AuditFinding("Warning", "DisruptionBudget", "PodDisruptionBudget", b.namespace, b.name,
                              f"PodDisruptionBudget {b.namespace}/{b.name} never allows an eviction ({limit}): node drains will hang"))  # fmt: skip
     return BudgetReport(b.namespace, b.name, covers, tuple(found))
 
 
-def _topology(inv: Inventory, zones: tuple[str, ...]) -> list[Finding]:
+def _topology(inv: Inventory, zones: tuple[str, ...]) -> list[AuditFinding]:
     if inv.nodes is None or len(zones) > 1:
         return []
     where = zones[0] if zones else "(no zone label)"
     message = f"every Ready node of the cluster is in one zone, {where}: losing it loses every workload"
-    return [Finding("SPOF", "Topology", "Cluster", "", where, message)]
+    return [AuditFinding("SPOF", "Topology", "Cluster", "", where, message)]
 
 
-def _permission(m: Missing) -> Finding:
-    return Finding("Warning", "Permission", "Permission", "" if m.where == "cluster-wide" else m.where,
-                   f"{m.verb} {m.resource}", f"cannot {m.verb} {m.resource} ({m.where}): {m.effect}")  # fmt: skip
+def _permission(m: Missing) -> AuditFinding:
+    return AuditFinding("Warning", "Permission", "Permission", "" if m.where == "cluster-wide" else m.where,
+                        f"{m.verb} {m.resource}", f"cannot {m.verb} {m.resource} ({m.where}): {m.effect}")  # fmt: skip
 
 
 def _zone_outcome(zone: str, reports: tuple[WorkloadReport, ...]) -> ZoneOutcome:

@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from spofless.core.judgement import rules
-from spofless.core.model.spec import KIND, DependencySpec
-from spofless.core.model.status import DependencyLeft, DependencyStatus, Finding, Severity, Workload, ZoneLoss
-from spofless.core.observed.records import Endpoint, Node, Seen
+from spofless.core.model.spec import KIND, DependencySpec, ResilientSiteSpec
+from spofless.core.model.status import (
+    DependencyLeft,
+    DependencyStatus,
+    DependencyWorkload,
+    Finding,
+    Severity,
+    ZoneLoss,
+)
+from spofless.core.observed.records import Endpoint, Node, Observed, ObservedDependency, endpoint_serving
 
 Key = tuple[str, str]  # (namespace, name) of a Service
 SCOPE: Final[Literal["Dependency"]] = "Dependency"
@@ -41,50 +48,52 @@ def keys(site_namespace: str, raw_spec: Mapping[str, Any]) -> list[Key]:
 
 
 @dataclass(frozen=True)
-class Report:
-    """One dependency, resolved."""
+class DependencyReport:
+    """One dependency, resolved: where its ready endpoints are, what it fronts, its single point of failure."""
 
     service: str  # namespace/name
     required: bool
     found: bool
     ready: rules.Spread
-    workloads: tuple[Workload, ...]
+    workloads: tuple[DependencyWorkload, ...]
     finding: Finding | None
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    nodes: tuple[Node, ...]
+    topology_key: str
+    multi_zone: bool  # the site has more than one zone: endpoints in one zone only are a SPOF
+
+
 def resolve(
-    site_namespace: str,
-    depends_on: list[DependencySpec],
-    seen: tuple[Seen, ...],
-    nodes: tuple[Node, ...],
-    topology_key: str,
-    multi_zone: bool,
-) -> list[Report]:
+    site_namespace: str, spec: ResilientSiteSpec, observed: Observed, multi_zone: bool
+) -> list[DependencyReport]:
     """Each dependency of the spec, in its order, with its single point of failure if it has one."""
-    by_key = {(s.namespace, s.name): s for s in seen}
+    by_key = {(d.namespace, d.name): d for d in observed.dependencies}
+    cluster = _Cluster(observed.nodes, spec.topology_key, multi_zone)
     out = []
-    for dep in depends_on:
+    for dep in spec.depends_on:
         key = key_of(site_namespace, dep.service)
-        out.append(_report(key, dep.required, by_key.get(key), nodes, topology_key, multi_zone))
+        out.append(_report(key, dep, by_key.get(key), cluster))
     return out
 
 
-def _report(
-    key: Key, required: bool, seen: Seen | None, nodes: tuple[Node, ...], topology_key: str, multi_zone: bool
-) -> Report:
+def _report(key: Key, dep: DependencySpec, observed: ObservedDependency | None, cluster: _Cluster) -> DependencyReport:
+    required, nodes, topology_key, multi_zone = dep.required, cluster.nodes, cluster.topology_key, cluster.multi_zone
     name = f"{key[0]}/{key[1]}"
     severity: Severity = "SPOF" if required else "Warning"
-    if seen is None or seen.service is None:
+    if observed is None or observed.service is None:
         message = f"dependency {name}: no such Service, so the site cannot reach it"
         finding = Finding(scope=SCOPE, name=name, severity=severity, message=message)
-        return Report(name, required, False, rules.spread_of(()), (), finding)
-    ready = _ready_endpoints(seen.endpoints, nodes, topology_key)
+        return DependencyReport(name, required, False, rules.spread_of(()), (), finding)
+    ready = _ready_endpoints(observed.endpoints, nodes, topology_key)
     weakness = rules.worst(rules.replica_weaknesses(ready, 2 if multi_zone else 1, "endpoint", f"Service {name}"))
     if weakness is None:
-        return Report(name, required, True, ready, _workloads(seen), None)
+        return DependencyReport(name, required, True, ready, _workloads(observed), None)
     message = f"dependency {name}: {weakness.message}"
     finding = Finding(scope=SCOPE, name=name, severity=severity, message=message)
-    return Report(name, required, True, ready, _workloads(seen), finding)
+    return DependencyReport(name, required, True, ready, _workloads(observed), finding)
 
 
 def _ready_endpoints(endpoints: tuple[Endpoint, ...], nodes: tuple[Node, ...], topology_key: str) -> rules.Spread:
@@ -92,39 +101,35 @@ def _ready_endpoints(endpoints: tuple[Endpoint, ...], nodes: tuple[Node, ...], t
     condition follows a few seconds later). A missing zone is taken from the endpoint's node."""
     by_name = {n.name: n for n in nodes}
 
-    def counts(e: Endpoint) -> bool:
-        node = by_name.get(e.node or "")
-        return rules.counts_as_ready(e.ready, False, node.ready if node is not None else None)
-
     def zone(e: Endpoint) -> str | None:
         node = by_name.get(e.node or "")
         return e.zone or (node.zone(topology_key) if node is not None else None)
 
-    return rules.spread_of((zone(e), e.node) for e in endpoints if counts(e))
+    return rules.spread_of((zone(e), e.node) for e in endpoints if endpoint_serving(e, by_name))
 
 
-def _workloads(seen: Seen) -> tuple[Workload, ...]:
+def _workloads(observed: ObservedDependency) -> tuple[DependencyWorkload, ...]:
     """The workloads whose pods the Service selects (a site's Service: the site itself)."""
-    service = seen.service
+    service = observed.service
     if service is None:
         return ()
     if service.site:
-        return (Workload(kind=KIND, name=service.site),)
+        return (DependencyWorkload(kind=KIND, name=service.site),)
     if not service.selector:
         return ()
     wanted = set(service.selector)
     return tuple(
-        Workload(kind=w.kind, name=w.name, replicas=w.replicas)
-        for w in sorted(seen.workloads, key=lambda w: (w.kind, w.name))
-        if wanted <= w.labels
+        DependencyWorkload(kind=w.kind, name=w.name, replicas=w.replicas)
+        for w in sorted(observed.workloads, key=lambda w: (w.kind, w.name))
+        if wanted <= w.template_labels
     )
 
 
-def findings(reports: list[Report]) -> list[Finding]:
+def findings(reports: list[DependencyReport]) -> list[Finding]:
     return [r.finding for r in reports if r.finding is not None]
 
 
-def statuses(reports: list[Report]) -> list[DependencyStatus]:
+def statuses(reports: list[DependencyReport]) -> list[DependencyStatus]:
     return [
         DependencyStatus(
             service=r.service,
@@ -139,13 +144,13 @@ def statuses(reports: list[Report]) -> list[DependencyStatus]:
     ]
 
 
-def what_if_zones(expected: tuple[str, ...], reports: list[Report]) -> tuple[str, ...]:
+def what_if_zones(expected: tuple[str, ...], reports: list[DependencyReport]) -> tuple[str, ...]:
     """The site's zones, then any other zone a dependency has endpoints in: losing it counts too."""
     extra = sorted({z for r in reports for z in r.ready.zones if z and z not in expected})
     return (*expected, *extra)
 
 
-def zone_loss(rows: list[ZoneLoss], reports: list[Report], multi_zone: bool) -> list[ZoneLoss]:
+def zone_loss(rows: list[ZoneLoss], reports: list[DependencyReport], multi_zone: bool) -> list[ZoneLoss]:
     """The what-if rows with each dependency's endpoints left; down when the web tier or a required
     dependency would have nothing left, a SPOF when a required one would be left on one pillar."""
     if not reports:
@@ -167,11 +172,11 @@ def zone_loss(rows: list[ZoneLoss], reports: list[Report], multi_zone: bool) -> 
     return out
 
 
-def _zones_left(report: Report, lost: str) -> int:
+def _zones_left(report: DependencyReport, lost: str) -> int:
     return len([z for z in report.ready.zones if z != lost])
 
 
-def condition(reports: list[Report]) -> tuple[bool, str, str]:
+def condition(reports: list[DependencyReport]) -> tuple[bool, str, str]:
     """The DependenciesReady condition: (ok, reason, message)."""
     missing = [r.service for r in reports if not r.found]
     empty = [r.service for r in reports if r.found and r.ready.total == 0]

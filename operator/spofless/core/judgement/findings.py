@@ -1,5 +1,5 @@
-"""From what is observed to what the status says: readiness per zone, single points of
-failure with a message a person understands, and what losing each zone would leave."""
+"""The site's own judgement: its ready pods per zone, its single points of failure with a message a
+person understands, and what losing each zone would leave."""
 
 from __future__ import annotations
 
@@ -11,20 +11,17 @@ from spofless.core.judgement.headroom import Verdict
 from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.model.status import Finding, ZoneLoss
 from spofless.core.model.template import containers_without_readiness_probe
-from spofless.core.observed.records import Observed, Pod
+from spofless.core.observed.records import Observed, ready_nodes, serving
 from spofless.core.placement.zones import ZoneSet
 
-# The site's ready pods: Ready themselves, on a node that is Ready, not terminating.
+# The site's ready pods (records.serving), per zone and per node.
 Readiness = rules.Spread
 
 
 def readiness(observed: Observed, zones: list[str]) -> Readiness:
-    ready_nodes = {n.name for n in observed.nodes if n.ready}
-
-    def counts(pod: Pod) -> bool:
-        return rules.counts_as_ready(pod.ready, pod.terminating, pod.node in ready_nodes)
-
-    return rules.spread_of(((p.zone, p.node) for p in observed.pods if counts(p)), zones)
+    """The site's ready pods (`records.serving`) per zone and per node; every zone listed."""
+    ready = ready_nodes(observed.nodes)
+    return rules.spread_of(((p.zone, p.node) for p in observed.pods if serving(p, ready)), zones)
 
 
 def _names(items: list[str]) -> str:

@@ -57,6 +57,8 @@ _FIXES: dict[tuple[str, Subject], str] = {
     "the template's requests; the scheduler's own message says what is short.",
     ("Permission", "workload"): "Grant list on the resource named (a ClusterRole for -A), or audit a namespace "
     "you may read.",
+    ("Status", "site"): "Nothing to fix on the site: the field named could not be read (a hand edit, an older or "
+    "newer spofless), so it was dropped and is written anew. If it keeps coming back, find what writes the status.",
 }
 
 _BELOW_MIN_ZONES = (

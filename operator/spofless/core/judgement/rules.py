@@ -43,12 +43,6 @@ def spread_of(units: Iterable[tuple[str | None, str | None]], zones: Iterable[st
     return Spread(per_zone=dict(per_zone), per_node=dict(Counter(n or "" for _, n in pairs)))
 
 
-def counts_as_ready(ready: bool, terminating: bool, node_ready: bool | None) -> bool:
-    """A pod or endpoint counts when it is Ready, not terminating, and its node is not known to be
-    NotReady (`node_ready` None: the node is not known). A dead node's pods still say Ready for a while."""
-    return ready and not terminating and node_ready is not False
-
-
 @dataclass(frozen=True)
 class Weakness:
     """One single point of failure of one thing: its scope, where it is, and a sentence."""

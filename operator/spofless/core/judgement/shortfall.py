@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from spofless.core.model.status import Finding
 from spofless.core.observed.records import Pod
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MESSAGE_LIMIT = 240  # the scheduler's message can list every node class: keep the status readable
 
 
@@ -36,7 +38,7 @@ def shortfalls(pods: Iterable[Pod], out_of_service: Sequence[str]) -> list[Short
             waiting.setdefault(pod.zone, []).append(pod)
     out = []
     for zone, group in sorted(waiting.items()):
-        first = min(group, key=lambda p: (p.unschedulable_since or "", p.name))
+        first = min(group, key=lambda p: (p.unschedulable_since is not None, p.unschedulable_since or _EPOCH, p.name))
         out.append(Short(zone, len(group), (first.unschedulable_message or "no room").strip()))
     return out
 

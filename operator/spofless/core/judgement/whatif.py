@@ -51,7 +51,7 @@ class WhatIf:
     zones_left: tuple[str, ...]
     workloads: tuple[Outcome, ...]
     services: tuple[Outcome, ...]
-    cluster: tuple[audit.Finding, ...]  # single points the loss would make of the cluster itself
+    cluster: tuple[audit.AuditFinding, ...]  # single points the loss would make of the cluster itself
     missing: tuple[Missing, ...]
 
     def outcomes(self) -> tuple[Outcome, ...]:
@@ -68,9 +68,11 @@ class WhatIf:
 
 def lose(inv: Inventory, zone: str) -> Inventory:
     """The inventory as it would be with every node of `zone` NotReady (and its endpoints unready)."""
-    nodes = None if inv.nodes is None else [replace(n, ready=False) if n.zone == zone else n for n in inv.nodes]
+    key = inv.topology_key
+    nodes = None if inv.nodes is None else [replace(n, ready=False) if n.zone(key) == zone else n for n in inv.nodes]
     endpoints = None if inv.endpoints is None else [
-        replace(e, ready=False) if e.zone == zone else e for e in inv.endpoints
+        replace(s, endpoints=tuple(replace(e, ready=False) if e.zone == zone else e for e in s.endpoints))
+        for s in inv.endpoints
     ]  # fmt: skip
     return replace(inv, nodes=nodes, endpoints=endpoints)
 
@@ -101,7 +103,7 @@ def whatif(
     return WhatIf(zone, after.zones, workloads, services, cluster, now.missing)
 
 
-def _verdict(ready_now: int, ready_left: int, finding: audit.Finding | None) -> Verdict:
+def _verdict(ready_now: int, ready_left: int, finding: audit.AuditFinding | None) -> Verdict:
     if ready_now == 0:
         return "AlreadyDown"
     if ready_left == 0:

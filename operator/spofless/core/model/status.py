@@ -7,10 +7,12 @@ from typing import Literal
 from pydantic import Field
 
 from spofless.core.model.base import Model
+from spofless.core.model.times import Time
 
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
 Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
+CAUSE_WORDS: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}  # "zone b is ..."
 Severity = Literal["SPOF", "Warning"]
 Scope = Literal[
     "Replica",
@@ -23,6 +25,7 @@ Scope = Literal[
     "Dependency",
     "Rollout",
     "Readiness",
+    "Status",
 ]
 
 
@@ -41,7 +44,14 @@ class ZoneStatus(Model):
         description="Why the zone is out of service: ZoneLost (no Ready node), ZoneFull (the site's pods stuck "
         "unschedulable), Evacuated (spec.failover.evacuate). Absent when it is in service.",
     )
-    since: str | None = Field(default=None, description="When the zone last went out of service or back in (RFC 3339).")
+    since: Time | None = Field(
+        default=None, description="When the zone last went out of service or back in (RFC 3339)."
+    )
+    gone_since: Time | None = Field(
+        default=None,
+        description="When the zone's last Node object disappeared (RFC 3339). A zone that spec.zones does not list "
+        "is forgotten after 24 hours without a node: its Deployment is deleted then, never before.",
+    )
 
 
 class Finding(Model):
@@ -84,7 +94,7 @@ class ZoneLoss(Model):
     )
 
 
-class Workload(Model):
+class DependencyWorkload(Model):
     """The workload behind a dependency's Service, where it can be told from the Service's selector."""
 
     kind: str
@@ -101,14 +111,14 @@ class DependencyStatus(Model):
     ready_endpoints: int = 0
     zones: dict[str, int] = Field(default_factory=dict, description="Ready endpoints per zone.")
     nodes: int = Field(default=0, description="Distinct nodes the ready endpoints run on.")
-    workloads: list[Workload] = Field(default_factory=list, description="Workloads the Service selects.")
+    workloads: list[DependencyWorkload] = Field(default_factory=list, description="Workloads the Service selects.")
 
 
 class EvacuationStatus(Model):
     """What became of one entry of spec.failover.evacuate."""
 
     zone: str
-    until: str
+    until: Time
     state: Literal["Evacuating", "Evacuated", "Ended", "Refused"] = Field(
         description="Evacuating: capacity is moving out; Evacuated: the zone runs none of the site's pods; "
         "Ended: past until, the zone fails back; Refused: see message."
@@ -123,7 +133,7 @@ class Condition(Model):
     status: Literal["True", "False", "Unknown"]
     reason: str
     message: str
-    last_transition_time: str
+    last_transition_time: Time
     observed_generation: int | None = None
 
 
@@ -141,8 +151,8 @@ class RolloutStatus(Model):
     zones_done: list[str] = Field(default_factory=list, description="Zones on the target revision, baked.")
     zone_in_progress: str | None = Field(default=None, description="The zone being rolled out now.")
     zones_pending: list[str] = Field(default_factory=list, description="Zones still on an older revision, in order.")
-    started: str | None = Field(default=None, description="When the zone in progress got the target revision.")
-    ready_since: str | None = Field(default=None, description="When all its new pods turned ready (the bake).")
+    started: Time | None = Field(default=None, description="When the zone in progress got the target revision.")
+    ready_since: Time | None = Field(default=None, description="When all its new pods turned ready (the bake).")
     ready_at_bake: int | None = Field(default=None, description="Its ready new pods when the bake started.")
     halted_zone: str | None = Field(default=None, description="The zone the rollout halted in.")
     halt_reason: str | None = None

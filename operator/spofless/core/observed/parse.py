@@ -1,23 +1,38 @@
-"""Parsers: an API object (a plain dict) to its record. Pure, and lenient: a missing field is a default."""
+"""Parsers: an API object (a plain dict) to its record, for the operator and the audit alike. Pure, and
+lenient: a missing field is a default."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from spofless.core.model import names
+from spofless.core.model import names, times
 from spofless.core.observed import quantity
 from spofless.core.observed.records import (
     Allocatable,
     Body,
+    Budget,
     Child,
     Endpoint,
+    EndpointSlice,
     Node,
     Pod,
     PodLoad,
-    ServiceInfo,
-    WorkloadInfo,
+    Selector,
+    Service,
+    Workload,
 )
+
+
+def _meta(body: Body) -> Mapping[str, Any]:
+    return body.get("metadata") or {}
+
+
+def _controller(body: Body) -> tuple[str, str] | None:
+    for ref in _meta(body).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return (str(ref.get("kind", "")), str(ref.get("name", "")))
+    return None
 
 
 def _find(body: Body, kind: str) -> Mapping[str, Any]:
@@ -83,11 +98,14 @@ def pod_from(body: Body) -> Pod:
         terminating=meta.get("deletionTimestamp") is not None,
         unschedulable=unschedulable,
         unschedulable_message=scheduled.get("message") if unschedulable else None,
-        unschedulable_since=scheduled.get("lastTransitionTime") if unschedulable else None,
+        unschedulable_since=times.parse(scheduled.get("lastTransitionTime")) if unschedulable else None,
         cpu_milli=cpu,
         memory_bytes=memory,
         revision=(meta.get("annotations") or {}).get(names.ANNOTATION_REVISION),
         failing=_failing(body),
+        namespace=str(meta.get("namespace", "")),
+        owner=_controller(body),
+        labels=dict(meta.get("labels") or {}),
     )
 
 
@@ -138,31 +156,67 @@ def child_from(body: Body) -> Child:
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on every EndpointSlice, naming its Service
 
 
-def service_from(body: Mapping[str, Any], site_label: str) -> ServiceInfo:
-    spec = body.get("spec") or {}
-    selector = spec.get("selector")
-    labels = (body.get("metadata") or {}).get("labels") or {}
-    return ServiceInfo(
+def slice_service(body: Body) -> str | None:
+    """The name of the Service an EndpointSlice belongs to."""
+    return (_meta(body).get("labels") or {}).get(SERVICE_NAME_LABEL)
+
+
+def slice_from(body: Body) -> EndpointSlice | None:
+    """An EndpointSlice with its Service's name; None when it names no Service."""
+    service = slice_service(body)
+    if not service:
+        return None
+    return EndpointSlice(str(_meta(body).get("namespace", "")), service, endpoints_from(body))
+
+
+def service_from(body: Body) -> Service:
+    meta = _meta(body)
+    selector = (body.get("spec") or {}).get("selector")
+    return Service(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
         selector=tuple(sorted(selector.items())) if selector else None,
-        site=labels.get(site_label),
+        site=(meta.get("labels") or {}).get(names.LABEL_SITE),
     )
 
 
-def workload_from(body: Mapping[str, Any]) -> WorkloadInfo:
-    spec = body.get("spec") or {}
+def workload_from(body: Body, kind: str | None = None) -> Workload:
+    """A Deployment, StatefulSet or ReplicaSet; `kind` for the items of a list, which carry none."""
+    meta, spec = _meta(body), body.get("spec") or {}
     replicas = spec.get("replicas", 1)  # the API's default
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    return WorkloadInfo(
-        kind=str(body.get("kind", "")),
-        name=str((body.get("metadata") or {}).get("name", "")),
+    return Workload(
+        kind=kind or str(body.get("kind", "")),
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
         replicas=replicas if isinstance(replicas, int) else None,
-        labels=frozenset(labels.items()),
+        template_labels=frozenset(labels.items()),
+        owner=_controller(body),
+        labels=dict(meta.get("labels") or {}),
     )
 
 
-def slice_service(body: Mapping[str, Any]) -> str | None:
-    """The name of the Service an EndpointSlice belongs to."""
-    return ((body.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL)
+def selector_from(raw: Any) -> Selector | None:
+    if not isinstance(raw, Mapping):
+        return None
+    exprs = tuple(
+        (str(e.get("key", "")), str(e.get("operator", "")), tuple(e.get("values") or ()))
+        for e in raw.get("matchExpressions") or []
+    )
+    return Selector(tuple(sorted((raw.get("matchLabels") or {}).items())), exprs)
+
+
+def budget_from(body: Body) -> Budget:
+    meta, spec, status = _meta(body), body.get("spec") or {}, body.get("status") or {}
+    expected = status.get("expectedPods")
+    return Budget(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        selector=selector_from(spec.get("selector")),
+        max_unavailable=spec.get("maxUnavailable"),
+        min_available=spec.get("minAvailable"),
+        expected_pods=expected if isinstance(expected, int) else None,
+    )
 
 
 def pod_load_from(body: Body) -> PodLoad | None:

@@ -93,29 +93,48 @@ class Placement:
     def failover_active(self) -> bool:
         return any(self.desired[z] > self.base[z] for z in self.base)
 
+    @property
+    def moved(self) -> dict[str, int]:
+        """Per zone, replicas asked above (+) or below (-) its even share; zones at their share are absent."""
+        return {z: self.desired[z] - self.base[z] for z in self.base if self.desired[z] != self.base[z]}
 
-def place(
-    total: int,
-    zones: Sequence[str],
-    out_of_service: Sequence[str],
-    current: Mapping[str, int | None],
-    ready: Mapping[str, int],
-    failover: bool,
-    key: str | None = None,
-    room: Mapping[str, int] | None = None,
-) -> Placement:
-    """The next replicas per zone.
 
-    out_of_service: lost zones and zones back for less than the failback window.
+@dataclass(frozen=True)
+class Asked:
+    """What the site asks of its zones.
+
+    key: the site's namespace/name: its own order of the zones for ties (None: by name)."""
+
+    total: int
+    zones: Sequence[str]
+    failover: bool = True
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Zones:
+    """The zones now.
+
+    out_of_service: lost, full or evacuated zones, and zones back for less than the failback window.
     current: the zones' Deployments' replicas now (None: no Deployment yet).
     ready: ready pods per zone.
-    key: the site's namespace/name: its own order of the zones for ties (None: by name).
-    room: pods of the site's template each zone can still take (None: unknown).
+    room: pods of the site's template each zone can still take (None: unknown)."""
+
+    out_of_service: Sequence[str]
+    current: Mapping[str, int | None]
+    ready: Mapping[str, int]
+    room: Mapping[str, int] | None = None
+
+
+def place(asked: Asked, zones_now: Zones) -> Placement:
+    """The next replicas per zone.
 
     Scale-ups happen at once. A scale-down while capacity is still arriving elsewhere
     (a zone's ready pods below its desired count) only takes what the ready surplus
     over `total` allows, so failback never drops ready capacity below the spec.
     """
+    total, zones, key, failover = asked.total, asked.zones, asked.key, asked.failover
+    out_of_service, current, ready, room = zones_now.out_of_service, zones_now.current, zones_now.ready, zones_now.room
     base = spread(total, zones, key)
     now = {z: current.get(z) or 0 for z in base}
     order = site_order(key, list(base), room) if key is not None else sorted(base)
@@ -127,7 +146,8 @@ def place(
     arriving = any(ready.get(z, 0) < target[z] for z in in_service)
     held: dict[str, int] = {}
     if cuts and arriving:
-        budget = max(0, sum(ready.get(z, 0) for z in in_service) - total)
+        # Ready pods above a zone's replicas are on their way out (a scale-down, a surge): no surplus.
+        budget = max(0, sum(min(ready.get(z, 0), now[z]) for z in in_service) - total)
         # Cuts go in the site's own order too: over a fleet, no zone is always emptied first.
         for zone in (z for z in (site_order(key, list(cuts)) if key is not None else sorted(cuts))):
             take = min(cuts[zone], budget)
@@ -138,8 +158,9 @@ def place(
     return Placement(desired=desired, target=target, base=base, held=held)
 
 
-def hold(total: int, zones: Sequence[str], current: Mapping[str, int | None]) -> Placement:
-    """No move at all: every zone keeps what its Deployment has (a spec that cannot be carried out)."""
-    base = spread(total, zones)
+def hold(total: int, zones: Sequence[str], current: Mapping[str, int | None], key: str | None = None) -> Placement:
+    """No move at all: every zone keeps what its Deployment has (a spec that cannot be carried out).
+    The even split it is measured against is place()'s: the same total, in the site's own order."""
+    base = spread(total, zones, key)
     kept = {z: current.get(z) or 0 for z in base}
     return Placement(desired=kept, target=dict(kept), base=base, held={})

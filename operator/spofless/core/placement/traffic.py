@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spofless.core.model.status import Cause
+from spofless.core.model.status import CAUSE_WORDS, Cause
+from spofless.core.placement.split import Placement
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,16 @@ def mode(
     requested: str | None,
     causes: Mapping[str, Cause],
     recovering: Sequence[str],
-    base: Mapping[str, int],
-    desired: Mapping[str, int],
+    plan: Placement,
     ready: Mapping[str, int],
 ) -> Traffic | None:
-    """None when not asked for; else the mode in force and why."""
+    """None when not asked for; else the mode in force and why. recovering: zones inside the failback window."""
+    base, desired = plan.base, plan.desired
     if requested is None:
         return None
     if causes:
         zone, cause = sorted(causes.items())[0]
-        what = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}[cause]
-        return Traffic(None, cause, f"{requested} lifted while zone {zone} is {what}")
+        return Traffic(None, cause, f"{requested} lifted while zone {zone} is {CAUSE_WORDS[cause]}")
     if recovering:
         return Traffic(None, "Recovering", f"{requested} lifted until zone {sorted(recovering)[0]} has failed back")
     short = sorted(z for z in base if ready.get(z, 0) < base[z] or desired.get(z, 0) != base[z])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from spofless.core.model import times
 from spofless.core.model.spec import Evacuation, ResilientSiteSpec
 from spofless.core.model.status import Cause, EvacuationStatus, ZoneStatus
 from spofless.core.observed.records import Pod
@@ -33,15 +34,6 @@ class Triggers:
     wake_after: float | None  # seconds until time alone changes a trigger (a pod past the threshold, an `until`)
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def back_since(previous: Mapping[str, ZoneStatus], now: datetime) -> dict[str, datetime]:
     """Per zone, the moment from which its unschedulable pods count: when it came back from an outage.
     Pods Pending through an outage (the replacements of evicted pods) schedule as the zone returns;
@@ -50,8 +42,8 @@ def back_since(previous: Mapping[str, ZoneStatus], now: datetime) -> dict[str, d
     for name, zone in previous.items():
         if zone.cause == "ZoneLost" or (zone.cause is None and not zone.healthy):  # lost at the last look
             out[name] = now
-        elif zone.cause is None and (since := _parse(zone.since)) is not None:
-            out[name] = since
+        elif zone.cause is None and zone.since is not None:
+            out[name] = zone.since
     return out
 
 
@@ -70,7 +62,7 @@ def full_zones(
     full: dict[str, str] = {}
     wake: list[float] = []
     for pod in pods:
-        since = _parse(pod.unschedulable_since)
+        since = pod.unschedulable_since
         if not pod.unschedulable or pod.terminating or pod.zone not in zones or since is None:
             continue
         if not_before and pod.zone in not_before:
@@ -81,10 +73,6 @@ def full_zones(
         else:
             wake.append(after_seconds - waited)
     return full, (min(wake) if wake else None)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def evacuations(
@@ -101,14 +89,14 @@ def evacuations(
     accepted: list[str] = []
     ends: list[float] = []
     for entry in entries:
-        until = _iso(entry.until)
+        until = times.text(entry.until)
         if entry.zone not in zone_set.expected:
-            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Refused",
+            out.append(EvacuationStatus(zone=entry.zone, until=entry.until, state="Refused",
                                         message=f"zone {entry.zone} is not one of the site's zones"))  # fmt: skip
             continue
         left_for = (entry.until - now).total_seconds()
         if left_for <= 0:
-            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Ended",
+            out.append(EvacuationStatus(zone=entry.zone, until=entry.until, state="Ended",
                                         message=f"ended at {until}; zone {entry.zone} fails back"))  # fmt: skip
             continue
         left = [z for z in zone_set.expected if z not in zone_set.lost and z not in accepted and z != entry.zone]
@@ -118,7 +106,7 @@ def evacuations(
                 f"evacuating zone {entry.zone} would leave {len(left)} zone(s) in service ({names}), "
                 f"fewer than minZones {min_zones}; set force: true on the entry to evacuate anyway"
             )
-            out.append(EvacuationStatus(zone=entry.zone, until=until, state="Refused", message=message))
+            out.append(EvacuationStatus(zone=entry.zone, until=entry.until, state="Refused", message=message))
             continue
         accepted.append(entry.zone)
         ends.append(left_for)
@@ -129,20 +117,23 @@ def evacuations(
             if emptied
             else f"moving zone {entry.zone}'s replicas out until {until}: they go once as many are ready elsewhere"
         )
-        out.append(EvacuationStatus(zone=entry.zone, until=until, state=state, message=message))
+        out.append(EvacuationStatus(zone=entry.zone, until=entry.until, state=state, message=message))
     return out, (min(ends) if ends else None)
 
 
-def assess(
-    spec: ResilientSiteSpec,
-    zone_set: ZoneSet,
-    pods: Sequence[Pod],
-    ready: Mapping[str, int],
-    previous: Mapping[str, ZoneStatus],
-    now: datetime,
-) -> Triggers:
-    """Why each zone is out of service, if it is. A lost zone is named lost whatever else holds.
-    previous: the zones as the last status reported them."""
+@dataclass(frozen=True)
+class Observation:
+    """The zones as this pass sees them: the site's pods, its ready pods per zone, and the zones as the
+    last status reported them."""
+
+    pods: Sequence[Pod]
+    ready: Mapping[str, int]
+    previous: Mapping[str, ZoneStatus]
+
+
+def assess(spec: ResilientSiteSpec, zone_set: ZoneSet, seen: Observation, now: datetime) -> Triggers:
+    """Why each zone is out of service, if it is. A lost zone is named lost whatever else holds."""
+    pods, ready, previous = seen.pods, seen.ready, seen.previous
     threshold = spec.failover.unschedulable_after_seconds
     full, wake_full = full_zones(pods, zone_set.expected, threshold, now, back_since(previous, now))
     outcomes, wake_until = evacuations(spec.failover.evacuate, zone_set, spec.min_zones, ready, now)

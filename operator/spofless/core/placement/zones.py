@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from spofless.core.observed.records import Node
 
@@ -55,6 +56,27 @@ def resolve(listed: list[str] | None, topology_key: str, nodes: tuple[Node, ...]
     health = {z: ZoneHealth(z, len(by_zone.get(z, [])), sum(n.ready for n in by_zone.get(z, []))) for z in expected}
     cluster = tuple(sorted(z for z, zone_nodes in by_zone.items() if any(n.ready for n in zone_nodes)))
     return ZoneSet(expected=expected, health=health, unknown=unknown, cluster_zones=cluster)
+
+
+# A zone none of whose Node objects has been seen for this long, and none of whose pods says Ready, is
+# forgotten: its Deployment, if the zone is not in spec.zones, is deleted. Until then the zone is an
+# outage (its pods may serve behind a partition), and it is never forgotten for want of memory: a
+# Deployment of the site is proof of it.
+FORGET_AFTER = timedelta(hours=24)
+
+
+def known(
+    remembered: Collection[str], deployed: Collection[str], gone_since: Mapping[str, datetime], now: datetime
+) -> list[str]:
+    """The zones the site knows: those its status remembers and those it has a Deployment in, less those
+    whose nodes have been gone for FORGET_AFTER (`gone_since`: when each zone's last node disappeared)."""
+    forgotten = {z for z, since in gone_since.items() if now - since >= FORGET_AFTER}
+    return sorted(z for z in (set(remembered) | set(deployed)) - forgotten if z)
+
+
+def gone_since(zone_set: ZoneSet, before: Mapping[str, datetime], now: datetime) -> dict[str, datetime]:
+    """Per zone without a node now, since when: as remembered, or from now."""
+    return {z: before.get(z, now) for z, h in zone_set.health.items() if h.nodes == 0}
 
 
 def remembered(zone_set: ZoneSet, known: list[str]) -> list[str]:

@@ -1,44 +1,32 @@
 """The one decision the operator makes about a site: what to apply, what to report, what to announce.
 
 Pure: the site, what is observed and the time go in; manifests, a status and events come out.
+`decide` only orchestrates the stages, each in a module of its own: the site's memory (`memory`),
+what the site is now (`assessment`), where its replicas go (`placing`), the rollout of its template
+(`rollout.templates`), the status with its phase and conditions (`report`) and the events (`announce`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
-from spofless.core.judgement import dependencies, findings, headroom, shortfall
+from spofless.core.judgement import dependencies
 from spofless.core.model import names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
-from spofless.core.model.status import Cause, Condition, Finding, Phase, ResilientSiteStatus, ZoneStatus
-from spofless.core.observed import quantity
 from spofless.core.observed.records import Observed
-from spofless.core.placement import scale, split, traffic, triggers, zones
-from spofless.core.rollout import machine
+from spofless.core.placement import traffic
 from spofless.core.rollout import templates as rollout
-from spofless.core.site import capacity, owned
+from spofless.core.site import announce, assessment, memory, owned, placing, report
+from spofless.core.site.assessment import Assessment
+from spofless.core.site.inputs import ApplyFailure, Pass, Problem, Site
+from spofless.core.site.report import Facts
 
-
-@dataclass(frozen=True)
-class Site:
-    """The ResilientSite object, as the decision needs it."""
-
-    name: str
-    namespace: str
-    uid: str
-    generation: int
-    spec: dict[str, Any]
-    status: dict[str, Any]
-    annotations: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def owner(self) -> owned.Owner:
-        return owned.Owner(name=self.name, namespace=self.namespace, uid=self.uid)
+__all__ = ["ApplyFailure", "Decision", "Site", "decide", "progress_only"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +39,41 @@ class Decision:
     scale: dict[str, int] = field(default_factory=dict)  # Deployment -> replicas, written without its template
 
 
+def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure | None = None) -> Decision:
+    """What to apply, report and announce for one site.
+
+    Whatever is wrong with the spec, the status reports what is observed (ready counts, zones,
+    findings, what-if); only the children are left alone.
+    """
+    prev, unreadable = memory.previous_status(site.status)
+    run = Pass(site, prev, unreadable, now, failure)
+    try:
+        spec = ResilientSiteSpec.model_validate(site.spec)
+    except ValidationError as err:
+        return _standing_still(Facts(run, observed, Problem("InvalidSpec", _validation_message(err))))
+    seen = assessment.assess(run, spec, observed)
+    if seen.problem is not None and seen.problem.reason == "NoZones":
+        # Zones seen through a key no node carries would all look lost: report the last zones seen.
+        return _standing_still(Facts(run, observed, seen.problem))
+    placed = placing.place(site, seen, observed)
+    deps = dependencies.resolve(site.namespace, spec, observed, multi_zone=len(seen.zone_set.expected) > 1)
+    templates = None if seen.problem is not None else _roll_out(run, seen, placed, observed)
+    facts = Facts(run, observed, seen.problem, seen, placed, deps, templates)
+    status = report.status(facts)
+    events = announce.events(facts, status)
+    if templates is None:  # the spec cannot be carried out: nothing is applied or deleted, pods run on
+        return Decision(status=status.wire(), events=events)
+    manifests = _children(site, facts, templates)
+    return Decision(
+        status=status.wire(),
+        apply=manifests,
+        delete=_stale(site, seen, observed, manifests),
+        events=events,
+        wake_after=_wake_after(seen, templates),
+        scale=_scale_only(site, templates.scale_only, placed.plan.desired, seen.current),
+    )
+
+
 def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """True when a new status only reports the progress of a site's first rollout (ready counts,
     findings settling while its children appear): such a status may wait a moment to be written,
@@ -60,251 +83,10 @@ def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     )
 
 
-def timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def previous_status(raw: dict[str, Any]) -> ResilientSiteStatus:
-    """The status written last time; anything unreadable (hand edits, older versions) is dropped."""
-    try:
-        return ResilientSiteStatus.model_validate({k: v for k, v in raw.items() if k != "kopf"})
-    except ValidationError:
-        return ResilientSiteStatus()
-
-
-def set_condition(
-    conditions: list[Condition], kind: str, ok: bool, reason: str, message: str, now: datetime, generation: int
-) -> list[Condition]:
-    """The conditions with one replaced; its transition time moves only when its status does."""
-    status: Literal["True", "False"] = "True" if ok else "False"
-    old = next((c for c in conditions if c.type == kind), None)
-    since = old.last_transition_time if old is not None and old.status == status else timestamp(now)
-    new = Condition(
-        type=kind,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=since,
-        observed_generation=generation,
-    )
-    return [c for c in conditions if c.type != kind] + [new]
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """Why carrying out the last decision did not go through. The shell reports it and asks again;
-    the core decides what the status then says."""
-
-    reason: Literal["ApplyRefused", "ApplyFailed"]  # refused: the spec's fault; failed: the API's
-    message: str
-    kind: str = ""  # the kind of the object refused
-
-
-def decide(site: Site, observed: Observed, now: datetime, trouble: Trouble | None = None) -> Decision:
-    """What to apply, report and announce for one site.
-
-    Whatever is wrong with the spec, the status reports what is observed (ready counts, zones,
-    findings, what-if); only the children are left alone.
-    """
-    prev = previous_status(site.status)
-    try:
-        spec = ResilientSiteSpec.model_validate(site.spec)
-    except ValidationError as err:
-        return _unreadable(site, prev, _validation_message(err), now)
-    zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, prev.known_zones)
-    problem = _spec_problem(spec, zone_set, observed)
-    if problem is not None and problem[0] == "NoZones":
-        # Zones seen through a key no node carries would all look lost: report the last zones seen.
-        return _unreadable(site, prev, problem[1], now, reason="NoZones")
-    # A refused template is a halted rollout, not a frozen site: every zone keeps the template it
-    # runs, and replicas still move. Other refusals (a Service, a budget) hold everything.
-    refused_template = (
-        trouble is not None and trouble.reason == "ApplyRefused" and trouble.kind == "Deployment"
-        and any(c.kind == "Deployment" for c in observed.children)
-    )  # fmt: skip
-    if problem is None and trouble is not None and trouble.reason == "ApplyRefused" and not refused_template:
-        problem = (trouble.reason, trouble.message)
-
-    current = _current_replicas(site, zone_set, observed)
-    ready = findings.readiness(observed, list(zone_set.expected))
-    total = scale.replicas(spec)
-    trig = triggers.assess(spec, zone_set, observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, now)
-    zone_times = _zone_times(zone_set, trig.causes, prev, now)
-    window = spec.failover.failback_after_seconds
-    # Zones back for less than the failback window still count as out of service: no flapping.
-    remaining = {
-        z: window - (now - t).total_seconds()
-        for z, t in zone_times.items()
-        if t is not None and z not in trig.causes and (now - t).total_seconds() < window
-    }
-    out_of_service = [*trig.causes, *remaining]
-    key = f"{site.namespace}/{site.name}"
-    cpu, memory = quantity.pod_requests(spec.template.get("spec") or {})
-    zone_nodes = headroom.by_zone(observed.nodes, spec.topology_key) if headroom.known(observed.nodes) else {}
-    room = headroom.room(zone_nodes, observed.usage, cpu, memory) if zone_nodes else None
-    if problem is None:
-        plan = split.place(
-            total=total,
-            zones=zone_set.expected,
-            out_of_service=out_of_service,
-            current=current,
-            ready=ready.per_zone,
-            failover=spec.failover.enabled,
-            key=key,
-            room=room,
-        )
-        plan = triggers.drain(plan, trig.evacuating, ready.per_zone, total)
-    else:
-        plan = split.hold(spec.replicas, zone_set.expected, current)
-    mode = traffic.mode(
-        spec.service.traffic_distribution, trig.causes, list(remaining), plan.base, plan.desired, ready.per_zone
-    )
-    # Nothing moves without failover: then there is no what-if of room to make.
-    moving = out_of_service if spec.failover.enabled else list(zone_set.expected)
-    request = headroom.SiteRequest(key, plan.base, plan.desired, moving, cpu, memory)
-    verdicts = headroom.what_if(request, zone_set.expected, zone_nodes, observed.usage) if zone_nodes else {}
-    # Pending pods of a lost or evacuated zone wait for their zone; those of a full zone are short.
-    waiting = [z for z, c in trig.causes.items() if c != "ZoneFull"]
-    shorts = shortfall.shortfalls(observed.pods, waiting)
-    status = _status(site, spec, prev, zone_set, zone_times, plan, ready, observed, now, verdicts, shorts)
-    for kind, ok, reason, message in capacity.annotate(status, site.name, spec, trig, list(remaining), plan, mode):
-        status.conditions = (
-            [c for c in status.conditions if c.type != kind]
-            if ok is None
-            else set_condition(status.conditions, kind, ok, reason, message, now, site.generation)
-        )
-    events = _events(prev, status, plan, current, zone_set) + _capacity_events(prev, status)
-    events += capacity.events(prev, status, trig)
-    if problem is not None:
-        return _invalid(site, prev, status, events, *problem, now)
-    refusal = trouble.message if refused_template and trouble is not None else None
-    in_service = [z for z in zone_set.expected if z not in trig.causes and z not in remaining]
-    ready_nodes = {z: zone_set.health[z].ready_nodes for z in zone_set.expected}
-    templates = rollout.plan(
-        site.name, spec, zone_set.expected, plan.desired, ready_nodes, in_service, observed, ready.total,
-        prev.rollout, site.annotations.get(names.ANNOTATION_RESUME), now, refused=refusal,
-    )  # fmt: skip
-    _report_rollout(status, spec, templates.step, zone_set, observed, now, site.generation)
-    reconciled = ("Applied", "children match the spec") if trouble is None else (trouble.reason, trouble.message)
-    if templates.step.status.halt_reason == "TemplateRefused":  # the spec cannot be carried out until fixed
-        reconciled = ("ApplyRefused", templates.step.status.message)
-        status.phase, status.message = "Invalid", templates.step.status.message
-        events = [e for e in events if e.reason != "Redundant"] + _warn_once(prev, *reconciled)
-    ok = trouble is None and reconciled[0] == "Applied"
-    status.conditions = set_condition(status.conditions, "Reconciled", ok, *reconciled, now, site.generation)
-    # No voluntary disruption while a zone is being rolled out: its new pods are on trial.
-    rolling = templates.step.status.phase in ("Progressing", "Baking")
-    have_service = next((c.body for c in observed.children if c.kind == "Service" and c.name == site.name), None)
-    manifests = owned.children(
-        site.owner, spec, plan.desired, mode.value if mode else None, traffic.to_lift(mode, have_service),
-        sources=templates.sources, rolled_back=templates.step.rolled_back, keep=templates.keep,
-        budget=0 if rolling else None,
-    )  # fmt: skip
-    wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
-    # A zone whose Deployment is only scaled (its template unknown) still wants that Deployment.
-    wanted |= {("Deployment", names.child_name(site.name, z)) for z in zone_set.expected}
-    stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
-    # Deployments of a zone no longer wanted go only once the wanted zones carry the full spec.
-    # Other stale children go at once: a pod two budgets cover cannot be evicted at all.
-    carried = sum(ready.per_zone[z] for z in zone_set.expected) >= spec.replicas
-    delete = [(kind, name) for kind, name in stale if carried or kind != "Deployment"]
-    events += templates.step.events
-    wakes = [*remaining.values(), *([trig.wake_after] if trig.wake_after is not None else [])]
-    wakes += [templates.step.wake_after] if templates.step.wake_after is not None else []
-    return Decision(
-        status=status.wire(),
-        apply=manifests,
-        delete=delete,
-        events=events,
-        wake_after=min(wakes) if wakes else None,
-        scale=_scale_only(site, templates.keep, plan.desired, current),
-    )
-
-
-def _report_rollout(
-    status: ResilientSiteStatus,
-    spec: ResilientSiteSpec,
-    step: machine.Step,
-    zone_set: zones.ZoneSet,
-    observed: Observed,
-    now: datetime,
-    generation: int,
-) -> None:
-    """The rollout section, the RolloutHalted condition, and a Rollout finding when one zone is left."""
-    status.rollout = step.status
-    halted = step.halted
-    reason = step.status.halt_reason or "Halted" if halted else "NotHalted"
-    message = step.status.message if halted else f"rollout {step.status.phase.lower()}: {step.status.message}"
-    status.conditions = set_condition(status.conditions, "RolloutHalted", halted, reason, message, now, generation)
-    views = rollout.views(observed, zone_set.expected, {}, (), {z: 0 for z in zone_set.expected}, {}, ())
-    found = machine.findings(step.status, views, spec.min_zones)
-    if found:
-        status.single_points_of_failure = [*found, *status.single_points_of_failure]
-        status.spof = True
-
-
-def _scale_only(
-    site: Site, keep: frozenset[str], desired_replicas: dict[str, int], current: dict[str, int | None]
-) -> dict[str, int]:
-    """Replicas of zones whose template spofless leaves alone, written through the scale subresource."""
-    return {
-        names.child_name(site.name, z): desired_replicas[z]
-        for z in sorted(keep)
-        if current.get(z) is not None and current[z] != desired_replicas[z]
-    }
-
-
-def _spec_problem(spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed) -> tuple[str, str] | None:
-    """(reason, message) when the spec cannot be carried out on this cluster, else None."""
-    if zone_set.unknown:
-        listed = ", ".join(zone_set.unknown)
-        return "UnknownZone", (
-            f"zone(s) {listed} in spec.zones have no node labelled {spec.topology_key}; nothing was changed"
-        )
-    unlabelled = bool(observed.nodes) and not any(n.zone(spec.topology_key) for n in observed.nodes)
-    if unlabelled or not zone_set.expected:  # nodes exist but none is in a zone: a wrong key, not an outage
-        return "NoZones", f"no node carries the label {spec.topology_key}, so no zone can be found; nothing was changed"
-    return None
-
-
-def _invalid(
-    site: Site,
-    prev: ResilientSiteStatus,
-    status: ResilientSiteStatus,
-    events: list[Event],
-    reason: str,
-    message: str,
-    now: datetime,
-) -> Decision:
-    """Phase Invalid and Reconciled=False; nothing is applied or deleted, running pods are untouched.
-    Zones still announce their loss and return; the rest waits until the spec can be carried out."""
-    status.phase = "Invalid"
-    status.message = message
-    status.conditions = set_condition(status.conditions, "Reconciled", False, reason, message, now, site.generation)
-    zone_events = [e for e in events if e.reason in ("ZoneLost", "ZoneRecovered")]
-    return Decision(status=status.wire(), events=[*zone_events, *_warn_once(prev, reason, message)])
-
-
-def _unreadable(
-    site: Site, prev: ResilientSiteStatus, message: str, now: datetime, reason: str = "InvalidSpec"
-) -> Decision:
-    """A spec that gives no zones to look at (unreadable, or a topology key no node carries): the last
-    status, marked Invalid."""
-    status = prev.model_copy(deep=True)
-    status.observed_generation = site.generation
-    return _invalid(site, prev, status, [], reason, message, now)
-
-
-def _warn_once(prev: ResilientSiteStatus, reason: str, message: str) -> list[Event]:
-    """A Warning event, unless the status already says the same."""
-    was = next((c for c in prev.conditions if c.type == "Reconciled"), None)
-    if was is not None and was.status == "False" and was.message == message:
-        return []
-    return [Event("Warning", reason, message)]
+def _standing_still(facts: Facts) -> Decision:
+    """A spec through which no zone can be looked at: the last status, Invalid, and nothing touched."""
+    status = report.status(facts)
+    return Decision(status=status.wire(), events=announce.events(facts, status))
 
 
 def _validation_message(err: ValidationError) -> str:
@@ -312,212 +94,70 @@ def _validation_message(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _zone_times(
-    zone_set: zones.ZoneSet, causes: dict[str, Cause], prev: ResilientSiteStatus, now: datetime
-) -> dict[str, datetime | None]:
-    """When each zone last went out of service (lost, full, evacuated) or back in; None for a zone
-    in service since first seen."""
-    before = {z.name: z for z in prev.zones}
-    out: dict[str, datetime | None] = {}
-    for zone in zone_set.expected:
-        healthy = zone not in causes
-        old = before.get(zone)
-        if old is None:
-            out[zone] = None if healthy else now
-        elif (old.healthy and old.cause is None) != healthy:  # an older status has no cause: lost = unhealthy
-            out[zone] = now
-        else:
-            out[zone] = _parse_time(old.since)
-    return out
-
-
-def _current_replicas(site: Site, zone_set: zones.ZoneSet, observed: Observed) -> dict[str, int | None]:
-    by_name = {c.name: c for c in observed.children if c.kind == "Deployment"}
-    out: dict[str, int | None] = {}
-    for zone in zone_set.expected:
-        child = by_name.get(names.child_name(site.name, zone))
-        out[zone] = child.replicas if child is not None else None
-    return out
-
-
-def _status(
-    site: Site,
-    spec: ResilientSiteSpec,
-    prev: ResilientSiteStatus,
-    zone_set: zones.ZoneSet,
-    zone_times: dict[str, datetime | None],
-    plan: split.Placement,
-    ready: findings.Readiness,
-    observed: Observed,
-    now: datetime,
-    verdicts: dict[str, headroom.Verdict],
-    shorts: list[shortfall.Short],
-) -> ResilientSiteStatus:
-    deps = _dependencies(site, spec, zone_set, observed)
-    found = findings.findings(spec, zone_set, ready, observed, site.name)
-    found += [
-        Finding(scope="Capacity", name=v.zone, severity="Warning", message=v.message)
-        for v in verdicts.values()
-        if not v.absorbable
-    ] + shortfall.findings(shorts)
-    found = _with(found, deps)
-    spof = any(f.severity == "SPOF" for f in found)
-    lost = list(zone_set.lost)
-    phase, message = _phase(spec, prev, spof, found, lost, ready, zone_set)
-    status = ResilientSiteStatus(
-        observed_generation=site.generation,
-        phase=phase,
-        spof=spof,
-        message=message,
-        replicas=sum(plan.desired.values()),
-        ready_replicas=ready.total,
-        ready_zones=len(ready.zones),
-        zones=[
-            ZoneStatus(
-                name=z,
-                deployment=names.child_name(site.name, z),
-                desired_replicas=plan.desired[z],
-                ready_replicas=ready.per_zone.get(z, 0),
-                nodes=zone_set.health[z].nodes,
-                ready_nodes=zone_set.health[z].ready_nodes,
-                healthy=zone_set.health[z].healthy,
-                since=timestamp(t) if (t := zone_times[z]) is not None else None,
-            )
-            for z in zone_set.expected
-        ],
-        known_zones=zones.remembered(zone_set, prev.known_zones),
-        single_points_of_failure=found,
-        zone_loss=dependencies.zone_loss(
-            findings.zone_loss(spec, dependencies.what_if_zones(zone_set.expected, deps), ready, verdicts),
-            deps,
-            len(zone_set.expected) > 1,
-        ),
-        dependencies=dependencies.statuses(deps),
-        conditions=[c for c in prev.conditions if deps or c.type != "DependenciesReady"],
+def _roll_out(run: Pass, seen: Assessment, placed: placing.Placed, observed: Observed) -> rollout.Templates:
+    """The template each zone runs, from the rollout's next move."""
+    health = seen.zone_set.health
+    zones = rollout.Zones(
+        names=seen.zone_set.expected,
+        desired=placed.plan.desired,
+        ready_nodes={z: health[z].ready_nodes for z in seen.zone_set.expected},
+        in_service=seen.in_service,
     )
-    if deps:
-        status.conditions = set_condition(
-            status.conditions, "DependenciesReady", *dependencies.condition(deps), now, site.generation
-        )
-    gen = site.generation
-    all_ready = ready.total >= spec.replicas
-    status.conditions = set_condition(
-        status.conditions, "Ready", all_ready, "AllReplicasReady" if all_ready else "ReplicasNotReady",
-        f"{ready.total} of {spec.replicas} replicas ready", now, gen,
-    )  # fmt: skip
-    first = next((f for f in found if f.severity == "SPOF"), None)
-    status.conditions = set_condition(
-        status.conditions, "Redundant", not spof, "SinglePointOfFailure" if first else "NoSinglePointOfFailure",
-        first.message if first else f"losing any one zone leaves at least {_worst_left(status)} ready replicas", now, gen,
-    )  # fmt: skip
-    moved = {z: plan.desired[z] - plan.base[z] for z in plan.base if plan.desired[z] != plan.base[z]}
-    status.conditions = set_condition(
-        status.conditions, "FailoverActive", plan.failover_active, "ZoneLost" if plan.failover_active else "EvenSpread",
-        _failover_message(lost, moved) if plan.failover_active else "replicas are spread evenly over the zones", now, gen,
-    )  # fmt: skip
-    status.conditions = set_condition(
-        status.conditions, "CapacityShort", bool(shorts), "Unschedulable" if shorts else "AllScheduled",
-        shortfall.condition_message(shorts), now, gen,
-    )  # fmt: skip
-    return status
-
-
-def _capacity_events(prev: ResilientSiteStatus, new: ResilientSiteStatus) -> list[Event]:
-    """CapacityShort when replicas start waiting for room, CapacityRestored when none waits any more."""
-    was = next((c for c in prev.conditions if c.type == "CapacityShort"), None)
-    now = next(c for c in new.conditions if c.type == "CapacityShort")
-    if now.status == "True" and (was is None or was.status != "True"):
-        return [Event("Warning", "CapacityShort", now.message)]
-    if now.status == "False" and was is not None and was.status == "True":
-        return [Event("Normal", "CapacityRestored", "every replica is scheduled again")]
-    return []
-
-
-def _dependencies(
-    site: Site, spec: ResilientSiteSpec, zone_set: zones.ZoneSet, observed: Observed
-) -> list[dependencies.Report]:
-    multi_zone = len(zone_set.expected) > 1
-    return dependencies.resolve(
-        site.namespace, spec.depends_on, observed.dependencies, observed.nodes, spec.topology_key, multi_zone
+    request = rollout.SiteRollout(
+        site=run.site.name,
+        spec=seen.spec,
+        zones=zones,
+        prev=run.prev.rollout,
+        ready_total=seen.ready.total,
+        resume=run.site.annotations.get(names.ANNOTATION_RESUME),
+        refused=assessment.refused_template(run, observed),
     )
+    return rollout.plan(request, observed, run.now)
 
 
-def _with(found: list[Finding], deps: list[dependencies.Report]) -> list[Finding]:
-    """The site's findings and its dependencies', single points of failure first."""
-    return sorted([*found, *dependencies.findings(deps)], key=lambda f: f.severity != "SPOF")
+def _children(site: Site, facts: Facts, templates: rollout.Templates) -> list[owned.Manifest]:
+    assert facts.seen is not None and facts.placed is not None
+    mode = facts.placed.traffic
+    have_service = next((c.body for c in facts.observed.children if c.kind == "Service" and c.name == site.name), None)
+    # No voluntary disruption while a zone is being rolled out: its new pods are on trial.
+    rolling = templates.step.status.phase in ("Progressing", "Baking")
+    wanted = owned.Wanted(
+        replicas=facts.placed.plan.desired,
+        traffic=mode.value if mode else None,
+        lift=traffic.to_lift(mode, have_service),
+        sources=templates.sources,
+        rolled_back=templates.step.rolled_back,
+        scale_only=templates.scale_only,
+        budget=0 if rolling else None,
+    )
+    return owned.children(site.owner, facts.seen.spec, wanted)
 
 
-def _worst_left(status: ResilientSiteStatus) -> int:
-    return min((z.ready_replicas_left for z in status.zone_loss), default=0)
+def _stale(site: Site, seen: Assessment, observed: Observed, manifests: list[owned.Manifest]) -> list[tuple[str, str]]:
+    """The children no longer wanted. Deployments of a zone no longer wanted (it left spec.zones, or its
+    nodes have been gone for zones.FORGET_AFTER) go only once the wanted zones carry the full spec.
+    Other stale children go at once: a pod two budgets cover cannot be evicted at all."""
+    wanted = {(m["kind"], m["metadata"]["name"]) for m in manifests}
+    # A zone whose Deployment is only scaled (its template unknown) still wants that Deployment.
+    wanted |= {("Deployment", names.child_name(site.name, z)) for z in seen.zone_set.expected}
+    stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
+    wanted_zones_ready = sum(seen.ready.per_zone[z] for z in seen.zone_set.expected) >= seen.spec.replicas
+    return [(kind, name) for kind, name in stale if wanted_zones_ready or kind != "Deployment"]
 
 
-def _failover_message(lost: list[str], moved: dict[str, int]) -> str:
-    where = ", ".join(f"{z} {n:+d}" for z, n in sorted(moved.items()))
-    return f"zone(s) {', '.join(lost) or '(recovering)'} out of service; replicas moved: {where}"
+def _wake_after(seen: Assessment, templates: rollout.Templates) -> float | None:
+    """Seconds until time alone changes the decision: a failback window ending, a trigger, a bake or a deadline."""
+    wakes = [*seen.failback_left.values(), seen.triggered.wake_after, templates.step.wake_after]
+    due = [w for w in wakes if w is not None]
+    return min(due) if due else None
 
 
-def _phase(
-    spec: ResilientSiteSpec,
-    prev: ResilientSiteStatus,
-    spof: bool,
-    found: list[Finding],
-    lost: list[str],
-    ready: findings.Readiness,
-    zone_set: zones.ZoneSet,
-) -> tuple[Phase, str]:
-    rolling_out = prev.phase == "Pending" and not lost and ready.total < spec.replicas
-    if rolling_out:
-        return "Pending", f"rolling out: {ready.total} of {spec.replicas} replicas ready"
-    if spof:
-        first = next(f for f in found if f.severity == "SPOF")
-        return "AtRisk", f"single point of failure: {first.message}"
-    if lost or ready.total < spec.replicas:
-        where = f"zone(s) {', '.join(lost)} lost; " if lost else ""
-        return "Degraded", f"{where}{ready.total} of {spec.replicas} replicas ready in {len(ready.zones)} zones"
-    return "Redundant", f"{ready.total} ready replicas in {len(ready.zones)} zones; no single point of failure"
-
-
-def _events(
-    prev: ResilientSiteStatus,
-    new: ResilientSiteStatus,
-    plan: split.Placement,
-    current: dict[str, int | None],
-    zone_set: zones.ZoneSet,
-) -> list[Event]:
-    out: list[Event] = []
-    before = {z.name: z.healthy for z in prev.zones}
-    for zone in zone_set.expected:
-        was, now_healthy = before.get(zone), zone_set.health[zone].healthy
-        if was is True and not now_healthy:
-            out.append(
-                Event(
-                    "Warning",
-                    "ZoneLost",
-                    f"zone {zone} lost: none of its {zone_set.health[zone].nodes} node(s) is Ready",
-                )
-            )
-        elif was is False and now_healthy:
-            out.append(
-                Event(
-                    "Normal", "ZoneRecovered", f"zone {zone} is back: {zone_set.health[zone].ready_nodes} node(s) Ready"
-                )
-            )
-    changes = {z: (c, plan.desired[z]) for z, c in current.items() if c is not None and c != plan.desired[z]}
-    if changes:
-        # A zone growing past its even share takes over; one growing back to it (after an evacuation) returns.
-        over = any(new > old and new > plan.base[z] for z, (old, new) in changes.items())
-        reason = "Failover" if plan.failover_active and over else "Failback"
-        if not plan.failover_active and not any(
-            c.type == "FailoverActive" and c.status == "True" for c in prev.conditions
-        ):
-            reason = "Scaled"
-        moves = ", ".join(f"{z} {old}->{new}" for z, (old, new) in sorted(changes.items()))
-        out.append(Event("Normal", reason, f"replicas per zone: {moves}"))
-    if new.phase != "Pending":
-        old_spofs = {(f.scope, f.name) for f in prev.single_points_of_failure if f.severity == "SPOF"}
-        for finding in new.single_points_of_failure:
-            if finding.severity == "SPOF" and (finding.scope, finding.name) not in old_spofs:
-                out.append(Event("Warning", "SinglePointOfFailure", f"{finding.scope}: {finding.message}"))
-    if new.phase == "Redundant" and prev.phase != "Redundant":
-        out.append(Event("Normal", "Redundant", new.message))
-    return out
+def _scale_only(
+    site: Site, scale_only: frozenset[str], desired_replicas: dict[str, int], current: dict[str, int | None]
+) -> dict[str, int]:
+    """Replicas of zones whose template spofless leaves alone, written through the scale subresource."""
+    return {
+        names.child_name(site.name, z): desired_replicas[z]
+        for z in sorted(scale_only)
+        if current.get(z) is not None and current[z] != desired_replicas[z]
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from spofless.core.model import kinds, names, template
@@ -96,17 +96,23 @@ def pod_template(
 SURGE_ONLY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
 
 
+@dataclass(frozen=True)
+class Running:
+    """What a zone's Deployment runs: `source`, the site template (default the spec's), and the
+    revision a halted rollout took it back from, if one did."""
+
+    source: Mapping[str, Any] | None = None
+    rolled_back_from: str | None = None
+
+
 def deployment(
-    owner: Owner,
-    spec: ResilientSiteSpec,
-    zone: str,
-    replicas: int,
-    source: Mapping[str, Any] | None = None,
-    rolled_back_from: str | None = None,
+    owner: Owner, spec: ResilientSiteSpec, zone: str, replicas: int, running: Running | None = None
 ) -> Manifest:
-    """The zone's Deployment, running `source` (default the spec's template). The template it was made
-    from is kept in an annotation, so a later pass can keep the zone on it or roll another zone back to it."""
-    source = spec.template if source is None else source
+    """The zone's Deployment. The template it was made from is kept in an annotation, so a later
+    pass can keep the zone on it or roll another zone back to it."""
+    running = running or Running()
+    source = spec.template if running.source is None else running.source
+    rolled_back_from = running.rolled_back_from
     metadata = _metadata(owner, names.child_name(owner.name, zone), names.zone_labels(owner.name, zone))
     metadata["annotations"] = {names.ANNOTATION_TEMPLATE: json.dumps(source, sort_keys=True, separators=(",", ":"))}
     if rolled_back_from is not None:
@@ -188,26 +194,32 @@ def service(owner: Owner, spec: ResilientSiteSpec, traffic: str | None = None, l
     }
 
 
-def children(
-    owner: Owner,
-    spec: ResilientSiteSpec,
-    replicas: dict[str, int],
-    traffic: str | None = None,
-    lift: bool = False,
-    sources: Mapping[str, Mapping[str, Any]] | None = None,
-    rolled_back: Mapping[str, str] | None = None,
-    keep: Collection[str] = (),
-    budget: int | None = None,
-) -> list[Manifest]:
-    """Every object the site should own, in the order to apply them: the pods' Deployments first,
-    so a Service the cluster cannot make (a full IP range) does not keep them from running.
+@dataclass(frozen=True)
+class Wanted:
+    """What this pass wants of the site's children.
 
-    sources: the template each zone runs (default the spec's); keep: zones whose Deployment is left as
-    it is (its template unknown to spofless): only its replicas are written, apart from this list.
-    budget: the budget's maxUnavailable now (default the spec's)."""
+    replicas: per zone. traffic: the Service's trafficDistribution to set; lift: remove ours.
+    sources: the template each zone runs (default the spec's); rolled_back: zone -> the revision a halt
+    took it back from. scale_only: zones whose Deployment is left as it is (its template unknown to
+    spofless): only its replicas are written, apart from this list. budget: the budget's
+    maxUnavailable now (default the spec's)."""
+
+    replicas: Mapping[str, int]
+    traffic: str | None = None
+    lift: bool = False
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rolled_back: Mapping[str, str] = field(default_factory=dict)
+    scale_only: Collection[str] = ()
+    budget: int | None = None
+
+
+def children(owner: Owner, spec: ResilientSiteSpec, wanted: Wanted) -> list[Manifest]:
+    """Every object the site should own, in the order to apply them: the pods' Deployments first,
+    so a Service the cluster cannot make (a full IP range) does not keep them from running."""
     out = []
-    for zone in sorted(replicas):
-        if zone not in keep:
-            source = (sources or {}).get(zone)
-            out.append(deployment(owner, spec, zone, replicas[zone], source, (rolled_back or {}).get(zone)))
-    return [*out, disruption_budget(owner, spec, budget), service(owner, spec, traffic, lift)]
+    for zone in sorted(wanted.replicas):
+        if zone not in wanted.scale_only:
+            running = Running(wanted.sources.get(zone), wanted.rolled_back.get(zone))
+            out.append(deployment(owner, spec, zone, wanted.replicas[zone], running))
+    budget = disruption_budget(owner, spec, wanted.budget)
+    return [*out, budget, service(owner, spec, wanted.traffic, wanted.lift)]
