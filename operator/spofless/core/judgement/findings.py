@@ -18,10 +18,12 @@ from spofless.core.placement.zones import ZoneSet
 Readiness = rules.Spread
 
 
-def readiness(observed: Observed, zones: list[str]) -> Readiness:
-    """The site's ready pods (`records.serving`) per zone and per node; every zone listed."""
+def readiness(observed: Observed, zones: list[str], silent: str | None = None) -> Readiness:
+    """The site's ready pods (`records.serving`) per zone and per node; every zone listed. Pods of a
+    zone judged silent do not count: their kubelet is gone, whatever their Ready still says."""
     ready = ready_nodes(observed.nodes)
-    return rules.spread_of(((p.zone, p.node) for p in observed.pods if serving(p, ready)), zones)
+    counted = (p for p in observed.pods if serving(p, ready) and (silent is None or p.zone != silent))
+    return rules.spread_of(((p.zone, p.node) for p in counted), zones)
 
 
 def _names(items: list[str]) -> str:

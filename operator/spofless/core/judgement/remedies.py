@@ -78,6 +78,10 @@ _ZONES: dict[str, str] = {
     "ZoneLost": "No Ready node is left in zone {zone}: spofless has moved its share to the other zones, and moves "
     "it back once the zone's nodes have been Ready for failbackAfterSeconds. To do: bring the nodes back "
     "(kubectl get nodes -l {key}={zone}).",
+    "ZoneSilent": "Every node of zone {zone} stopped renewing its Lease at once while the other zones renew theirs: "
+    "spofless took the site's pods there out of its Service and moved their share to the other zones, before the "
+    "nodes turn NotReady. It undoes both once the zone renews again (and its failback window has passed). To do: "
+    "find what cut the zone off (kubectl get leases -n kube-node-lease).",
     "ZoneFull": "The site's pods in zone {zone} stay Pending as unschedulable: its share has moved to the other "
     "zones, and returns once they schedule. To do: add room in the zone (nodes, or lower requests).",
     "Evacuated": "Zone {zone} is evacuated on purpose (spec.failover.evacuate); its share returns when the entry "

@@ -96,6 +96,24 @@ class Evacuation(Model):
     )
 
 
+class SilentZoneSpec(Model):
+    """Traffic out of a zone gone silent, before its nodes turn NotReady (see the docs' silent zones)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="When the operator judges a zone silent (every node Lease in it stopped renewing while the other "
+        "zones renew theirs), take the site's pods there out of its Service (Ready=False) and move their share to "
+        "the other zones at once, without waiting for the nodes to turn NotReady. false: wait for NotReady.",
+    )
+    after_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Seconds of silence to wait for beyond the operator's own judgement (its threshold is the Lease's "
+        "renew interval plus 2 s: 12 s with the kubelet's defaults) before this site acts.",
+    )
+
+
 class FailoverSpec(Model):
     """How capacity moves when a zone is lost, full or evacuated, and when it comes back."""
 
@@ -127,6 +145,9 @@ class FailoverSpec(Model):
         le=86400,
         description="A zone whose pods of the site stay Pending as unschedulable (no room) this long is full: "
         "its share moves to the other zones until it can schedule again. An image pull is not a trigger.",
+    )
+    silent_zone: SilentZoneSpec = Field(
+        default_factory=SilentZoneSpec, description="A zone whose every node went silent at once."
     )
     evacuate: list[Evacuation] = Field(
         default_factory=list,

@@ -11,8 +11,10 @@ from spofless.core.model.times import Time
 
 Phase = Literal["Redundant", "Degraded", "AtRisk", "Invalid", "Pending"]
 # Why a zone is out of service: no Ready node, the site's pods stuck unschedulable, or moved out on purpose.
-Cause = Literal["ZoneLost", "ZoneFull", "Evacuated"]
-CAUSE_WORDS: dict[Cause, str] = {"ZoneLost": "lost", "ZoneFull": "full", "Evacuated": "evacuated"}  # "zone b is ..."
+Cause = Literal["ZoneLost", "ZoneSilent", "ZoneFull", "Evacuated"]
+CAUSE_WORDS: dict[Cause, str] = {
+    "ZoneLost": "lost", "ZoneSilent": "silent", "ZoneFull": "full", "Evacuated": "evacuated",
+}  # fmt: skip  # "zone b is ..."
 Severity = Literal["SPOF", "Warning"]
 Scope = Literal[
     "Replica",

@@ -96,6 +96,8 @@ def pod_from(body: Body) -> Pod:
         node=spec.get("nodeName"),
         ready=_condition(body, "Ready") == "True",
         terminating=meta.get("deletionTimestamp") is not None,
+        unready_by_us=_find(body, "Ready").get("reason") == names.REASON_ZONE_SILENT
+        and _condition(body, "Ready") == "False",
         unschedulable=unschedulable,
         unschedulable_message=scheduled.get("message") if unschedulable else None,
         unschedulable_since=times.parse(scheduled.get("lastTransitionTime")) if unschedulable else None,

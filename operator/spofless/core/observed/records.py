@@ -72,6 +72,7 @@ class Pod:
     failing: bool = False  # a container crash-loops or its image cannot be pulled: it will not turn ready
     namespace: str = ""
     owner: tuple[str, str] | None = None  # (kind, name) of its controller
+    unready_by_us: bool = False  # Ready=False with spofless' reason: taken out of its Service, its zone silent
     # Its labels (the audit matches budgets and Deployments on them); no part of equality: a pass never reads them.
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -213,6 +214,17 @@ class PodLoad:
 
 
 @dataclass(frozen=True)
+class ZoneSilence:
+    """The cluster's zone-silence verdict (core/placement/silence.py, timed by the shell), as a pass reads it."""
+
+    topology_key: str  # the zones the verdict speaks of
+    zone: str | None = None  # the zone judged silent now
+    silent_for: float = 0.0  # seconds since its freshest node Lease was renewed
+    recovered_for: Mapping[str, float] = field(default_factory=dict)  # zones silent before, renewing again: how long
+    held_off: tuple[str, ...] = ()  # zones a kubelet proved alive while judged silent
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one decision about one site looks at."""
 
@@ -222,3 +234,4 @@ class Observed:
     children: tuple[Child, ...] = ()
     usage: Mapping[str, Load] = field(default_factory=dict)  # node -> what its pods request, cluster-wide
     dependencies: tuple[ObservedDependency, ...] = ()  # the Services of spec.dependsOn (judgement/dependencies.py)
+    silence: ZoneSilence | None = None  # None: no detector runs (or no Lease seen yet)

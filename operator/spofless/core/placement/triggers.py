@@ -20,7 +20,7 @@ from typing import Literal
 from spofless.core.model import times
 from spofless.core.model.spec import Evacuation, ResilientSiteSpec
 from spofless.core.model.status import Cause, EvacuationStatus, ZoneStatus
-from spofless.core.observed.records import Pod
+from spofless.core.observed.records import Pod, ZoneSilence
 from spofless.core.placement import split
 from spofless.core.placement.zones import ZoneSet
 
@@ -129,6 +129,28 @@ class Observation:
     pods: Sequence[Pod]
     ready: Mapping[str, int]
     previous: Mapping[str, ZoneStatus]
+    silent: Silent | None = None  # the zone the cluster judged silent, as this site takes it
+
+
+@dataclass(frozen=True)
+class Silent:
+    """The silent zone this site acts on, or waits for (spec.failover.silentZone.afterSeconds)."""
+
+    zone: str
+    acting: bool  # silent for at least afterSeconds: out of service now
+    wait: float  # seconds until it acts, while not acting yet
+
+
+def silent_zone(spec: ResilientSiteSpec, zone_set: ZoneSet, silence: ZoneSilence | None) -> Silent | None:
+    """The zone the cluster judged silent, if this site runs there, has not opted out, and looks at zones
+    through the same key. A lost zone is lost, not silent: NotReady says more than silence."""
+    rule = spec.failover.silent_zone
+    if silence is None or silence.zone is None or not rule.enabled or silence.topology_key != spec.topology_key:
+        return None
+    if silence.zone not in zone_set.expected or silence.zone in zone_set.lost:
+        return None
+    wait = rule.after_seconds - silence.silent_for
+    return Silent(silence.zone, wait <= 0, max(0.0, wait))
 
 
 def assess(spec: ResilientSiteSpec, zone_set: ZoneSet, seen: Observation, now: datetime) -> Triggers:
@@ -142,14 +164,18 @@ def assess(spec: ResilientSiteSpec, zone_set: ZoneSet, seen: Observation, now: d
         e.zone for e in outcomes if e.state in ("Evacuating", "Evacuated") and e.zone not in zone_set.lost
     )
     causes: dict[str, Cause] = {}
+    silent = seen.silent.zone if seen.silent is not None and seen.silent.acting else None
     for zone in zone_set.expected:
         if zone in zone_set.lost:
             causes[zone] = "ZoneLost"
+        elif zone == silent:
+            causes[zone] = "ZoneSilent"
         elif zone in evacuating:
             causes[zone] = "Evacuated"
         elif zone in full:
             causes[zone] = "ZoneFull"
-    wakes = [w for w in (wake_full, wake_until) if w is not None]
+    wake_silent = seen.silent.wait if seen.silent is not None and not seen.silent.acting else None
+    wakes = [w for w in (wake_full, wake_until, wake_silent) if w is not None]
     return Triggers(
         causes=causes,
         full={z: m for z, m in full.items() if causes.get(z) == "ZoneFull"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from spofless.core.model.events import Event
 from spofless.core.model.status import ResilientSiteStatus
+from spofless.core.observed.records import Observed
 from spofless.core.placement import split, zones
 from spofless.core.site.report import Facts
 
@@ -26,6 +27,7 @@ def events(facts: Facts, new: ResilientSiteStatus) -> list[Event]:
         return [*zone_events, *_warn_once(prev, problem.reason, problem.message)]
     out = [
         *zone_events,
+        *_silences(prev, new, facts.observed),
         *_moves(prev, placed.plan, seen.current),
         *_single_points(prev, new),
         *_capacity(prev, new),
@@ -59,6 +61,26 @@ def _zones(prev: ResilientSiteStatus, zone_set: zones.ZoneSet) -> list[Event]:
             out.append(Event("Warning", "ZoneLost", f"zone {zone} lost: none of its {health.nodes} node(s) is Ready"))
         elif was is False and health.healthy:
             out.append(Event("Normal", "ZoneRecovered", f"zone {zone} is back: {health.ready_nodes} node(s) Ready"))
+    return out
+
+
+def _silences(prev: ResilientSiteStatus, new: ResilientSiteStatus, observed: Observed) -> list[Event]:
+    """A zone judged silent, its end, and a silence a kubelet contradicted (it wrote a pod's Ready back)."""
+    out: list[Event] = []
+    before = {z.name: z.cause for z in prev.zones}
+    silence = observed.silence
+    for zone in new.zones:
+        was = before.get(zone.name)
+        if zone.cause == "ZoneSilent" and was != "ZoneSilent":
+            seconds = silence.silent_for if silence is not None else 0.0
+            out.append(Event("Warning", "ZoneSilent", f"zone {zone.name} is silent: no node of it has renewed its "
+                             f"Lease for {seconds:.0f} s; the site's pods there leave its Service, replicas move"))  # fmt: skip
+        elif was == "ZoneSilent" and zone.cause != "ZoneSilent":
+            if silence is not None and zone.name in silence.held_off:
+                out.append(Event("Warning", "ZoneSilenceContradicted", f"a kubelet in zone {zone.name} wrote a pod's "
+                                 "Ready back: the zone is alive; it is not judged silent again for a while"))  # fmt: skip
+            else:
+                out.append(Event("Normal", "ZoneSilenceEnded", f"zone {zone.name} renews its Leases again"))
     return out
 
 

@@ -51,8 +51,9 @@ def assess(run: Pass, spec: ResilientSiteSpec, observed: Observed) -> Assessment
     forgettable = {z: t for z, t in was_gone.items() if z not in (spec.zones or ()) and z not in serving}
     known = zones.known(prev.known_zones, deployed, forgettable, now)
     zone_set = zones.resolve(spec.zones, spec.topology_key, observed.nodes, known)
-    ready = findings.readiness(observed, list(zone_set.expected))
-    seen = triggers.Observation(observed.pods, ready.per_zone, {z.name: z for z in prev.zones})
+    silent = triggers.silent_zone(spec, zone_set, observed.silence)
+    ready = findings.readiness(observed, list(zone_set.expected), silent.zone if silent and silent.acting else None)
+    seen = triggers.Observation(observed.pods, ready.per_zone, {z.name: z for z in prev.zones}, silent)
     triggered = triggers.assess(spec, zone_set, seen, now)
     zone_times = _zone_times(zone_set, triggered.causes, prev, now)
     window = spec.failover.failback_after_seconds

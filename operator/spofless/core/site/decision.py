@@ -21,7 +21,7 @@ from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.observed.records import Observed
 from spofless.core.placement import traffic
 from spofless.core.rollout import templates as rollout
-from spofless.core.site import announce, assessment, memory, owned, placing, report
+from spofless.core.site import announce, assessment, memory, owned, placing, report, silent
 from spofless.core.site.assessment import Assessment
 from spofless.core.site.inputs import ApplyFailure, Pass, Problem, Site
 from spofless.core.site.report import Facts
@@ -37,6 +37,8 @@ class Decision:
     events: list[Event] = field(default_factory=list)
     wake_after: float | None = None  # seconds until a timed step (a failback window ending, a bake) is due
     scale: dict[str, int] = field(default_factory=dict)  # Deployment -> replicas, written without its template
+    unready: list[str] = field(default_factory=list)  # pods of a silent zone to take out of the Service
+    evict: list[str] = field(default_factory=list)  # pods left marked after their zone renewed again
 
 
 def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure | None = None) -> Decision:
@@ -61,8 +63,9 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     facts = Facts(run, observed, seen.problem, seen, placed, deps, templates)
     status = report.status(facts)
     events = announce.events(facts, status)
+    unready, evict = _silent_zone(seen, observed)  # traffic out of a silent zone waits on no spec fix
     if templates is None:  # the spec cannot be carried out: nothing is applied or deleted, pods run on
-        return Decision(status=status.wire(), events=events)
+        return Decision(status=status.wire(), events=events, unready=unready, evict=evict)
     manifests = _children(site, facts, templates)
     return Decision(
         status=status.wire(),
@@ -71,6 +74,8 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
         events=events,
         wake_after=_wake_after(seen, templates),
         scale=_scale_only(site, templates.scale_only, placed.plan.desired, seen.current),
+        unready=unready,
+        evict=evict,
     )
 
 
@@ -143,6 +148,18 @@ def _stale(site: Site, seen: Assessment, observed: Observed, manifests: list[own
     stale = [(c.kind, c.name) for c in observed.children if (c.kind, c.name) not in wanted and not c.terminating]
     wanted_zones_ready = sum(seen.ready.per_zone[z] for z in seen.zone_set.expected) >= seen.spec.replicas
     return [(kind, name) for kind, name in stale if wanted_zones_ready or kind != "Deployment"]
+
+
+def _silent_zone(seen: Assessment, observed: Observed) -> tuple[list[str], list[str]]:
+    """The pods to take out of the Service in a zone judged silent (while enough serve elsewhere), and
+    the leftovers of an earlier silence to evict."""
+    zone = next((z for z, c in seen.triggered.causes.items() if c == "ZoneSilent"), None)
+    spec, expected = seen.spec, seen.zone_set.expected
+    pulling = zone is not None and silent.enough_elsewhere(
+        seen.ready.total, spec.replicas, len(expected), spec.min_zones
+    )
+    unready = silent.to_unready(observed.pods, zone) if zone is not None and pulling else []
+    return unready, silent.leftovers(observed.pods, observed.silence)
 
 
 def _wake_after(seen: Assessment, templates: rollout.Templates) -> float | None:

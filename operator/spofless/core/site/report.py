@@ -43,7 +43,7 @@ from spofless.core.site.assessment import Assessment
 from spofless.core.site.inputs import Pass, Problem
 from spofless.core.site.placing import Placed
 
-_CAUSE_ORDER: dict[Cause, int] = {"ZoneLost": 0, "ZoneFull": 1, "Evacuated": 2}
+_CAUSE_ORDER: dict[Cause, int] = {"ZoneLost": 0, "ZoneSilent": 1, "ZoneFull": 2, "Evacuated": 3}
 
 
 @dataclass(frozen=True)
