@@ -43,6 +43,8 @@ for the one ClusterRole of an operator watching every namespace; "cluster" inclu
   "|namespaces|list,watch|some"
   "|nodes|list,watch|cluster"
   "|pods|list,watch|ns"
+  "|pods/eviction|create|ns"
+  "|pods/status|patch|ns"
   "|services|list,watch,create,patch|ns"
   "apiextensions.k8s.io|customresourcedefinitions|list,watch|cluster"
   "apps|deployments|list,watch,create,patch,delete|ns"

@@ -52,6 +52,9 @@ def _add_run(sub: options.Sub) -> None:
                      help="no leader election: this replica writes from the start (one replica, or tests)")  # fmt: skip
     run.add_argument("--lease-name", default=os.environ.get("SPOFLESS_LEASE_NAME", "spofless"),
                      help="the coordination.k8s.io Lease the replicas elect a leader through (default %(default)s)")  # fmt: skip
+    run.add_argument("--no-silent-zones", dest="silent_zones", action="store_false",
+                     help="do not judge zones silent from their node Leases: wait for NotReady (sites can opt out one "
+                     "by one: spec.failover.silentZone.enabled)")  # fmt: skip
     run.add_argument("--lease-namespace", default=os.environ.get("SPOFLESS_LEASE_NAMESPACE"),
                      help="its namespace (default: POD_NAMESPACE, else spofless-system)")  # fmt: skip
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     # Two replicas on one host (tests) must not share an identity: the pod name, else host and pid.
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-    handlers.configure(identity, not args.standalone, args.lease_namespace, args.lease_name)
+    handlers.configure(identity, not args.standalone, args.lease_namespace, args.lease_name, args.silent_zones)
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,

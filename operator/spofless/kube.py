@@ -130,7 +130,7 @@ class Api(Protocol):
 
     async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None: ...
 
-    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None: ...
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> str: ...
 
     async def evict(self, namespace: str, pod: str) -> None: ...
 
@@ -221,7 +221,7 @@ class Calls:
         }
         await self.call("POST", f"/api/v1/namespaces/{meta.get('namespace')}/events", body)
 
-    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None:
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> str:
         """Sets a pod's Ready condition False through pods/status, as the node controller does for a
         dead node's pods: the EndpointSlice controller then takes it out of its Services. A live
         kubelet writes Ready back from its own probes, so a wrong mark heals by itself."""
@@ -234,8 +234,9 @@ class Calls:
             "lastTransitionTime": now,
         }
         url = f"/api/v1/namespaces/{namespace}/pods/{pod}/status"
-        await self.call("PATCH", url, {"status": {"conditions": [condition]}}, None,
-                        "application/strategic-merge-patch+json")  # fmt: skip
+        stored = await self.call("PATCH", url, {"status": {"conditions": [condition]}}, None,
+                                 "application/strategic-merge-patch+json")  # fmt: skip
+        return str((stored.get("metadata") or {}).get("resourceVersion") or "")
 
     async def evict(self, namespace: str, pod: str) -> None:
         """Evicts a pod through the Eviction API, which respects its PodDisruptionBudget (a 429 when

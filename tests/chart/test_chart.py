@@ -27,6 +27,8 @@ CLUSTER_RULES = [
     ("", "events", {"create"}),
     ("", "nodes", {"list", "watch"}),
     ("", "pods", {"list", "watch"}),
+    ("", "pods/eviction", {"create"}),
+    ("", "pods/status", {"patch"}),
     ("", "services", {"list", "watch", "create", "patch"}),
     ("apiextensions.k8s.io", "customresourcedefinitions", {"list", "watch"}),
     ("apps", "deployments", {"list", "watch", "create", "patch", "delete"}),
@@ -44,6 +46,15 @@ LEADER_RULES = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["spofless"],
      "verbs": ["get", "update"]},
 ]  # fmt: skip
+
+
+# The zone-silence detector's Role, in kube-node-lease: the nodes' Leases, read only.
+NODE_LEASE_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "watch"]}]
+
+
+def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
 
 
 def rules(role: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
@@ -87,11 +98,14 @@ def test_renders_the_operator(default: list[dict[str, Any]]) -> None:
             "Service",
             "Role",
             "RoleBinding",
+            "Role",
+            "RoleBinding",
         ]
     )
     for obj in default:
         if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
-            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]
+            expected = "kube-node-lease" if obj["metadata"]["name"].endswith("-node-leases") else NAMESPACE
+            assert obj["metadata"]["namespace"] == expected, obj["metadata"]
 
 
 def test_install_yaml_is_in_sync(helm: str) -> None:
@@ -129,9 +143,9 @@ def test_cluster_role_grants_exactly_the_operators_calls(default: list[dict[str,
 
 
 def test_the_leader_election_role_is_one_lease_in_the_release_namespace(default: list[dict[str, Any]]) -> None:
-    role = only(default, "Role")
+    role = named(default, "Role", "spofless-leader")
     assert (role["metadata"]["namespace"], role["rules"]) == (NAMESPACE, LEADER_RULES)
-    binding = only(default, "RoleBinding")
+    binding = named(default, "RoleBinding", "spofless-leader")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
@@ -143,8 +157,20 @@ def test_the_leader_election_role_is_one_lease_in_the_release_namespace(default:
 def test_install_yaml_grants_the_same(default: list[dict[str, Any]]) -> None:
     roles = [o for o in docs(INSTALL.read_text()) if o["kind"] == "ClusterRole"]
     assert len(roles) == 1 and rules(roles[0]) == CLUSTER_RULES
-    leader = [o for o in docs(INSTALL.read_text()) if o["kind"] == "Role"]
-    assert [r["rules"] for r in leader] == [LEADER_RULES]
+    roles_by_name = {o["metadata"]["name"]: o["rules"] for o in docs(INSTALL.read_text()) if o["kind"] == "Role"}
+    assert roles_by_name == {"spofless-leader": LEADER_RULES, "spofless-node-leases": NODE_LEASE_RULES}
+
+
+def test_the_silence_detector_reads_the_node_leases_only_and_can_be_turned_off(
+    helm: str, default: list[dict[str, Any]]
+) -> None:
+    role = named(default, "Role", "spofless-node-leases")
+    assert (role["metadata"]["namespace"], role["rules"]) == ("kube-node-lease", NODE_LEASE_RULES)
+    binding = named(default, "RoleBinding", "spofless-node-leases")
+    assert binding["subjects"][0] == {"kind": "ServiceAccount", "name": "spofless", "namespace": NAMESPACE}
+    off = template(helm, "--set", "silentZones.enabled=false")
+    assert not [o for o in off if o["metadata"]["name"].endswith("-node-leases")]
+    assert "--no-silent-zones" in container(off)["args"] and "--no-silent-zones" not in container(default)["args"]
 
 
 def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:

@@ -64,8 +64,10 @@ class Calls:
     async def post_event(self, involved: Mapping[str, Any], event: Event, component: str, instance: str) -> None:
         self.log.append(("event", event.reason))
 
-    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> None:
+    async def mark_unready(self, namespace: str, pod: str, reason: str, message: str) -> str:
         self.log.append(("unready", pod))
+        self.version += 1
+        return str(self.version)
 
     async def evict(self, namespace: str, pod: str) -> None:
         self.log.append(("evict", pod))

@@ -23,17 +23,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from spofless.core.observed.records import Child, Endpoint, Load, Node, Observed, Pod
+from spofless.core.observed.records import Child, Endpoint, Load, Node, Observed, Pod, ZoneSilence
 from spofless.kube import Failure, describe, failure, retry_after
 from spofless.operator import dependency_records, metrics
 from spofless.operator.leader import Leadership
 from spofless.operator.queue import LANE_NAMES, Lane, WorkQueue
 from spofless.operator.reconciler import NotLeading, Reconciler
+from spofless.operator.silencewatch import SilenceWatch
 from spofless.operator.zonewatch import Change, Transition, ZoneWatch
 
 SiteKey = tuple[str, str]  # (namespace, name)
 WORKERS = 16  # passes in flight at most: the API server is never flooded, other clients stay served
 DETAIL_DELAY = 3.0  # seconds: one pass of every site per burst of node details (ready counts, room)
+SILENCE_TICK = 1.0  # seconds between two judgements of the zones' silence
 
 
 @dataclass
@@ -55,7 +57,9 @@ class Indices:
     def site_keys(self) -> list[SiteKey]:
         return list(self.sites)
 
-    def observed(self, key: SiteKey, body: Mapping[str, Any], children: tuple[Child, ...]) -> Observed:
+    def observed(
+        self, key: SiteKey, body: Mapping[str, Any], children: tuple[Child, ...], silence: ZoneSilence | None = None
+    ) -> Observed:
         nodes: tuple[Node, ...] = tuple(self.nodes.get(None, ()))
         pods: tuple[Pod, ...] = tuple(self.pods.get(key, ()))
         endpoints: tuple[Endpoint, ...] = tuple(e for part in self.endpoints.get(key, ()) for e in part)
@@ -68,6 +72,7 @@ class Indices:
             dependencies=dependency_records.gather(
                 key[0], body.get("spec") or {}, self.dependencies, self.children, self.endpoints
             ),
+            silence=silence,
         )
 
 
@@ -80,6 +85,7 @@ class Engine:
     queue: WorkQueue[SiteKey] = field(default_factory=WorkQueue)
     zones: ZoneWatch = field(default_factory=ZoneWatch)
     indices: Indices | None = None
+    silence: SilenceWatch | None = None  # the zone-silence detector; None: NotReady alone
     indexed: bool = False  # kopf has listed everything once: passes may read the indices
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _running: dict[SiteKey, float] = field(default_factory=dict)
@@ -91,6 +97,10 @@ class Engine:
         self.indices = indices
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work(), name=f"spofless-worker-{i}") for i in range(self.workers)]
+        if self.silence is not None:
+            self.reconciler.took_out = self.silence.took_out
+            self._tasks.append(loop.create_task(self.silence.leases.run(), name="spofless-node-leases"))
+            self._tasks.append(loop.create_task(self._judge_silence(), name="spofless-silence"))
         metrics.ENGINE.attach(self)
 
     async def close(self) -> None:
@@ -117,6 +127,8 @@ class Engine:
     async def step_down(self) -> None:
         """Leadership lost: nothing queued, timed or remembered survives."""
         metrics.LEADER.set(0)
+        if self.silence is not None:
+            self.silence.reset()
         metrics.STATUSES.clear()  # a standby exports no site gauges: the leader's are the truth
         metrics.OPERATOR_REPLICAS.clear()
         self.queue.clear()
@@ -144,6 +156,23 @@ class Engine:
             self._zone_transitions(transitions)
         elif change is Change.DETAIL:
             self.fleet_later("node")
+
+    def later(self, delay: float, cause: str) -> None:
+        """Every site once, `delay` seconds from now (a timed look that concerns them all)."""
+        if self.leadership.leading():
+            asyncio.get_running_loop().call_later(delay, self.resync, cause)
+
+    async def _judge_silence(self) -> None:
+        """The leader judges the zones' silence every second (core/placement/silence.py)."""
+        assert self.silence is not None
+        while True:
+            await asyncio.sleep(SILENCE_TICK)
+            if not (self.leadership.leading() and self.indexed):
+                continue
+            try:
+                await self.silence.tick(self.zones.nodes)
+            except Exception as err:  # a fresh read that failed: no verdict this second, try the next
+                self.logger.info("judging zone silence: %s", describe(err))
 
     def fleet_later(self, cause: str) -> None:
         """Every site, once, a moment from now: one pass per burst of changes every site reads."""
@@ -202,7 +231,8 @@ class Engine:
             self.reconciler.forget(key)
             return
         children = self.reconciler.overlay.children(key, self.indices.children.get(key, ()))
-        observed = self.indices.observed(key, body, children)
+        silence = self.silence.view() if self.silence is not None else None
+        observed = self.indices.observed(key, body, children, silence)
         now = datetime.now(UTC)
         metrics.RECONCILES.labels(cause or "other").inc()
         with metrics.RECONCILE_SECONDS.time():

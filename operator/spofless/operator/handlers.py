@@ -33,9 +33,11 @@ from spofless.operator import compact, dependency_records, metrics, usage
 from spofless.operator.client import Client
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.leader import Elector, Leadership
+from spofless.operator.leasewatch import NodeLeases
 from spofless.operator.overlay import Overlay
 from spofless.operator.queue import Lane
 from spofless.operator.reconciler import Reconciler
+from spofless.operator.silencewatch import SilenceWatch
 
 SiteKey = tuple[str, str]
 OWNED_LABELS = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
@@ -54,6 +56,7 @@ class Config:
     leader_election: bool = False  # False: this replica writes from the start (standalone, tests)
     lease_namespace: str = "spofless-system"
     lease_name: str = "spofless"
+    silent_zones: bool = True  # judge zone silence from the node Leases (leasewatch.py, silencewatch.py)
 
 
 CONFIG = Config()
@@ -150,6 +153,8 @@ async def startup(
     post = _poster(kube, CONFIG.identity, posting)
     reconciler = Reconciler(kube=kube, post=post, leadership=leadership, overlay=Overlay(), logger=_log)
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
+    if CONFIG.silent_zones:
+        engine.silence = SilenceWatch(NodeLeases(kube), engine.report_all, engine.later, logger=_log)
     loads = usage.NodeLoads()
     engine.start(
         Indices(site_index, node_index, pod_index, endpoint_index, child_index, dependency_index, loads.per_node)
@@ -267,9 +272,11 @@ async def child_changed(type: str | None, uid: str, namespace: str, name: str, l
         return
     key = (namespace, site)
     gone = type == "DELETED"
+    version = str(body.metadata.get("resourceVersion") or "")
     if resource.plural not in (kinds.POD.plural, kinds.ENDPOINT_SLICE.plural):
-        version = str(body.metadata.get("resourceVersion") or "")
         state.engine.reconciler.overlay.saw(key, str(body.get("kind", "")), name, version, gone=gone)
+    elif resource.plural == kinds.POD.plural and state.engine.silence is not None and not gone:
+        state.engine.silence.pod_seen(namespace, parse.pod_from(body), version)
     if _changed(state, uid, None if gone else _relevant(resource.plural, body)):
         state.engine.enqueue(key, resource.plural)
 
@@ -386,9 +393,12 @@ async def longest_pass(memo: kopf.Memo, **_: Any) -> float:
     return round(longest, 3)
 
 
-def configure(identity: str, leader_election: bool, lease_namespace: str | None, lease_name: str) -> None:
+def configure(
+    identity: str, leader_election: bool, lease_namespace: str | None, lease_name: str, silent_zones: bool = True
+) -> None:
     """Called by `spofless run` before kopf starts."""
     CONFIG.identity = identity
+    CONFIG.silent_zones = silent_zones
     CONFIG.leader_election = leader_election
     CONFIG.lease_namespace = lease_namespace or os.environ.get("POD_NAMESPACE") or "spofless-system"
     CONFIG.lease_name = lease_name

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from spofless.core.model import names
 from spofless.core.model.events import Event
 from spofless.core.observed.records import Child, Observed
 from spofless.core.site import crash, decision
@@ -34,7 +35,13 @@ Poster = Callable[[Mapping[str, Any], Event], None]
 # often per site: every pod turning ready would be a write. Every other change is written at once.
 PROGRESS_SECONDS = 30.0
 MOVES = ("Failover", "Failback", "Scaled")  # events that announce a change of replicas
-ZONE_EVENTS = ("ZoneLost", "ZoneRecovered")  # what a report announces; the rest waits for the full pass
+ZONE_EVENTS = (
+    "ZoneLost",
+    "ZoneRecovered",
+    "ZoneSilent",
+    "ZoneSilenceEnded",
+    "ZoneSilenceContradicted",
+)  # what a report announces; the rest waits for the full pass
 
 
 class NotLeading(Exception):
@@ -95,6 +102,8 @@ class Reconciler:
     overlay: Overlay = field(default_factory=Overlay)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
     memory: dict[SiteKey, Memory] = field(default_factory=dict)
+    # Called with (namespace, pod, zone, resourceVersion) for each pod taken out of its Service.
+    took_out: Callable[[str, str, str, str], None] = lambda *_: None
 
     # --- the two kinds of pass -----------------------------------------------------------------
 
@@ -103,6 +112,7 @@ class Reconciler:
         so every site says so before any site's moves are written. The full pass follows."""
         site = self._site(key, stored)
         result = decision.decide(site, observed, now)
+        await self._take_out(site, result.unready, observed)  # the traffic first: it is what hurts now
         await self._write_status(key, site, result.status)
         self._post(stored, [e for e in result.events if e.reason in ZONE_EVENTS])
 
@@ -133,6 +143,8 @@ class Reconciler:
                 failed = decision.ApplyFailure("ApplyFailed", describe(err))
                 await self._report_failure(key, site, decision.decide(site, observed, now, failed).status)
             raise
+        await self._take_out(site, result.unready, observed)
+        await self._evict(site, result.evict)
         for name, replicas in result.scale.items():
             # A Deployment whose template spofless does not know: its replicas alone, template untouched.
             await self._scale(key, site.namespace, name, replicas, observed.children)
@@ -216,6 +228,31 @@ class Reconciler:
                 raise
             self.logger.debug("could not report the failure in %s/%s's status: %s", site.namespace, site.name,
                               describe(err))  # fmt: skip
+
+    async def _take_out(self, site: decision.Site, pods: list[str], observed: Observed) -> None:
+        """Ready=False on the silent zone's pods: their endpoints leave the site's Service."""
+        zone_of = {p.name: p.zone for p in observed.pods}
+        message = "spofless: this pod's zone is silent (no node Lease renewed); out of the Service until it renews"
+        for pod in pods:
+            self._gate()
+            version = await self.kube.mark_unready(site.namespace, pod, names.REASON_ZONE_SILENT, message)
+            metrics.API_WRITES.labels("pod_status").inc()
+            self.took_out(site.namespace, pod, zone_of.get(pod, ""), version)
+            self.logger.info("took pod %s/%s out of its Service: its zone is silent", site.namespace, pod)
+
+    async def _evict(self, site: decision.Site, pods: list[str]) -> None:
+        """Leftovers of a silence: evicted within the budget; one the budget refuses waits for a later pass."""
+        for pod in pods:
+            self._gate()
+            try:
+                await self.kube.evict(site.namespace, pod)
+            except Exception as err:
+                if failure(err) is not Failure.THROTTLED:  # 429: the budget allows no disruption now
+                    raise
+                self.logger.info("evicting pod %s/%s waits for its budget: %s", site.namespace, pod, describe(err))
+                continue
+            metrics.API_WRITES.labels("evict").inc()
+            self.logger.info("evicted pod %s/%s: still out of its Service after its zone renewed", site.namespace, pod)
 
     def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
         if events:
