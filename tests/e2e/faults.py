@@ -28,6 +28,7 @@ KIND = os.environ.get("SPOFLESS_E2E_KIND") == "1"  # hack/kind-e2e.sh: real node
 LOCAL = os.environ.get("SPOFLESS_E2E_LOCAL_CLUSTER") == "1"  # hack/test.sh: hack/cluster.sh's cluster
 KIND_CLUSTER = os.environ.get("SPOFLESS_KIND_CLUSTER", "spofless-kind")
 CHAOS_LABEL = "node-not-ready.stage.kwok.x-k8s.io"
+SILENT_LABEL = "spofless.dev/silent"  # kwok stops playing these nodes' kubelets (hack/kwok/kwokctl.yaml)
 ZONE_KEY = "topology.kubernetes.io/zone"
 CLUSTER_SH = Path(__file__).resolve().parents[2] / "hack" / "cluster.sh"
 # kind: a paused node is NotReady after node-monitor-grace-period (50 s unless SPOFLESS_NODE_GRACE
@@ -66,12 +67,26 @@ def lose_zone(*zones: str) -> float:
     return started
 
 
+def silence_zone(*zones: str) -> float:
+    """Every node of the zones silent at once: no Lease renewed, no status written, while the nodes
+    still say Ready until the node controller's grace runs out (a cut network, a power loss). On the
+    local cluster kwok stops playing their kubelets (hack/kwok/kwokctl.yaml); on kind a paused node
+    container is exactly that. Returns when (time.monotonic())."""
+    started = time.monotonic()
+    for zone in zones:
+        if KIND:
+            _set_paused(zone_nodes(zone), True)
+        else:
+            kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{SILENT_LABEL}=true", "--overwrite")
+    return started
+
+
 def restore_zone(*zones: str) -> None:
     for zone in zones:
         if KIND:
             _set_paused(zone_nodes(zone), False)
         else:
-            kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}-")
+            kubectl("label", "nodes", "-l", f"{ZONE_KEY}={zone}", f"{CHAOS_LABEL}-", f"{SILENT_LABEL}-")
 
 
 def lose_node(name: str) -> float:
@@ -99,7 +114,7 @@ def restore_all() -> None:
         ).stdout.split()  # fmt: skip
         _set_paused(paused, False)
     else:
-        kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", check=False)
+        kubectl("label", "nodes", "--all", f"{CHAOS_LABEL}-", f"{SILENT_LABEL}-", check=False)
 
 
 def node_ready(node: dict[str, object]) -> bool:
