@@ -52,6 +52,9 @@ class Bench(Protocol):
 class Operator(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def kill(self) -> None: ...
+    @property
+    def identity(self) -> str: ...
     def peak_rss_mb(self) -> float: ...
     def cpu_seconds(self) -> float: ...
     def metric(self, name: str) -> float: ...
@@ -487,3 +490,82 @@ def table(results: dict[str, Any]) -> str:
         f"write ceiling here: {floor['writes'] / max(floor['writes_sent_s'], 1e-9):.0f}/s)",
     ]
     return "\n".join(lines)
+
+
+async def takeover(bench: Bench, pair: tuple[Operator, Operator], sites: int) -> dict[str, Any]:
+    """The leader replica SIGKILLed as zone-b's nodes turn NotReady, mid-failover: the standby takes
+    the Lease over once it lapses (15 s) and must finish every site's move. Reports how long after the
+    kill every site had its capacity back, and any site left behind (the target: none)."""
+    kube = bench.kube
+    leader, standby = pair
+    ns = await bench.namespace(f"bench-takeover-{int(time.time())}")
+    view, stop = View(ns), asyncio.Event()
+    tasks = [
+        asyncio.create_task(watch(kube, "/api/v1/nodes", view.node, stop)),
+        asyncio.create_task(watch(kube, f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}", view.site, stop)),
+        asyncio.create_task(watch(kube, f"/apis/apps/v1/namespaces/{ns}/deployments", view.deployment, stop)),
+    ]
+    names_ = [f"t{i:04d}" for i in range(sites)]
+    try:
+        leader.start()
+        await _holder_is(kube, leader.identity)
+        standby.start()
+        gate = asyncio.Semaphore(50)
+
+        async def create(name: str) -> None:
+            async with gate:
+                await bench.create_site(ns, name, replicas=REPLICAS,
+                                        failover={"enabled": True, "failbackAfterSeconds": BLAST_WINDOW})  # fmt: skip
+
+        await asyncio.gather(*(create(n) for n in names_))
+        await Times(view).until_all(
+            "every site Redundant", names_, lambda s, _: view.phases.get(s) == "Redundant", 1800
+        )
+        label_zone(True)
+        origin = await _zone_b(view, lost=True)
+        await Times(view).until_all("a tenth of the sites reporting", names_[: max(1, sites // 10)],
+                                    lambda s, _: s in view.zone_b_lost_at, 120, partial=True)  # fmt: skip
+        leader.kill()
+        killed = time.monotonic()
+        log(f"takeover: leader killed {killed - origin:.1f} s after NotReady, mid-failover")
+        capacity = await Times(view).until_all(
+            "every site's capacity back after the kill",
+            names_,
+            lambda s, snap: capacity_back(snap.of(s)),
+            600,
+            partial=True,
+        )
+        out: dict[str, Any] = {"sites": sites, "killed_after_notready_s": killed - origin,
+                               "capacity_after_kill": summary(capacity, killed, len(names_))}  # fmt: skip
+        log(f"takeover: capacity back p50 {out['capacity_after_kill']['p50_s']:.2f} s, max "
+            f"{out['capacity_after_kill']['max_s']:.2f} s after the kill, "
+            f"{out['capacity_after_kill']['sites_missing']} site(s) left behind")  # fmt: skip
+        label_zone(False)
+        back = await _zone_b(view, lost=False)
+        failback = await Times(view).until_all("every site even again", names_, lambda s, snap: even(snap.of(s)),
+                                               600, partial=True)  # fmt: skip
+        out["failback_by_standby"] = summary(failback, back, len(names_))
+        return out
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for op in pair:
+            op.stop()
+        import subprocess
+
+        subprocess.run(["kubectl", "delete", "namespace", ns, "--wait=false"], capture_output=True)
+
+
+async def _holder_is(kube: Kube, identity: str, timeout: float = 60) -> None:
+    """Until the operator's Lease names `identity`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            lease = await kube.call("GET", "/apis/coordination.k8s.io/v1/namespaces/spofless-system/leases/spofless")
+            if (lease.get("spec") or {}).get("holderIdentity") == identity:
+                return
+        except Exception as err:  # not made yet
+            log(f"waiting for the Lease: {err}")
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{identity} never held the Lease")

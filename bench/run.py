@@ -79,16 +79,33 @@ class Operator:
     """The operator under test, with what /proc and its /metrics say about it."""
 
     kubeconfig: str | None
+    elect: bool = False  # a replica electing its leader through the Lease (the takeover scenario), not standalone
+    name: str = "operator"  # of its log file
     metrics_port: int = field(default_factory=lambda: free_port())  # two benches may run side by side
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(
         default_factory=lambda: Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "spofless-bench-operator.log"
     )
 
+    def __post_init__(self) -> None:
+        if self.name != "operator":
+            self.log_path = self.log_path.with_name(f"spofless-bench-{self.name}.log")
+
+    def kill(self) -> None:
+        """SIGKILL: no release of the Lease, as a crash or a node lost with it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    @property
+    def identity(self) -> str:
+        assert self.proc is not None
+        return f"{socket.gethostname()}-{self.proc.pid}"
+
     def start(self) -> None:
         env = {**os.environ, **({"KUBECONFIG": self.kubeconfig} if self.kubeconfig else {})}
         level = os.environ.get("SPOFLESS_BENCH_LOG_LEVEL", "warning")  # info: every write, and why
-        cmd = [sys.executable, "-m", "spofless", "run", "--standalone", "--log-level", level,
+        cmd = [sys.executable, "-m", "spofless", "run", *([] if self.elect else ["--standalone"]), "--log-level", level,
                "--liveness", "", "--metrics-port", str(self.metrics_port)]  # fmt: skip
         # Appended: a bench stops and starts the operator (the floor runs without it); keep every run's log.
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
@@ -480,6 +497,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results["scale"] = await scale(cluster, operator, audit, args.scale_sites)
         if args.blast_sites:
             results["blast"] = await blast.run(cluster, operator, audit, args.blast_sites)
+        if args.takeover_sites:
+            operator.stop()  # two electing replicas instead, the first killed mid-outage
+            pair = (Operator(kubeconfig, elect=True, name="leader"), Operator(kubeconfig, elect=True, name="standby"))
+            results["takeover"] = await blast.takeover(cluster, pair, args.takeover_sites)
+            operator.start()
         if args.steady_seconds:
             results["steady"] = await steady(cluster, operator, audit, args.steady_seconds)
         if "scale" in results:
@@ -508,6 +530,8 @@ if __name__ == "__main__":
     parser.add_argument("--scale-sites", type=int, default=300)
     parser.add_argument("--steady-seconds", type=float, default=300)
     parser.add_argument("--blast-sites", type=int, default=300, help="sites under one zone outage (bench/blast.py)")
+    parser.add_argument("--takeover-sites", type=int, default=0,
+                        help="sites under one zone outage whose leader replica is killed mid-failover (bench/blast.py)")  # fmt: skip
     parser.add_argument(
         "--service-account", help="run the operator as this namespace/name (default: your kubeconfig's user)"
     )
