@@ -57,9 +57,25 @@ def _add_run(sub: options.Sub) -> None:
                      "by one: spec.failover.silentZone.enabled)")  # fmt: skip
     run.add_argument("--lease-namespace", default=os.environ.get("SPOFLESS_LEASE_NAMESPACE"),
                      help="its namespace (default: POD_NAMESPACE, else spofless-system)")  # fmt: skip
+    run.add_argument("--data-center", default=os.environ.get("SPOFLESS_DATA_CENTER", ""),
+                     help="this data center's name, as sites list it in spec.dataCenters.members "
+                     "(default: none, this cluster only)")  # fmt: skip
+    run.add_argument("--etcd-endpoints", default=os.environ.get("SPOFLESS_ETCD_ENDPOINTS", ""),
+                     help="comma-separated client URLs of the etcd that spans the data centers")  # fmt: skip
+    run.add_argument("--etcd-tls-dir", default=os.environ.get("SPOFLESS_ETCD_TLS_DIR", ""),
+                     help="a directory with tls.crt, tls.key and ca.crt for etcd (a mounted Secret)")  # fmt: skip
+    run.add_argument("--etcd-lease-seconds", type=int, default=int(os.environ.get("SPOFLESS_ETCD_LEASE_SECONDS", "5")),
+                     help="TTL of this data center's lease: it leaves DNS this long after it stops renewing "
+                     "(default %(default)s)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_center and not args.etcd_endpoints:
+        sys.stderr.write("spofless run: --data-center needs --etcd-endpoints (the store the data centers share)\n")
+        return 2
+    if not 2 <= args.etcd_lease_seconds <= 60:
+        sys.stderr.write("spofless run: --etcd-lease-seconds must be between 2 and 60\n")
+        return 2
     if profile := os.environ.get("SPOFLESS_TRACEMALLOC"):
         from spofless.operator import memprofile
 

@@ -216,6 +216,9 @@ def test_watching_some_namespaces_uses_roles_there(helm: str) -> None:
         "metrics.port=70000",
         "image.pullPolicy=Sometimes",
         "leaderElection.leaseName=Bad Name",
+        "dataCenter.name=DC_1",
+        "dataCenter.etcd.endpoints={127.0.0.1:2379}",
+        "dataCenter.etcd.leaseSeconds=1",
         "typo=1",
     ],
 )
@@ -293,6 +296,29 @@ def test_container_args_env_and_probes(default: list[dict[str, Any]]) -> None:
         "limits": {"cpu": "1", "memory": "256Mi", "ephemeral-storage": "256Mi"},
     }
     assert c["imagePullPolicy"] == "Always"
+
+
+def test_a_data_center_gets_its_name_etcd_and_the_tls_secret_mounted(helm: str) -> None:
+    objects = template(
+        helm, "--set", "dataCenter.name=dc1", "--set", "dataCenter.etcd.endpoints={https://10.0.0.1:2379,https://10.0.1.1:2379}",
+        "--set", "dataCenter.etcd.tlsSecret=etcd-client",
+    )  # fmt: skip
+    c = container(objects)
+    assert c["args"][-5:-1] == [
+        "--data-center=dc1",
+        "--etcd-endpoints=https://10.0.0.1:2379,https://10.0.1.1:2379",
+        "--etcd-lease-seconds=5",
+        "--etcd-tls-dir=/etc/spofless/etcd-tls",
+    ]
+    assert {"name": "etcd-tls", "mountPath": "/etc/spofless/etcd-tls", "readOnly": True} in c["volumeMounts"]
+    volumes = only(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "etcd-tls", "secret": {"secretName": "etcd-client"}} in volumes
+
+
+def test_no_data_center_no_etcd(default: list[dict[str, Any]]) -> None:
+    c = container(default)
+    assert not [a for a in c["args"] if a.startswith(("--data-center", "--etcd"))]
+    assert [m["name"] for m in c["volumeMounts"]] == ["tmp"]
 
 
 def test_metrics_service_and_optional_service_monitor(helm: str, default: list[dict[str, Any]]) -> None:

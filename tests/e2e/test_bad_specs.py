@@ -33,6 +33,26 @@ REFUSED = [
     ("bad port", {"service": {"ports": [{"port": 70000}]}}, "should be less than or equal to 65535"),
     ("bad protocol", {"service": {"ports": [{"port": 80, "protocol": "HTTP"}]}}, "Unsupported value"),
     ("bad topology key", {"topologyKey": "not a label"}, "spec.topologyKey"),
+    (
+        "a data center listed twice",
+        {"dataCenters": {"members": ["dc1", "dc1"], "hostname": "shop.example.com"}},
+        "must not list a data center twice",
+    ),
+    (
+        "minDataCenters above the members",
+        {"dataCenters": {"members": ["dc1"], "hostname": "shop.example.com"}},
+        "minDataCenters cannot be larger than the number of members listed",
+    ),
+    (
+        "a hostname that is no DNS name",
+        {"dataCenters": {"members": ["dc1", "dc2"], "hostname": "Shop_1"}},
+        "must be a DNS name such as shop.example.com",
+    ),
+    (
+        "a DNS TTL of 0",
+        {"dataCenters": {"members": ["dc1", "dc2"], "hostname": "shop.example.com", "ttlSeconds": 0}},
+        "should be greater than or equal to 1",
+    ),
 ]
 
 

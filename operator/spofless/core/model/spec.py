@@ -10,7 +10,7 @@ import copy
 import re
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from spofless.core.model import podtemplate_schema
 from spofless.core.model.base import Model
@@ -216,6 +216,104 @@ class RolloutSpec(Model):
     )
 
 
+# A data center's name: a DNS label (it names keys in the store and records in DNS).
+DATA_CENTER_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# A hostname the sites' name servers answer for: dot-separated DNS labels, at least two.
+HOSTNAME_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HOSTNAME_MESSAGE = (
+    "spec.dataCenters.hostname must be a DNS name such as shop.example.com: at least two labels of lower-case "
+    "letters, digits and '-' separated by dots, each at most 63 characters, 253 in all"
+)
+
+
+class DataCentersSpec(Model):
+    """The same site in several data centers (one cluster and one spofless each, the same ResilientSite
+    applied in every one), coordinated through one etcd that spans them, and answered for by CoreDNS."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.members.all(m, self.members.exists_one(n, n == m))",
+                    "message": "spec.dataCenters.members must not list a data center twice",
+                    "fieldPath": ".members",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "self.minDataCenters <= size(self.members)",
+                    "message": "spec.dataCenters.minDataCenters cannot be larger than the number of members listed",
+                    "fieldPath": ".minDataCenters",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "self.hostname.matches('"
+                    + HOSTNAME_PATTERN.replace("\\", "\\\\")
+                    + "') && self.hostname.split('.').all(l, size(l) <= 63)",
+                    "message": HOSTNAME_MESSAGE,
+                    "fieldPath": ".hostname",
+                    "reason": "FieldValueInvalid",
+                },
+            ]
+        }
+    )
+
+    members: list[str] = Field(
+        min_length=1,
+        max_length=16,
+        description="The data centers the site runs in, by the names their spofless were given (--data-center). "
+        "spec.replicas is split over those whose spofless holds its lease in the store.",
+        json_schema_extra={
+            "items": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": DATA_CENTER_PATTERN}
+        },
+    )
+    min_data_centers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Fewer data centers with ready replicas than this is a single point of failure.",
+    )
+    hostname: str = Field(
+        min_length=3,
+        max_length=253,
+        description="The name clients resolve: each data center publishes its address under it (a record per "
+        "data center with ready replicas), for the name servers of the data centers (CoreDNS, etcd plugin).",
+    )
+    ttl_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="The DNS TTL of the records: how long a client may keep a dead data center's address after it "
+        "left DNS. Above 30 s the status warns that failover waits on clients' caches.",
+    )
+    failback_after_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=86400,
+        description="How long a data center that came back must hold its lease before it takes its share back "
+        "from the others.",
+    )
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not list a data center twice")
+        return value
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not re.match(HOSTNAME_PATTERN, value) or any(len(label) > 63 for label in value.split(".")):
+            raise ValueError(HOSTNAME_MESSAGE)
+        return value
+
+    @model_validator(mode="after")
+    def _enough_members(self) -> DataCentersSpec:
+        if self.min_data_centers > len(self.members):
+            raise ValueError("minDataCenters cannot be larger than the number of members listed")
+        return self
+
+
 def _template_schema() -> dict[str, Any]:
     """The PodTemplateSpec's structural schema, generated from the pinned Kubernetes' OpenAPI, with
     spofless' own rules on top: a spec with at least one container, each with a name and an image."""
@@ -314,4 +412,9 @@ class ResilientSiteSpec(Model):
     )
     rollout: RolloutSpec = Field(
         default_factory=RolloutSpec, description="Template changes roll out one zone at a time (see README)."
+    )
+    data_centers: DataCentersSpec | None = Field(
+        default=None,
+        description="Run the site in several data centers and answer for it in DNS (docs/datacenters.md). "
+        "Absent: this cluster only.",
     )
