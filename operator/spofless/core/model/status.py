@@ -28,6 +28,7 @@ Scope = Literal[
     "Rollout",
     "Readiness",
     "Status",
+    "DataCenter",
 ]
 
 
@@ -94,6 +95,31 @@ class ZoneLoss(Model):
         default=None,
         description="True when the site could not serve: no replica left, or a required dependency with no endpoint.",
     )
+
+
+class DataCenterStatus(Model):
+    """One data center of spec.dataCenters, as this data center reads the store."""
+
+    name: str
+    live: bool = Field(description="Its spofless holds its lease in the store.")
+    in_dns: bool = Field(description="Its address is published under spec.dataCenters.hostname.")
+    desired_replicas: int | None = Field(default=None, description="Its share of spec.replicas.")
+    ready_replicas: int | None = Field(default=None, description="Ready replicas it published (absent while lost).")
+    returning_for_seconds: int | None = Field(
+        default=None, description="Back from a loss: seconds until it takes its share back (the failback window)."
+    )
+
+
+class DataCenterLoss(Model):
+    """What losing one more data center would leave."""
+
+    data_center: str
+    ready_replicas_left: int
+    answers_left: int = Field(description="Data centers left in DNS.")
+    absorbable: bool | None = Field(
+        default=None, description="The other data centers published room for its share. Absent where one did not."
+    )
+    spof: bool = Field(description="True when the site would then stand on one data center, or answer nowhere.")
 
 
 class DependencyWorkload(Model):
@@ -200,6 +226,12 @@ class ResilientSiteStatus(Model):
     rollout: RolloutStatus | None = Field(default=None, description="The zone-by-zone rollout of the template.")
     dependencies: list[DependencyStatus] = Field(
         default_factory=list, description="The Services in spec.dependsOn, as observed."
+    )
+    data_centers: list[DataCenterStatus] = Field(
+        default_factory=list, description="One entry per member of spec.dataCenters, as the store shows it."
+    )
+    data_center_loss: list[DataCenterLoss] = Field(
+        default_factory=list, description="What-if: what losing each data center would leave."
     )
     conditions: list[Condition] = Field(
         default_factory=list,

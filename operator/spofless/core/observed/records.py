@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from spofless.core.observed.datacenters import DataCenterView
+
 Body = Mapping[str, Any]
 Labels = frozenset[tuple[str, str]]  # label pairs, hashable: a Service's selector is a subset of them
 
@@ -235,3 +237,4 @@ class Observed:
     usage: Mapping[str, Load] = field(default_factory=dict)  # node -> what its pods request, cluster-wide
     dependencies: tuple[ObservedDependency, ...] = ()  # the Services of spec.dependsOn (judgement/dependencies.py)
     silence: ZoneSilence | None = None  # None: no detector runs (or no Lease seen yet)
+    datacenters: DataCenterView | None = None  # the store's view, when this data center is one of several

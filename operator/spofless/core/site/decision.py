@@ -14,11 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from spofless.core.judgement import datacenters as dc_report
 from spofless.core.judgement import dependencies
 from spofless.core.model import names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.observed.records import Observed
+from spofless.core.placement import datacenters as dc_split
 from spofless.core.placement import traffic
 from spofless.core.rollout import templates as rollout
 from spofless.core.site import announce, assessment, memory, owned, placing, report, silent
@@ -53,16 +55,24 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
         spec = ResilientSiteSpec.model_validate(site.spec)
     except ValidationError as err:
         return _standing_still(Facts(run, observed, Problem("InvalidSpec", _validation_message(err))))
+    # Data centers (issue 22): spec.replicas is the site's total; from here on it is this data center's
+    # share (zones, readiness, phase), or a hold that moves nothing.
+    dcs = dc_split.for_site(spec, observed.datacenters, site.key, now)
+    if dcs is not None and dcs.replicas is not None:
+        spec = spec.model_copy(update={"replicas": dcs.replicas})
     seen = assessment.assess(run, spec, observed)
     if seen.problem is not None and seen.problem.reason == "NoZones":
         # Zones seen through a key no node carries would all look lost: report the last zones seen.
         return _standing_still(Facts(run, observed, seen.problem))
-    placed = placing.place(site, seen, observed)
+    placed = placing.place(site, seen, observed, hold=dcs is not None and dcs.hold is not None)
     deps = dependencies.resolve(site.namespace, spec, observed, multi_zone=len(seen.zone_set.expected) > 1)
     templates = None if seen.problem is not None else _roll_out(run, seen, placed, observed)
     facts = Facts(run, observed, seen.problem, seen, placed, deps, templates)
     status = report.status(facts)
-    events = announce.events(facts, status)
+    # Data centers: the entries, the what-if, the findings (the phase counts them) and the condition.
+    for kind, ok, reason, message in dc_report.annotate(status, spec, observed.datacenters, dcs, seen.ready.total):
+        status.conditions = report.set_condition(status.conditions, kind, ok, reason, message, (now, site.generation))
+    events = announce.events(facts, status) + dc_report.events(prev, status)
     unready, evict = _silent_zone(seen, observed)  # traffic out of a silent zone waits on no spec fix
     if templates is None:  # the spec cannot be carried out: nothing is applied or deleted, pods run on
         return Decision(status=status.wire(), events=events, unready=unready, evict=evict)
@@ -72,7 +82,7 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
         apply=manifests,
         delete=_stale(site, seen, observed, manifests),
         events=events,
-        wake_after=_wake_after(seen, templates),
+        wake_after=_wake_after(seen, templates, dcs.wake_after if dcs is not None else None),
         scale=_scale_only(site, templates.scale_only, placed.plan.desired, seen.current),
         unready=unready,
         evict=evict,
@@ -162,9 +172,10 @@ def _silent_zone(seen: Assessment, observed: Observed) -> tuple[list[str], list[
     return unready, silent.leftovers(observed.pods, observed.silence)
 
 
-def _wake_after(seen: Assessment, templates: rollout.Templates) -> float | None:
-    """Seconds until time alone changes the decision: a failback window ending, a trigger, a bake or a deadline."""
-    wakes = [*seen.failback_left.values(), seen.triggered.wake_after, templates.step.wake_after]
+def _wake_after(seen: Assessment, templates: rollout.Templates, data_centers: float | None) -> float | None:
+    """Seconds until time alone changes the decision: a failback window ending (a zone's or a data
+    center's), a trigger, a bake or a deadline."""
+    wakes = [*seen.failback_left.values(), seen.triggered.wake_after, templates.step.wake_after, data_centers]
     due = [w for w in wakes if w is not None]
     return min(due) if due else None
 

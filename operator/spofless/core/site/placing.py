@@ -22,14 +22,15 @@ class Placed:
     shorts: list[shortfall.Short]  # replicas of in-service zones the scheduler cannot place
 
 
-def place(site: Site, seen: Assessment, observed: Observed) -> Placed:
+def place(site: Site, seen: Assessment, observed: Observed, hold: bool = False) -> Placed:
+    """hold: nothing moves (a data center cut off from the store's majority, see placement/datacenters.py)."""
     spec, ready = seen.spec, seen.ready.per_zone
     total = scale.replicas(spec)
     cpu, memory = quantity.pod_requests(spec.template.get("spec") or {})
     zone_nodes = headroom.by_zone(observed.nodes, spec.topology_key) if headroom.known(observed.nodes) else {}
     room = headroom.room(zone_nodes, observed.usage, cpu, memory) if zone_nodes else None
     expected = seen.zone_set.expected
-    if seen.problem is None:
+    if seen.problem is None and not hold:
         asked = split.Asked(total, expected, spec.failover.enabled, site.key)
         plan = split.place(asked, split.Zones(seen.out_of_service, seen.current, ready, room))
         plan = triggers.drain(plan, seen.triggered.evacuating, ready, total)

@@ -1,0 +1,134 @@
+"""How spec.replicas is split over the data centers, when one is lost and when it comes back, and
+whether this data center's address stays in DNS. Pure, and deterministic in what the store says:
+every data center that reads the same store computes the same split.
+
+The same rules as the zones' (split.py), one level up:
+- the even split over the members, ties broken in the site's own order;
+- a member without a live lease is lost: its share moves to the others, and it keeps its own share
+  (its pods come back with it);
+- a member back for less than the failback window still counts as out: no flapping.
+
+And the safety rules, after Route 53 ARC's:
+- a data center that cannot reach the store's majority changes nothing: no scale-up, no scale-down;
+- no failover while more than one data center looks lost at once, unless a majority read confirms it;
+- spofless never empties DNS: the last data center with ready replicas stays in.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spofless.core.model.spec import DataCentersSpec, ResilientSiteSpec
+from spofless.core.observed.datacenters import DataCenterView
+from spofless.core.placement import split as zones_split
+
+
+class Hold(enum.Enum):
+    """Why this data center changes nothing now."""
+
+    STORE_UNREACHABLE = "StoreUnreachable"
+    UNCONFIRMED_LOSS = "UnconfirmedLoss"
+    NOT_A_MEMBER = "NotAMember"
+
+
+@dataclass(frozen=True)
+class Split:
+    """This data center's part of the site, and the picture it was computed from."""
+
+    replicas: int | None  # this data center's share of spec.replicas; None: hold, change nothing
+    target: dict[str, int]  # every member's replicas, as every data center computes them ({} on hold)
+    lost: tuple[str, ...]  # members without a live lease
+    returning: dict[str, float] = field(default_factory=dict)  # member back, seconds until it takes its share
+    hold: Hold | None = None
+    message: str = ""
+
+    @property
+    def wake_after(self) -> float | None:
+        """Seconds until the next failback window ends: the split changes then without any event."""
+        return min(self.returning.values(), default=None)
+
+    @property
+    def failover_active(self) -> bool:
+        return bool(self.lost or self.returning)
+
+
+def floor(share: int, min_zones: int) -> int:
+    """A data center that runs the site runs at least one replica per zone it needs (0 stays 0)."""
+    return 0 if share == 0 else max(share, min_zones)
+
+
+def returning(spec: DataCentersSpec, view: DataCenterView, now: datetime) -> dict[str, float]:
+    """Members back from a loss for less than the failback window, with the seconds left.
+
+    A member is back from a loss when it was recorded lost before it took its current lease. A loss
+    recorded after that is a stale or mistaken record: the member holds its lease, so it counts."""
+    window = spec.failback_after_seconds
+    out: dict[str, float] = {}
+    for member in view.live:
+        lost_at = view.lost_at.get(member.name)
+        if member.name not in spec.members or lost_at is None or lost_at > member.joined:
+            continue
+        left = window - (now - member.joined).total_seconds()
+        if left > 0:
+            out[member.name] = left
+    return out
+
+
+def split(total: int, min_zones: int, spec: DataCentersSpec, view: DataCenterView, key: str, now: datetime) -> Split:
+    """This data center's share of `total` (spec.replicas), or a hold.
+
+    key: the site's namespace/name, its own order of the data centers for the remainder."""
+    if view.local not in spec.members:
+        members = ", ".join(spec.members)
+        return _hold(Hold.NOT_A_MEMBER, f"this data center ({view.local}) is not one of spec.dataCenters.members "
+                     f"({members}): nothing is changed here")  # fmt: skip
+    if not view.reachable:
+        return _hold(Hold.STORE_UNREACHABLE, "this data center cannot reach the store's majority: nothing is "
+                     "scaled up or down here, and its pods keep serving")  # fmt: skip
+    live = view.live_names()
+    lost = tuple(m for m in spec.members if m not in live)
+    if len(lost) > 1 and not view.confirmed:
+        return _hold(Hold.UNCONFIRMED_LOSS, f"{len(lost)} data centers look lost at once ({', '.join(lost)}) and no "
+                     "majority read confirms it: no failover until one does")  # fmt: skip
+    back = returning(spec, view, now)
+    base = zones_split.spread(total, spec.members, key)
+    target = zones_split.fail_over(base, [*lost, *back], zones_split.site_order(key, spec.members))
+    target = {m: floor(n, min_zones) for m, n in target.items()}
+    return Split(replicas=target[view.local], target=target, lost=lost, returning=back)
+
+
+def _hold(reason: Hold, message: str) -> Split:
+    return Split(replicas=None, target={}, lost=(), hold=reason, message=message)
+
+
+def in_dns(view: DataCenterView, plan: Split, local_ready: int) -> bool | None:
+    """Whether this data center's address should be under the site's hostname; None: leave DNS as it is
+    (no majority: nothing can be written, and the records stay until the lease lapses by itself).
+
+    In with ready replicas, once back for the failback window. Out otherwise, except that spofless
+    never empties DNS: when no other data center in DNS has a ready replica, this one stays in."""
+    if plan.hold is not None:
+        return None
+    if local_ready > 0 and view.local not in plan.returning:
+        return True
+    others = [s for s in view.shares if s.data_center != view.local and s.in_dns and s.ready > 0]
+    others = [s for s in others if s.data_center in view.live_names()]
+    return not others
+
+
+def newly_lost(before: frozenset[str], view: DataCenterView) -> list[str]:
+    """Members whose lease this data center saw lapse since its last majority read: the loss to record
+    (with the time) so that every data center applies the same failback window when the member returns."""
+    if not (view.reachable and view.confirmed):
+        return []
+    return sorted(before - view.live_names() - {view.local})
+
+
+def for_site(spec: ResilientSiteSpec, view: DataCenterView | None, key: str, now: datetime) -> Split | None:
+    """The split of a site that runs in several data centers; None for a site of this cluster alone
+    (no spec.dataCenters), or where this spofless is not given a data center: spec.replicas here."""
+    if spec.data_centers is None or view is None:
+        return None
+    return split(spec.replicas, spec.min_zones, spec.data_centers, view, key, now)
