@@ -67,6 +67,9 @@ def _add_run(sub: options.Sub) -> None:
     run.add_argument("--etcd-lease-seconds", type=int, default=int(os.environ.get("SPOFLESS_ETCD_LEASE_SECONDS", "5")),
                      help="TTL of this data center's lease: it leaves DNS this long after it stops renewing "
                      "(default %(default)s)")  # fmt: skip
+    run.add_argument("--data-center-address", default=os.environ.get("SPOFLESS_DATA_CENTER_ADDRESS", ""),
+                     help="comma-separated address(es) of this data center's ingress, published for a site whose "
+                     "Service has neither a load balancer nor a node port")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +106,19 @@ def run(args: argparse.Namespace) -> int:
     # Two replicas on one host (tests) must not share an identity: the pod name, else host and pid.
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     handlers.configure(identity, not args.standalone, args.lease_namespace, args.lease_name, args.silent_zones)
+    if args.data_center:  # one data center of several: its lease, shares and DNS records in the store
+        from spofless.operator import datacenters
+
+        datacenters.configure(
+            datacenters.Settings(
+                name=args.data_center,
+                endpoints=tuple(e for e in args.etcd_endpoints.split(",") if e),
+                tls_dir=args.etcd_tls_dir,
+                lease_seconds=args.etcd_lease_seconds,
+                address=tuple(a for a in args.data_center_address.split(",") if a),
+            )
+        )
+        datacenters.register()  # after handlers: its start-up runs once the engine exists
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace,

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from spofless.core.observed.datacenters import DataCenterView
 from spofless.core.observed.records import Child, Endpoint, Load, Node, Observed, Pod, ZoneSilence
 from spofless.kube import Failure, describe, failure, retry_after
 from spofless.operator import dependency_records, metrics
@@ -49,6 +50,8 @@ class Indices:
     children: Mapping[SiteKey, Any]
     dependencies: Mapping[Any, Any]
     usage: Mapping[str, Load]
+    # Data centers (operator/datacenters.py): the store's view for one site, when this is one of several.
+    datacenters: Callable[[SiteKey, Mapping[str, Any]], DataCenterView | None] | None = None
 
     def site(self, key: SiteKey) -> Mapping[str, Any] | None:
         bodies = list(self.sites.get(key, ()))
@@ -73,6 +76,7 @@ class Indices:
                 key[0], body.get("spec") or {}, self.dependencies, self.children, self.endpoints
             ),
             silence=silence,
+            datacenters=self.datacenters(key, body) if self.datacenters is not None else None,
         )
 
 

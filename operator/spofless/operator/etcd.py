@@ -192,6 +192,14 @@ class Etcd:
         data = await self.call("/v3/kv/txn", {"compare": [compare], "success": [{"requestPut": put}]})
         return bool(data.get("succeeded"))
 
+    async def delete_if_unchanged(self, keys: Sequence[str], unchanged: dict[str, int]) -> bool:
+        """Deletes `keys` only if every key of `unchanged` still has the modification revision given (0:
+        absent): a decision made on what was read is carried out only if that is still so."""
+        compare = [{"target": "MOD", "key": _b64(k), "mod_revision": str(rev)} for k, rev in unchanged.items()]
+        deletes = [{"requestDeleteRange": {"key": _b64(k)}} for k in keys]
+        data = await self.call("/v3/kv/txn", {"compare": compare, "success": deletes})
+        return bool(data.get("succeeded"))
+
     async def members(self) -> list[Member]:
         data = await self.call("/v3/cluster/member/list", {})
         return [

@@ -132,3 +132,34 @@ def for_site(spec: ResilientSiteSpec, view: DataCenterView | None, key: str, now
     if spec.data_centers is None or view is None:
         return None
     return split(spec.replicas, spec.min_zones, spec.data_centers, view, key, now)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where clients reach the site in this data center: hosts (IPs or names) and a port (0: the
+    Service's own port, as a load balancer serves it)."""
+
+    hosts: tuple[str, ...]
+    port: int = 0
+    source: str = ""  # LoadBalancer, NodePort, DataCenter (the operator's --data-center-address)
+
+
+def address(
+    service_type: str,
+    ingress: tuple[str, ...],
+    node_port: int | None,
+    node_addresses: tuple[str, ...],
+    fallback: tuple[str, ...],
+) -> Address | None:
+    """The address published for this data center, from the site's Service:
+    1. its load balancer's ingress (IPs or hostnames), when the Service has one;
+    2. else, for a NodePort or LoadBalancer Service, the Ready nodes' addresses with its first node port;
+    3. else the data center's own address given to spofless (an ingress in front of the cluster);
+    None: nothing to publish (the site is not in DNS here, and the status says so)."""
+    if ingress:
+        return Address(tuple(sorted(ingress)), 0, "LoadBalancer")
+    if service_type in ("NodePort", "LoadBalancer") and node_port and node_addresses:
+        return Address(tuple(sorted(node_addresses)), node_port, "NodePort")
+    if fallback:
+        return Address(tuple(fallback), 0, "DataCenter")
+    return None

@@ -1,0 +1,408 @@
+"""This data center in the store that spans the data centers (issue 22): its lease, its share of
+each site, the sites' DNS records, and the view of the other members every pass reads.
+
+- The leader replica holds an etcd lease (TTL `lease_seconds`, default 5 s) and renews it every third
+  of that. Everything it publishes is attached to the lease, so a dead or cut-off data center drops out
+  of the store, and so out of DNS, when the lease lapses, without anyone writing.
+- Once a second it reads the members (a linearizable read: the store's majority answers it, or the
+  read fails). That read is what `reachable` and `confirmed` stand on. A lease that lapsed since the
+  last read is recorded as a loss (`/spofless/lost/<member>`), so every member applies the same
+  failback window when it returns. When the live set or the reachability changes, every site reports
+  first and then moves (the engine's report_all), as for a zone.
+- For each site with spec.dataCenters it publishes its share (`/spofless/sites/<ns>/<name>/<dc>`) and,
+  as the core says, its address under the site's hostname in the SkyDNS layout CoreDNS's etcd plugin
+  reads (`/skydns/<reversed hostname>/<dc>-<i>`). A write happens only when the value changes.
+- Leaving DNS is a transaction guarded by the other data centers' shares as read: if one changed since
+  (it lost its replicas too), nothing is deleted and the next round decides again. Two data centers
+  emptying DNS at the same moment cannot both succeed.
+
+Only the leader writes (the Lease gate); a standby holds no lease and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from spofless.core.judgement import findings
+from spofless.core.model import kinds, names
+from spofless.core.model.spec import DataCentersSpec, DependencySpec
+from spofless.core.observed.datacenters import WITNESS, DataCenterView, MemberLease, Share
+from spofless.core.observed.records import Observed
+from spofless.core.placement import datacenters as dc_split
+from spofless.operator import dependency_records
+from spofless.operator.engine import Engine, SiteKey
+from spofless.operator.etcd import Etcd, Unavailable, tls_from_dir
+from spofless.operator.leader import Leadership
+
+PREFIX = "/spofless"
+DNS_PREFIX = "/skydns"
+READ_EVERY = 1.0  # seconds between two reads of the members: how late a lapsed lease is noticed, at most
+SHARES_EVERY = 5  # members' reads between two reads of every site's shares (the findings' picture)
+MEMBERS_EVERY = 30  # members' reads between two reads of the store's own member list
+
+_log = logging.getLogger("spofless")
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    endpoints: tuple[str, ...]
+    tls_dir: str = ""
+    lease_seconds: int = 5
+    address: tuple[str, ...] = ()  # the data center's own address (an ingress), the last resort
+
+
+SETTINGS: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Called by `spofless run` before kopf starts, when it runs as one data center of several."""
+    global SETTINGS
+    SETTINGS = settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def dns_path(hostname: str) -> str:
+    """The SkyDNS key of a name: its labels reversed under the prefix (shop.example.com -> /skydns/com/example/shop)."""
+    return DNS_PREFIX + "/" + "/".join(reversed(hostname.strip(".").split(".")))
+
+
+@dataclass
+class Presence:
+    """This data center's lease and view of the store; publishes the sites' shares and DNS records."""
+
+    settings: Settings
+    store: Etcd
+    leadership: Leadership
+    engine: Engine
+    addresses: Callable[[SiteKey, Mapping[str, Any]], dc_split.Address | None]
+    logger: logging.Logger = _log
+    lease: int = 0
+    joined: datetime | None = None
+    live: tuple[MemberLease, ...] = ()
+    lost_at: dict[str, datetime] = field(default_factory=dict)
+    shares: dict[SiteKey, tuple[Share, ...]] = field(default_factory=dict)
+    share_revisions: dict[str, int] = field(default_factory=dict)  # share key -> mod revision, as read
+    store_members: dict[str, str] = field(default_factory=dict)
+    last_majority: float | None = None  # monotonic time of the last successful linearizable read
+    published: dict[str, str] = field(default_factory=dict)  # key -> value written under the lease
+    _told: tuple[bool, frozenset[str]] | None = None  # what the engine last heard: (reachable, live members)
+    _rounds: int = 0
+
+    # --- what a pass reads -----------------------------------------------------------------------
+
+    def reachable(self) -> bool:
+        return self.last_majority is not None and time.monotonic() - self.last_majority < self.settings.lease_seconds
+
+    def view(self, key: SiteKey, body: Mapping[str, Any] | None = None) -> DataCenterView:
+        return DataCenterView(
+            local=self.settings.name,
+            live=self.live,
+            reachable=self.reachable(),
+            confirmed=self.reachable(),  # the live set only ever comes from a majority read
+            lost_at=dict(self.lost_at),
+            shares=self.shares.get(key, ()),
+            store_members=dict(self.store_members),
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        renewed = 0.0
+        while True:
+            started = time.monotonic()
+            try:
+                if not self.leadership.leading():
+                    self._forget()
+                elif self.lease == 0:
+                    await self._join()
+                    renewed = time.monotonic()
+                elif time.monotonic() - renewed >= self.settings.lease_seconds / 3:
+                    if await self.store.keep_alive(self.lease) == 0:
+                        self.logger.warning(
+                            "data centers: the lease of %s lapsed; taking a new one", self.settings.name
+                        )
+                        self.lease, self.published = 0, {}
+                        continue
+                    renewed = time.monotonic()
+                if self.leadership.leading() and self.lease:
+                    await self._read()
+                    await self._publish()
+            except asyncio.CancelledError:
+                raise
+            except Unavailable as err:
+                self.logger.warning("data centers: the store does not answer: %s", err)
+            except Exception:  # one round failing must never end the loop
+                self.logger.exception("data centers: a round failed")
+            self._tell_engine()
+            await asyncio.sleep(max(0.0, READ_EVERY - (time.monotonic() - started)))
+
+    def _forget(self) -> None:
+        """A standby holds no lease: whatever it had lapses by itself within the TTL."""
+        self.lease, self.published, self.joined = 0, {}, None
+        self.last_majority = None
+
+    async def _join(self) -> None:
+        """Takes a lease, or resumes the one the member record names (a new leader after a graceful
+        handover, within the TTL): then the data center never looks lost to the others."""
+        key = f"{PREFIX}/members/{self.settings.name}"
+        record = await self.store.range(key)
+        old = json.loads(record.kvs[0].value) if record.kvs else {}
+        resumed = int(old.get("lease") or 0)
+        if resumed and await self.store.keep_alive(resumed) > 0:
+            self.lease = resumed
+        else:
+            self.lease = await self.store.grant(self.settings.lease_seconds)
+        self.joined = _time(old.get("joined")) if record.kvs else None
+        self.joined = self.joined or _now()
+        value = json.dumps({"joined": self.joined.isoformat(), "lease": str(self.lease)}, sort_keys=True)
+        await self.store.put(key, value, self.lease)
+        self.logger.info("data centers: %s holds lease %x (TTL %d s)", self.settings.name, self.lease,
+                         self.settings.lease_seconds)  # fmt: skip
+
+    async def _read(self) -> None:
+        before = frozenset(m.name for m in self.live)
+        members = await self.store.range(f"{PREFIX}/members/")
+        self.last_majority = time.monotonic()
+        self.live = tuple(
+            MemberLease(kv.key.rsplit("/", 1)[-1], _time(json.loads(kv.value).get("joined")) or _now())
+            for kv in members.kvs
+        )
+        view = self.view(("", ""))
+        for member in dc_split.newly_lost(before, view):
+            self.logger.warning("data centers: %s lost (its lease lapsed)", member)
+            await self.store.put(f"{PREFIX}/lost/{member}", json.dumps({"at": _now().isoformat()}))
+        self._rounds += 1
+        if self._rounds % SHARES_EVERY == 1 or before != view.live_names():
+            lost = await self.store.range(f"{PREFIX}/lost/")
+            self.lost_at = {
+                kv.key.rsplit("/", 1)[-1]: at for kv in lost.kvs if (at := _time(json.loads(kv.value).get("at")))
+            }
+            await self._read_shares()
+        if self._rounds % MEMBERS_EVERY == 1:
+            names_ = await self.store.members()
+            self.store_members = {m.name: (m.name if m.name in view.live_names() else WITNESS) for m in names_}
+
+    async def _read_shares(self) -> None:
+        read = await self.store.range(f"{PREFIX}/sites/")
+        shares: dict[SiteKey, list[Share]] = {}
+        self.share_revisions = {}
+        for kv in read.kvs:
+            parts = kv.key.split("/")  # "", spofless, sites, ns, name, dc
+            if len(parts) != 6:
+                continue
+            self.share_revisions[kv.key] = kv.mod_revision
+            shares.setdefault((parts[3], parts[4]), []).append(_share(parts[5], kv.value))
+        self.shares = {k: tuple(v) for k, v in shares.items()}
+
+    def _tell_engine(self) -> None:
+        """A member lost or back, or the store's majority lost or found: every site reports, then moves."""
+        names_ = frozenset(m.name for m in self.live)
+        state = (self.reachable(), names_)
+        if state != self._told:
+            if self._told is not None:
+                self.logger.warning("data centers: live %s, store %s", ", ".join(sorted(names_)) or "none",
+                                    "reachable" if state[0] else "NOT reachable")  # fmt: skip
+                self.engine.report_all("datacenter")
+            self._told = state
+
+    # --- publishing ------------------------------------------------------------------------------
+
+    async def _publish(self) -> None:
+        indices = self.engine.indices
+        if indices is None or not self.engine.indexed:
+            return
+        wanted: dict[str, str] = {}
+        withdraw: dict[str, dict[str, int]] = {}  # DNS keys to delete -> the guard they need
+        now = _now()
+        for key in indices.site_keys():
+            body = indices.site(key)
+            spec = _dc_spec(body)
+            if body is None or spec is None:
+                continue
+            dcs, raw = spec
+            view = self.view(key)
+            plan = dc_split.split(int(raw.get("replicas", 3)), int(raw.get("minZones", 2)), dcs, view,
+                                  f"{key[0]}/{key[1]}", now)  # fmt: skip
+            ready = self._ready(key)
+            where = self.addresses(key, body)
+            dns = dc_split.in_dns(view, plan, ready) if where is not None else False
+            deps = self._dependencies(key, raw)
+            share = {"ready": ready, "desired": plan.replicas, "addresses": list(where.hosts) if where else [],
+                     "inDns": bool(dns if dns is not None else False), "dependencies": deps}  # fmt: skip
+            wanted[f"{PREFIX}/sites/{key[0]}/{key[1]}/{self.settings.name}"] = json.dumps(share, sort_keys=True)
+            base = dns_path(dcs.hostname) + "/"
+            if dns is True:
+                wanted.update(self._records(dcs, where))
+            elif dns is None:  # a hold: DNS stays as it is
+                wanted.update({k: v for k, v in self.published.items() if k.startswith(base)})
+            else:
+                guard = {
+                    k: rev
+                    for k, rev in self.share_revisions.items()
+                    if k.startswith(f"{PREFIX}/sites/{key[0]}/{key[1]}/") and not k.endswith(f"/{self.settings.name}")
+                }
+                withdraw.update({k: guard for k in self.published if k.startswith(base)})
+        for path, value in wanted.items():
+            if self.published.get(path) != value:
+                await self.store.put(path, value, self.lease)
+                self.published[path] = value
+        for path in [k for k in self.published if k not in wanted and k not in withdraw]:
+            await self.store.delete(path)  # a site gone, or a record it no longer has
+            del self.published[path]
+        for path, guard in withdraw.items():
+            if await self.store.delete_if_unchanged([path], guard):
+                del self.published[path]
+            else:  # another data center's share changed since it was read: decide again on fresh shares
+                await self._read_shares()
+
+    def _records(self, dcs: DataCentersSpec, where: dc_split.Address | None) -> dict[str, str]:
+        if where is None:
+            return {}
+        base = dns_path(dcs.hostname)
+        return {
+            f"{base}/{self.settings.name}-{i}": json.dumps(
+                {"host": host, "ttl": dcs.ttl_seconds, **({"port": where.port} if where.port else {})}, sort_keys=True
+            )
+            for i, host in enumerate(where.hosts)
+        }
+
+    def _ready(self, key: SiteKey) -> int:
+        """The site's ready pods here, counted as a pass counts them."""
+        indices = self.engine.indices
+        assert indices is not None
+        here = Observed(nodes=tuple(indices.nodes.get(None, ())), pods=tuple(indices.pods.get(key, ())))
+        return findings.readiness(here, []).total
+
+    def _dependencies(self, key: SiteKey, raw: Mapping[str, Any]) -> dict[str, int]:
+        indices = self.engine.indices
+        assert indices is not None
+        required = [d for d in _deps(raw) if d.required]
+        if not required:
+            return {}
+        seen = dependency_records.gather(key[0], raw, indices.dependencies, indices.children, indices.endpoints)
+        ready = {f"{s.namespace}/{s.name}": sum(1 for e in s.endpoints if e.ready) for s in seen}
+        return {d.service: ready.get(d.service if "/" in d.service else f"{key[0]}/{d.service}", 0) for d in required}
+
+
+def _share(member: str, value: str) -> Share:
+    try:
+        data = json.loads(value)
+        return Share(
+            data_center=member,
+            ready=int(data.get("ready") or 0),
+            desired=int(data.get("desired") or 0),
+            addresses=tuple(data.get("addresses") or ()),
+            in_dns=bool(data.get("inDns")),
+            room=data.get("room"),
+            dependencies={str(k): int(v) for k, v in (data.get("dependencies") or {}).items()},
+        )
+    except (ValueError, TypeError, AttributeError):
+        return Share(data_center=member, ready=0, desired=0)  # unreadable: counts as nothing, never as ready
+
+
+def _dc_spec(body: Mapping[str, Any] | None) -> tuple[DataCentersSpec, Mapping[str, Any]] | None:
+    raw = (body or {}).get("spec") or {}
+    if not raw.get("dataCenters"):
+        return None
+    try:
+        return DataCentersSpec.model_validate(raw["dataCenters"]), raw
+    except ValidationError:
+        return None  # the site's own pass reports it Invalid
+
+
+def _deps(raw: Mapping[str, Any]) -> list[DependencySpec]:
+    out = []
+    for entry in raw.get("dependsOn") or ():
+        try:
+            out.append(DependencySpec.model_validate(entry))
+        except ValidationError:
+            continue
+    return out
+
+
+# --- where the site is reached: two small indices, for data centers only -------------------------
+
+
+def _ingress(body: kopf.Body) -> tuple[str, ...]:
+    entries = ((body.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return tuple(e.get("ip") or e.get("hostname") or "" for e in entries if e.get("ip") or e.get("hostname"))
+
+
+def _node_address(body: kopf.Body) -> str | None:
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in body.get("status", {}).get("conditions") or []
+    )
+    if not ready:
+        return None
+    by_type = {a.get("type"): a.get("address") for a in body.get("status", {}).get("addresses") or []}
+    return by_type.get("ExternalIP") or by_type.get("InternalIP")
+
+
+def addresses_from(services: Mapping[SiteKey, Any], nodes: Mapping[None, Any], fallback: tuple[str, ...]) -> Callable[
+    [SiteKey, Mapping[str, Any]], dc_split.Address | None
+]:  # fmt: skip
+    def find(key: SiteKey, body: Mapping[str, Any]) -> dc_split.Address | None:
+        service = next(iter(services.get(key, ())), None)
+        kind, ingress, node_port = service if service is not None else ("ClusterIP", (), None)
+        node_ips = tuple(sorted({a for a in nodes.get(None, ()) if a}))
+        return dc_split.address(kind, ingress, node_port, node_ips, fallback)
+
+    return find
+
+
+def register() -> None:
+    """The kopf registrations of a data center: its two indices and the presence's start and stop."""
+
+    @kopf.index(group="", version="v1", plural="services", labels={names.LABEL_MANAGED_BY: names.MANAGED_BY})
+    async def dc_service_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, Any]:
+        ports = (body.get("spec") or {}).get("ports") or []
+        node_port = next((p.get("nodePort") for p in ports if p.get("nodePort")), None)
+        kind = (body.get("spec") or {}).get("type") or "ClusterIP"
+        return {(namespace, labels.get(names.LABEL_SITE, "")): (kind, _ingress(body), node_port)}
+
+    @kopf.index(group=kinds.NODE.group, version=kinds.NODE.version, plural=kinds.NODE.plural)
+    async def dc_node_index(body: kopf.Body, **_: Any) -> dict[None, str | None]:
+        return {None: _node_address(body)}
+
+    @kopf.on.startup()
+    async def dc_start(memo: kopf.Memo, dc_service_index: kopf.Index[SiteKey, Any],
+                       dc_node_index: kopf.Index[None, str | None], **_: Any) -> None:  # fmt: skip
+        settings = SETTINGS
+        assert settings is not None
+        state = memo.state  # handlers.startup ran first (registered first)
+        store = Etcd(settings.endpoints, tls_from_dir(settings.tls_dir))
+        presence = Presence(settings, store, state.engine.leadership, state.engine,
+                            addresses_from(dc_service_index, dc_node_index, settings.address))  # fmt: skip
+        assert state.engine.indices is not None
+        state.engine.indices.datacenters = presence.view
+        task = asyncio.get_running_loop().create_task(presence.run(), name="spofless-datacenters")
+        state.tasks.add(task)
+        memo.datacenters = presence
+
+    @kopf.on.cleanup()
+    async def dc_stop(memo: kopf.Memo, **_: Any) -> None:
+        presence: Presence | None = getattr(memo, "datacenters", None)
+        if presence is not None:
+            await presence.store.close()
