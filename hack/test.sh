@@ -2,8 +2,10 @@
 # `make test`: lint, bring the local cluster up, install the rendered chart (server-side dry run,
 # then for real), and run the unit, chart and e2e suites in one pytest run with the operator running
 # as the chart's ServiceAccount. Tears the cluster down even when a test fails
-# (SPOFLESS_KEEP_CLUSTER=1 keeps it). Then the kind suite (hack/kind-e2e.sh): real containers, the
-# operator's image installed with the chart, zones that really die. It needs Docker, installed and
+# (SPOFLESS_KEEP_CLUSTER=1 keeps it). Then the data-center scenarios (tests/datacenters) on three
+# small local clusters with etcd and CoreDNS (hack/datacenters.sh). Then the kind suite
+# (hack/kind-e2e.sh): real containers, the operator's image installed with the chart, zones that
+# really die. It needs Docker, installed and
 # started here if missing; where Docker cannot run, this fails and says so. SPOFLESS_KIND=0 runs
 # everything but the kind suite, and says that too.
 set -euo pipefail
@@ -57,10 +59,24 @@ export SPOFLESS_E2E_SERVICE_ACCOUNT=spofless-system/spofless
 
 log "unit, chart and e2e tests"
 start=$SECONDS
-$BIN/pytest tests "$@"
+$BIN/pytest tests --ignore=tests/datacenters "$@"
 log "TIME KWOK suite (unit, chart, e2e): $((SECONDS - start)) s"
 trap - EXIT
-teardown # the local cluster goes before the kind one comes up: 2 cores are enough for one at a time
+teardown # the local cluster goes before the next ones come up: 2 cores are enough for one set at a time
+
+log "data-center scenarios: three small local clusters, one etcd across them, one CoreDNS each (hack/datacenters.sh)"
+start=$SECONDS
+hack/datacenters.sh down >&2 || true
+eval "$(hack/datacenters.sh up)"
+datacenters_down() {
+  [[ ${SPOFLESS_KEEP_CLUSTER:-0} == 1 ]] && return 0
+  hack/datacenters.sh down >&2
+}
+trap datacenters_down EXIT
+$BIN/pytest tests/datacenters -rA "$@"
+trap - EXIT
+datacenters_down
+log "TIME data-center scenarios: $((SECONDS - start)) s"
 
 if [[ $KIND == 0 ]]; then
   log "WARNING: the kind suite did NOT run (SPOFLESS_KIND=0): nothing ran on real containers"

@@ -1,0 +1,244 @@
+"""The data centers on one machine, as the scenarios drive them: each one's cluster (kubectl with its
+kubeconfig), its spofless (a child process), its uplink to the store (a TCP relay that can be cut),
+and its name server (asked with dnspython, a real resolver library).
+
+The topology comes from hack/datacenters.sh (the JSON file `env` names)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.resolver
+import yaml
+
+from tests.e2e.cluster import KUBECTL, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "hack" / "datacenters.sh"
+LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e")) / "datacenters"
+HOSTNAME = "shop.{zone}"
+LEASE_SECONDS = 5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Uplink:
+    """A data center's link to the store: a TCP relay on loopback in front of the etcd members (its
+    own member first). `cut()` drops every connection and refuses new ones, as a network partition
+    between this data center and the store would; `mend()` lets traffic through again."""
+
+    def __init__(self, members: list[str]) -> None:
+        self.members = [(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1])) for u in members]
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.open = True
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.server.accept()
+            if not self.open:
+                client.close()
+                continue
+            upstream = self._connect()
+            if upstream is None:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _connect(self) -> socket.socket | None:
+        for host, port in self.members:
+            try:
+                return socket.create_connection((host, port), timeout=0.5)
+            except OSError:
+                continue
+        return None
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.open = False
+        with self.lock:
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self.conns = []
+
+    def mend(self) -> None:
+        self.open = True
+
+
+@dataclass
+class DataCenter:
+    name: str
+    address: str
+    etcd: str
+    dns: str
+    kubeconfig: str
+    uplink: Uplink
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    liveness: str = ""
+
+    # --- its cluster ----------------------------------------------------------------------------
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        done = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=60, env=env)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{self.name}: kubectl {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj))
+
+    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "") -> Any:
+        args = ["get", kind, *([name] if name else []), "-o", "json"]
+        args += ["-n", namespace] if namespace else []
+        args += ["-l", selector] if selector else []
+        out = json.loads(self.kubectl(*args))
+        return out if name else out["items"]
+
+    def status(self, site: str, namespace: str) -> dict[str, Any]:
+        return dict(self.get("resilientsite", site, namespace).get("status") or {})
+
+    def replicas(self, site: str, namespace: str) -> dict[str, int]:
+        items = self.get("deployments", namespace=namespace, selector=f"spofless.dev/site={site}")
+        return {d["metadata"]["labels"]["spofless.dev/zone"]: d["spec"]["replicas"] for d in items}
+
+    def ready(self, site: str, namespace: str) -> int:
+        pods = self.get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
+        return sum(
+            1 for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+        )  # fmt: skip
+
+    def pod_uids(self, site: str, namespace: str) -> set[str]:
+        return {
+            p["metadata"]["uid"] for p in self.get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
+        }
+
+    # --- its spofless ---------------------------------------------------------------------------
+
+    def start_operator(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        log = (LOGS / f"{self.name}-operator-{self.starts}.log").open("wb")
+        cmd = [
+            sys.executable, "-m", "spofless", "run", "--standalone", "--log-format", "full", "--metrics-port", "0",
+            "--liveness", self.liveness, "--data-center", self.name, "--etcd-endpoints", self.uplink.url,
+            "--etcd-lease-seconds", str(LEASE_SECONDS), "--data-center-address", self.address,
+        ]  # fmt: skip
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+    def signal_operator(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.proc.wait(timeout=30)
+
+    def operator_log(self, lines: int = 40) -> str:
+        path = LOGS / f"{self.name}-operator-{self.starts}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@dataclass
+class World:
+    zone: str
+    dns_port: int
+    datacenters: list[DataCenter] = field(default_factory=list)
+
+    @property
+    def hostname(self) -> str:
+        return HOSTNAME.format(zone=self.zone)
+
+    def dc(self, name: str) -> DataCenter:
+        return next(d for d in self.datacenters if d.name == name)
+
+    def answers(self, server: DataCenter) -> set[str] | None:
+        """The addresses `server`'s name server gives for the site's hostname; None when it gives no
+        answer at all (no server, SERVFAIL, timeout). NXDOMAIN is an answer: the empty set."""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [server.address]
+        resolver.port = self.dns_port
+        resolver.lifetime = 2.0
+        resolver.cache = None
+        try:
+            return {r.address for r in resolver.resolve(self.hostname, "A")}
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return set()
+        except dns.exception.DNSException:
+            return None
+
+    def in_dns(self, server: DataCenter) -> set[str]:
+        """The data centers whose address `server` answers with."""
+        by_address = {d.address: d.name for d in self.datacenters}
+        return {by_address.get(a, a) for a in self.answers(server) or set()}
+
+    def script(self, *args: str) -> None:
+        done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"hack/datacenters.sh {' '.join(args)}: {done.stderr[-2000:]}"
+
+
+def load() -> World:
+    path = os.environ.get("SPOFLESS_DATACENTERS_FILE", "")
+    topology = json.loads(Path(path).read_text())
+    members = topology["etcd_endpoints"].split(",")
+    world = World(zone=topology["zone"], dns_port=int(topology["dns_port"]))
+    for entry in topology["datacenters"]:
+        own = [m for m in members if entry["address"] in m]
+        uplink = Uplink(own + [m for m in members if m not in own])
+        world.datacenters.append(DataCenter(entry["name"], entry["address"], entry["etcd"], entry["dns"],
+                                            entry["kubeconfig"], uplink))  # fmt: skip
+    return world
+
+
+def timed(what: str, probe: Any, timeout: float) -> float:
+    """Seconds until `probe` holds (polled every 0.1 s); fails after `timeout`."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+__all__ = ["World", "load", "timed", "wait_for"]
