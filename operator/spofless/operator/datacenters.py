@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from spofless.core.judgement import findings
 from spofless.core.model import kinds, names
 from spofless.core.model.spec import DataCentersSpec, DependencySpec
-from spofless.core.observed.datacenters import WITNESS, DataCenterView, MemberLease, Share
+from spofless.core.observed.datacenters import DataCenterView, MemberLease, Share
 from spofless.core.observed.records import Observed
 from spofless.core.placement import datacenters as dc_split
 from spofless.operator import dependency_records
@@ -193,16 +193,16 @@ class Presence:
         for member in dc_split.newly_lost(before, view):
             self.logger.warning("data centers: %s lost (its lease lapsed)", member)
             await self.store.put(f"{PREFIX}/lost/{member}", json.dumps({"at": _now().isoformat()}))
+        lost = await self.store.range(f"{PREFIX}/lost/")  # a few keys: read every round, a return is never missed
+        self.lost_at = {
+            kv.key.rsplit("/", 1)[-1]: at for kv in lost.kvs if (at := _time(json.loads(kv.value).get("at")))
+        }
         self._rounds += 1
         if self._rounds % SHARES_EVERY == 1 or before != view.live_names():
-            lost = await self.store.range(f"{PREFIX}/lost/")
-            self.lost_at = {
-                kv.key.rsplit("/", 1)[-1]: at for kv in lost.kvs if (at := _time(json.loads(kv.value).get("at")))
-            }
             await self._read_shares()
         if self._rounds % MEMBERS_EVERY == 1:
-            names_ = await self.store.members()
-            self.store_members = {m.name: (m.name if m.name in view.live_names() else WITNESS) for m in names_}
+            # etcd members are named after the data center they run in; any other name is a third site's.
+            self.store_members = {m.name: m.name for m in await self.store.members()}
 
     async def _read_shares(self) -> None:
         read = await self.store.range(f"{PREFIX}/sites/")

@@ -73,7 +73,7 @@ def findings(
     if multi and len(answering) == 1:
         out.append(Finding(scope="DataCenter", name=answering[0], message=f"only data center {answering[0]} is in "
                            f"DNS for {spec.hostname}: losing it leaves clients no address"))  # fmt: skip
-    out += _store(view)
+    out += _store(view, spec.members)
     out += _dependencies(spec, seen, depends_on)
     live_operators = sorted(seen.live & set(spec.members))
     if multi and len(live_operators) == 1:
@@ -86,11 +86,12 @@ def findings(
     return out
 
 
-def _store(view: DataCenterView) -> list[Finding]:
-    """The store survives losing any one site only if no site holds half of its members or more."""
+def _store(view: DataCenterView, members: list[str]) -> list[Finding]:
+    """The store survives losing any one site only if no site holds half of its members or more. A
+    member whose location is none of the data centers is a third site's (a witness)."""
     if not view.store_members:
         return []
-    where = Counter(view.store_members.values())
+    where = Counter(place if place in members else WITNESS for place in view.store_members.values())
     size = sum(where.values())
     places = sorted(where)
     out = []

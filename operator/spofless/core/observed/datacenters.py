@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-WITNESS = "witness"  # an etcd member's location that is no data center (a third site's witness)
+WITNESS = "witness"  # where an etcd member runs that is in no data center of the site (a third site)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class DataCenterView:
     confirmed: bool  # `live` comes from such a majority read (not from a watch, or a member's own copy)
     lost_at: Mapping[str, datetime] = field(default_factory=dict)  # members last seen losing their lease, when
     shares: tuple[Share, ...] = ()  # every live data center's share of the site, this one's included
-    store_members: Mapping[str, str] = field(default_factory=dict)  # etcd member -> its data center (or WITNESS)
+    store_members: Mapping[str, str] = field(default_factory=dict)  # etcd member -> where it runs (a data center's name)
     lease_seconds: int = 5  # the TTL of the members' leases
 
     def live_names(self) -> frozenset[str]:
