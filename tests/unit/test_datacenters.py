@@ -93,6 +93,17 @@ def test_a_returning_data_center_gets_its_share_back_after_the_failback_window()
     assert after.returning == {} and after.target == {"dc1": 3, "dc2": 3, "dc3": 3}
 
 
+def test_the_failback_waits_for_the_returning_data_center_s_ready_replicas() -> None:
+    back = T0 - timedelta(seconds=120)  # its window is over
+    unready = view(joined={"dc2": back}, lost_at={"dc2": back - timedelta(seconds=30)}, shares=(share("dc2", 1),))
+    assert (
+        dcs.split(9, 1, SPEC, unready, KEY, T0).target["dc1"] + dcs.split(9, 1, SPEC, unready, KEY, T0).target["dc3"]
+        == 9
+    )
+    ready = swap(unready, shares=(share("dc2", 3),))
+    assert dcs.split(9, 1, SPEC, ready, KEY, T0).target == {"dc1": 3, "dc2": 3, "dc3": 3}
+
+
 def test_a_loss_recorded_after_a_member_took_its_lease_does_not_hold_it_out() -> None:
     seen = view(joined={"dc2": T0 - timedelta(seconds=5)}, lost_at={"dc2": T0 - timedelta(seconds=1)})
     assert dcs.split(9, 1, SPEC, seen, KEY, T0).returning == {}

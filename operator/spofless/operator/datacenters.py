@@ -214,7 +214,15 @@ class Presence:
                 continue
             self.share_revisions[kv.key] = kv.mod_revision
             shares.setdefault((parts[3], parts[4]), []).append(_share(parts[5], kv.value))
-        self.shares = {k: tuple(v) for k, v in shares.items()}
+        before, self.shares = self.shares, {k: tuple(v) for k, v in shares.items()}
+        for key in self.shares.keys() | before.keys():  # another data center's share changed: the verdict may
+            if before.get(key) != self.shares.get(key) and not self._own_only(before.get(key), self.shares.get(key)):
+                self.engine.enqueue(key, "datacenter")
+
+    def _own_only(self, old: tuple[Share, ...] | None, new: tuple[Share, ...] | None) -> bool:
+        """Only this data center's own share changed (it wrote it): nothing new for its passes."""
+        others = [tuple(s for s in shares or () if s.data_center != self.settings.name) for shares in (old, new)]
+        return others[0] == others[1]
 
     def _tell_engine(self) -> None:
         """A member lost or back, or the store's majority lost or found: every site reports, then moves."""

@@ -1,7 +1,7 @@
 """A small etcd v3 client over etcd's own JSON gateway (`/v3/...` on every member's client port),
 through the aiohttp the operator already runs on.
 
-Why not a PyPI client (docs/datacenters.md, "The etcd client"): etcd3 and aetcd speak gRPC, so they
+Why not a PyPI client (docs/mechanisms/datacenters.md, "The etcd client"): etcd3 and aetcd speak gRPC, so they
 bring grpcio and protobuf (tens of MB installed, its own threads and memory in every replica), and
 etcd3 has had no release since 2020; etcd3gw speaks the same gateway but with `requests`, blocking the
 event loop. spofless needs seven calls: grant, keep alive, revoke, range, put, delete, a

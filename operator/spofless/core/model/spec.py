@@ -415,6 +415,6 @@ class ResilientSiteSpec(Model):
     )
     data_centers: DataCentersSpec | None = Field(
         default=None,
-        description="Run the site in several data centers and answer for it in DNS (docs/datacenters.md). "
+        description="Run the site in several data centers and answer for it in DNS (docs/mechanisms/datacenters.md). "
         "Absent: this cluster only.",
     )

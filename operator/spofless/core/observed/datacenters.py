@@ -46,7 +46,9 @@ class DataCenterView:
     confirmed: bool  # `live` comes from such a majority read (not from a watch, or a member's own copy)
     lost_at: Mapping[str, datetime] = field(default_factory=dict)  # members last seen losing their lease, when
     shares: tuple[Share, ...] = ()  # every live data center's share of the site, this one's included
-    store_members: Mapping[str, str] = field(default_factory=dict)  # etcd member -> where it runs (a data center's name)
+    store_members: Mapping[str, str] = field(
+        default_factory=dict
+    )  # etcd member -> where it runs (a data center's name)
     lease_seconds: int = 5  # the TTL of the members' leases
 
     def live_names(self) -> frozenset[str]:

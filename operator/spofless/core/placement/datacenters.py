@@ -94,9 +94,24 @@ def split(total: int, min_zones: int, spec: DataCentersSpec, view: DataCenterVie
                      "majority read confirms it: no failover until one does")  # fmt: skip
     back = returning(spec, view, now)
     base = zones_split.spread(total, spec.members, key)
-    target = zones_split.fail_over(base, [*lost, *back], zones_split.site_order(key, spec.members))
+    arriving = _arriving(view, base, lost, back)
+    target = zones_split.fail_over(base, [*lost, *back, *arriving], zones_split.site_order(key, spec.members))
     target = {m: floor(n, min_zones) for m, n in target.items()}
     return Split(replicas=target[view.local], target=target, lost=lost, returning=back)
+
+
+def _arriving(view: DataCenterView, base: dict[str, int], lost: tuple[str, ...], back: dict[str, float]) -> list[str]:
+    """Members past their failback window whose published ready replicas are still below their share:
+    the others keep carrying it until they are ready (the failback is paced as the zones' is). Only
+    members that came back from a loss are paced; members that never were lost count at once."""
+    out = []
+    for member in view.live:
+        if member.name in lost or member.name in back or member.name not in view.lost_at:
+            continue
+        lost_at, share = view.lost_at[member.name], view.share(member.name)
+        if lost_at <= member.joined and share is not None and share.ready < base.get(member.name, 0):
+            out.append(member.name)
+    return out
 
 
 def _hold(reason: Hold, message: str) -> Split:
