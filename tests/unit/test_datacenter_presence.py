@@ -1,0 +1,194 @@
+"""The publisher of a data center (operator/datacenters.py) against an in-memory store with etcd's
+revisions and leases: what it writes under its lease, DNS never emptied even when two data centers
+lose their replicas at the same moment, and a standby that writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from spofless.core.observed.records import Node, Pod
+from spofless.core.placement import datacenters as dc_split
+from spofless.operator.datacenters import Presence, Settings, dns_path
+from spofless.operator.engine import Engine, Indices
+from spofless.operator.etcd import KeyValue, Member, Range
+from spofless.operator.leader import Leadership
+
+HOST = "shop.sites.spofless.test"
+SITE = ("web", "shop")
+
+
+@dataclass
+class Store:
+    """etcd as the publisher uses it: keys with a modification revision and a lease, leases that lapse."""
+
+    kv: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # key -> (value, mod revision, lease)
+    revision: int = 1
+    leases: set[int] = field(default_factory=set)
+
+    async def grant(self, ttl: int) -> int:
+        self.revision += 1
+        self.leases.add(self.revision)
+        return self.revision
+
+    async def keep_alive(self, lease: int) -> int:
+        return 5 if lease in self.leases else 0
+
+    def lapse(self, lease: int) -> None:
+        self.leases.discard(lease)
+        self.kv = {k: v for k, v in self.kv.items() if v[2] != lease}
+
+    async def range(self, prefix: str, serializable: bool = False) -> Range:
+        found = tuple(
+            KeyValue(k, v, lease, rev, rev) for k, (v, rev, lease) in sorted(self.kv.items()) if k.startswith(prefix)
+        )
+        return Range(self.revision, found)
+
+    async def put(self, key: str, value: str, lease: int = 0) -> int:
+        self.revision += 1
+        self.kv[key] = (value, self.revision, lease)
+        return self.revision
+
+    async def delete(self, key: str, prefix: bool = False) -> int:
+        gone = [k for k in self.kv if k == key or (prefix and k.startswith(key))]
+        for k in gone:
+            del self.kv[k]
+        return len(gone)
+
+    async def delete_if_unchanged(self, keys: list[str], unchanged: dict[str, int]) -> bool:
+        if any(self.kv.get(k, ("", 0, 0))[1] != rev for k, rev in unchanged.items()):
+            return False
+        for k in keys:
+            self.kv.pop(k, None)
+        return True
+
+    async def members(self) -> list[Member]:
+        return [Member(m, (), ()) for m in ("dc1", "dc2", "dc3")]
+
+    def records(self) -> set[str]:
+        return {json.loads(v)["host"] for k, (v, _, _) in self.kv.items() if k.startswith(dns_path(HOST) + "/")}
+
+
+class _Reconciler:
+    def reset(self) -> None:
+        return None
+
+
+def fixed(address: dc_split.Address, _key: tuple[str, str], _body: Any) -> dc_split.Address:
+    return address
+
+
+def presence(store: Store, name: str, ready: int, leading: bool = True) -> Presence:
+    body = {"metadata": {"name": "shop", "namespace": "web"}, "spec": {"replicas": 4, "minZones": 1, "template": {},
+            "dataCenters": {"members": ["dc1", "dc2"], "hostname": HOST}}}  # fmt: skip
+    pods = {SITE: [Pod(f"p{i}", "zone-a", "n1", True, False) for i in range(ready)]}
+    leadership = Leadership(name, always=leading)  # not leading: a standby that never got the Lease
+    engine = Engine(reconciler=_Reconciler(), leadership=leadership, workers=0)  # type: ignore[arg-type]
+    engine.indices, engine.indexed = Indices({SITE: [body]}, {None: [Node("n1", {}, True)]}, pods, {}, {}, {}, {}), True
+    where = functools.partial(fixed, dc_split.Address((f"10.0.0.{name[-1]}",), 0, "DataCenter"))
+    return Presence(Settings(name, ("memory",)), store, leadership, engine, where)  # type: ignore[arg-type]
+
+
+def set_ready(p: Presence, ready: int) -> None:
+    assert p.engine.indices is not None
+    p.engine.indices.pods = {SITE: [Pod(f"p{i}", "zone-a", "n1", True, False) for i in range(ready)]}
+
+
+async def round_(*presences: Presence) -> None:
+    """One round of each, as their loops would run it."""
+    for p in presences:
+        if p.lease == 0:
+            await p._join()
+        await p._read()
+        await p._read_shares()
+        await p._publish()
+
+
+def test_each_data_center_publishes_its_share_and_its_record_under_its_lease() -> None:
+    store = Store()
+    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
+
+    async def run() -> None:
+        await round_(dc1, dc2)
+        await round_(dc1, dc2)
+
+    asyncio.run(run())
+    assert store.records() == {"10.0.0.1", "10.0.0.2"}
+    share = json.loads(store.kv["/spofless/sites/web/shop/dc1"][0])
+    assert (share["ready"], share["desired"], share["inDns"]) == (2, 2, True)
+    assert store.kv["/spofless/sites/web/shop/dc1"][2] == dc1.lease  # under the lease: it lapses with it
+    store.lapse(dc2.lease)
+    assert store.records() == {"10.0.0.1"}
+
+
+def test_a_data_center_without_ready_replicas_leaves_dns_while_another_answers() -> None:
+    store = Store()
+    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
+
+    async def run() -> None:
+        await round_(dc1, dc2)
+        await round_(dc1, dc2)
+        set_ready(dc1, 0)
+        await round_(dc1, dc2)
+
+    asyncio.run(run())
+    assert store.records() == {"10.0.0.2"}
+
+
+def test_two_data_centers_losing_their_replicas_at_once_never_empty_dns() -> None:
+    store = Store()
+    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
+
+    async def run() -> None:
+        await round_(dc1, dc2)
+        await round_(dc1, dc2)
+        set_ready(dc1, 0)
+        set_ready(dc2, 0)
+        # Both read the other's share (still ready) before either writes: the race that could empty DNS.
+        for p in (dc1, dc2):
+            await p._read()
+            await p._read_shares()
+        await dc1._publish()  # dc1 leaves: dc2 was ready as read, and unchanged since
+        await dc2._publish()  # dc2's guard sees dc1's share changed: it stays
+        assert store.records() == {"10.0.0.2"}
+        for _ in range(3):  # neither is ready: both are in DNS, none leaves
+            await round_(dc1, dc2)
+            assert store.records() == {"10.0.0.1", "10.0.0.2"}
+
+    asyncio.run(run())
+
+
+def test_a_standby_holds_no_lease_and_writes_nothing() -> None:
+    store = Store()
+    standby = presence(store, "dc1", 2, leading=False)
+
+    async def run() -> None:
+        task = asyncio.create_task(standby.run())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    assert store.kv == {} and standby.lease == 0
+
+
+def test_a_lapsed_lease_is_taken_anew_and_everything_published_again() -> None:
+    store = Store()
+    dc1 = presence(store, "dc1", 2)
+
+    async def run() -> None:
+        await round_(dc1)
+        first = dc1.lease
+        store.lapse(first)
+        assert store.records() == set()
+        task = asyncio.create_task(dc1.run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert dc1.lease != first
+
+    asyncio.run(run())
+    assert store.records() == {"10.0.0.1"}
