@@ -383,23 +383,28 @@ def addresses_from(services: Mapping[SiteKey, Any], nodes: Mapping[None, Any], f
 def register() -> None:
     """The kopf registrations of a data center: its two indices and the presence's start and stop."""
 
-    @kopf.index(group="", version="v1", plural="services", labels={names.LABEL_MANAGED_BY: names.MANAGED_BY})
+    # Explicit ids: kopf passes an index to handlers under its handler's id, which for a nested
+    # function would be "register.<locals>...".
+    @kopf.index(group="", version="v1", plural="services", labels={names.LABEL_MANAGED_BY: names.MANAGED_BY},
+                id="dc_service_index")  # fmt: skip
     async def dc_service_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, Any]:
         ports = (body.get("spec") or {}).get("ports") or []
         node_port = next((p.get("nodePort") for p in ports if p.get("nodePort")), None)
         kind = (body.get("spec") or {}).get("type") or "ClusterIP"
         return {(namespace, labels.get(names.LABEL_SITE, "")): (kind, _ingress(body), node_port)}
 
-    @kopf.index(group=kinds.NODE.group, version=kinds.NODE.version, plural=kinds.NODE.plural)
+    @kopf.index(group=kinds.NODE.group, version=kinds.NODE.version, plural=kinds.NODE.plural, id="dc_node_index")
     async def dc_node_index(body: kopf.Body, **_: Any) -> dict[None, str | None]:
         return {None: _node_address(body)}
 
-    @kopf.on.startup()
+    @kopf.on.startup(id="dc_start")
     async def dc_start(memo: kopf.Memo, dc_service_index: kopf.Index[SiteKey, Any],
                        dc_node_index: kopf.Index[None, str | None], **_: Any) -> None:  # fmt: skip
         settings = SETTINGS
         assert settings is not None
-        state = memo.state  # handlers.startup ran first (registered first)
+        state = getattr(memo, "state", None)  # handlers.startup runs first (registered first)
+        if state is None:
+            raise kopf.TemporaryError("the engine is not started yet", delay=1)
         store = Etcd(settings.endpoints, tls_from_dir(settings.tls_dir))
         presence = Presence(settings, store, state.engine.leadership, state.engine,
                             addresses_from(dc_service_index, dc_node_index, settings.address))  # fmt: skip
@@ -409,7 +414,7 @@ def register() -> None:
         state.tasks.add(task)
         memo.datacenters = presence
 
-    @kopf.on.cleanup()
+    @kopf.on.cleanup(id="dc_stop")
     async def dc_stop(memo: kopf.Memo, **_: Any) -> None:
         presence: Presence | None = getattr(memo, "datacenters", None)
         if presence is not None:
