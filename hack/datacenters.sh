@@ -225,6 +225,9 @@ write_json() {
 
 cmd_env() {
   load_layout
+  local kube_bin; kube_bin=$(kube_dir)
+  # shellcheck disable=SC2016 # $PATH is for the shell that evals this line
+  if [[ -x $kube_bin/kubectl ]]; then printf 'export PATH=%s:$PATH\n' "$kube_bin"; fi # the pinned kubectl first
   echo "export SPOFLESS_DATACENTERS_FILE=$STATE/datacenters.json SPOFLESS_ETCD_ENDPOINTS=$(endpoints)"
   echo "export SPOFLESS_DATACENTERS='$(members | awk -v n="$COUNT" '$2 <= n {print $1}' | xargs)' SPOFLESS_DNS_ZONE=$ZONE SPOFLESS_DNS_PORT=$DNS_PORT"
 }
