@@ -86,7 +86,8 @@ def split(total: int, min_zones: int, spec: DataCentersSpec, view: DataCenterVie
                      f"({members}): nothing is changed here")  # fmt: skip
     if not view.reachable:
         return _hold(Hold.STORE_UNREACHABLE, "this data center cannot reach the store's majority: nothing is "
-                     "scaled up or down here, and its pods keep serving")  # fmt: skip
+                     "scaled up or down here and its pods keep serving; DNS is left as it is (the name servers "
+                     "answer from their cache while the store cannot)")  # fmt: skip
     live = view.live_names()
     lost = tuple(m for m in spec.members if m not in live)
     if len(lost) > 1 and not view.confirmed:
