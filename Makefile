@@ -18,7 +18,7 @@ $(BIN)/spofless: pyproject.toml
 demo: $(BIN)/spofless ## bring up a local 3-zone cluster, run the operator, apply examples/ and watch
 	hack/demo.sh
 
-test: $(BIN)/spofless ## lint, unit and e2e tests on a local KWOK cluster, then the e2e suite on kind (real containers)
+test: $(BIN)/spofless ## lint, unit and e2e tests on a local KWOK cluster, the data-center scenarios, then the e2e suite on kind (real containers)
 	hack/test.sh
 
 lint: $(BIN)/spofless ## ruff, mypy, the layering contract (the core imports no cluster library), shellcheck on hack/, the docs site
