@@ -109,6 +109,10 @@ stop_process() {
 # --- CoreDNS -------------------------------------------------------------------------------------
 
 # corefile DC_INDEX: one name server for the sites' zone, reading the records spofless publishes in etcd.
+# - etcd: its own data center's member only. Given every member, its client also sends queries to a member
+#   that hangs (its connection looks alive for the keepalive's 5 + 20 s), and answers stale meanwhile: a
+#   hung data center stayed in the others' answers for more than 15 s (a scenario's first run). A name
+#   server whose own member is lost is in a data center that is lost itself, and serves its last answers.
 # - cache: answers are at most 1 s old, so a record that leaves etcd leaves DNS within a second (MINTTL 0:
 #   the default would keep answers 5 s); the TTL a client gets is the record's, capped at that second.
 # - serve_stale ... immediate: when etcd cannot answer (no quorum, unreachable) the last answers are served
@@ -123,7 +127,7 @@ $ZONE:$DNS_PORT {
     bind $addr
     etcd {
         path /skydns
-        endpoint $(endpoints | tr , ' ')
+        endpoint $(client_url "$i")
     }
     cache 1 {
         success 9984 1 0

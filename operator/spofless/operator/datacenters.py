@@ -129,23 +129,33 @@ class Presence:
     # --- the loop --------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        renewed = 0.0
+        """Two loops: the lease's renewals on their own clock (a long round of publishing never delays
+        one), and the rounds that read the store and publish."""
+        await asyncio.gather(self._hold_lease(), self._rounds_loop())
+
+    async def _hold_lease(self) -> None:
         while True:
-            started = time.monotonic()
             try:
                 if not self.leadership.leading():
                     self._forget()
                 elif self.lease == 0:
                     await self._join()
-                    renewed = time.monotonic()
-                elif time.monotonic() - renewed >= self.settings.lease_seconds / 3:
-                    if await self.store.keep_alive(self.lease) == 0:
-                        self.logger.warning(
-                            "data centers: the lease of %s lapsed; taking a new one", self.settings.name
-                        )
-                        self.lease, self.published = 0, {}
-                        continue
-                    renewed = time.monotonic()
+                elif await self.store.keep_alive(self.lease) == 0:
+                    self.logger.warning("data centers: the lease of %s lapsed; taking a new one", self.settings.name)
+                    self.lease, self.published = 0, {}
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Unavailable as err:
+                self.logger.warning("data centers: the store does not renew the lease: %s", err)
+            except Exception:  # one renewal failing must never end the loop
+                self.logger.exception("data centers: a renewal failed")
+            await asyncio.sleep(self.settings.lease_seconds / 3 if self.lease else READ_EVERY)
+
+    async def _rounds_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
                 if self.leadership.leading() and self.lease:
                     await self._read()
                     await self._publish()
