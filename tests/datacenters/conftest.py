@@ -97,9 +97,8 @@ def steady(world: World, namespace: str) -> bool:
             return False
         if dc.ready("shop", namespace) < REPLICAS // len(names):
             return False
-        failover = next(
-            (c for c in dc.status("shop", namespace).get("conditions", []) if c["type"] == "DataCenterFailover"), {}
-        )
+        conditions = dc.status("shop", namespace).get("conditions", [])
+        failover: dict[str, Any] = next((c for c in conditions if c["type"] == "DataCenterFailover"), {})
         if failover.get("reason") != "AllLive":  # no member lost or returning: no share carried by another
             return False
     return all(world.in_dns(dc) == names for dc in world.datacenters)
