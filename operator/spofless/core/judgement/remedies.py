@@ -59,6 +59,9 @@ _FIXES: dict[tuple[str, Subject], str] = {
     "you may read.",
     ("Status", "site"): "Nothing to fix on the site: the field named could not be read (a hand edit, an older or "
     "newer spofless), so it was dropped and is written anew. If it keeps coming back, find what writes the status.",
+    ("DataCenter", "site"): "Bring the data centers named back (their spofless must hold its lease in the store), "
+    "apply the site in each member of spec.dataCenters, give the store a member at a third site (a witness), or "
+    "lower ttlSeconds; the dataCenters section of the status says which data center holds what.",
 }
 
 _BELOW_MIN_ZONES = (
