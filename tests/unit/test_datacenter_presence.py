@@ -107,15 +107,17 @@ async def round_(*presences: Presence) -> None:
         await p._publish()
 
 
+async def settled(store: Store) -> tuple[Presence, Presence]:
+    """Two data centers with 2 ready replicas each, both published and in DNS."""
+    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
+    await round_(dc1, dc2)
+    await round_(dc1, dc2)
+    return dc1, dc2
+
+
 def test_each_data_center_publishes_its_share_and_its_record_under_its_lease() -> None:
     store = Store()
-    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
-
-    async def run() -> None:
-        await round_(dc1, dc2)
-        await round_(dc1, dc2)
-
-    asyncio.run(run())
+    dc1, dc2 = asyncio.run(settled(store))
     assert store.records() == {"10.0.0.1", "10.0.0.2"}
     share = json.loads(store.kv["/spofless/sites/web/shop/dc1"][0])
     assert (share["ready"], share["desired"], share["inDns"]) == (2, 2, True)
@@ -126,11 +128,9 @@ def test_each_data_center_publishes_its_share_and_its_record_under_its_lease() -
 
 def test_a_data_center_without_ready_replicas_leaves_dns_while_another_answers() -> None:
     store = Store()
-    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
 
     async def run() -> None:
-        await round_(dc1, dc2)
-        await round_(dc1, dc2)
+        dc1, dc2 = await settled(store)
         set_ready(dc1, 0)
         await round_(dc1, dc2)
 
@@ -140,11 +140,9 @@ def test_a_data_center_without_ready_replicas_leaves_dns_while_another_answers()
 
 def test_two_data_centers_losing_their_replicas_at_once_never_empty_dns() -> None:
     store = Store()
-    dc1, dc2 = presence(store, "dc1", 2), presence(store, "dc2", 2)
 
     async def run() -> None:
-        await round_(dc1, dc2)
-        await round_(dc1, dc2)
+        dc1, dc2 = await settled(store)
         set_ready(dc1, 0)
         set_ready(dc2, 0)
         # Both read the other's share (still ready) before either writes: the race that could empty DNS.
