@@ -12,7 +12,7 @@ from typing import Any
 from tests.e2e.cluster import stays, wait_for
 
 from .conftest import FAILBACK_SECONDS, REPLICAS
-from .world import LEASE_SECONDS, DataCenter, World, timed
+from .world import ELECTION_SECONDS, LEASE_SECONDS, DataCenter, World, timed
 
 
 def carried(world: World, namespace: str, alive: list[str]) -> bool:
@@ -34,11 +34,15 @@ def report(what: str, seconds: float) -> None:
 
 def test_a_data_center_killed_leaves_dns_and_its_share_moves(world: World, shop: str) -> None:
     dc1, dc3 = world.dc("dc1"), world.dc("dc3")
+    # When the data center that dies holds the store's raft leader, the new leader gives every lease a
+    # fresh TTL when it takes over (etcd's lessor), so the lease lapses an election later.
+    leader = world.store_leader() == "dc3"
     dc3.signal_operator(signal.SIGKILL)
     world.script("stop", "dc3")
     left = timed("dc3 out of dc1's DNS answers", lambda: "dc3" not in world.in_dns(dc1), timeout=3 * LEASE_SECONDS)
-    report("killed data center out of DNS", left)
-    assert left <= LEASE_SECONDS + 1 + 1, f"dc3 left DNS after {left:.1f} s (target: lease {LEASE_SECONDS} s + 1 s)"
+    report(f"killed data center out of DNS ({'it held' if leader else 'it did not hold'} the store's leader)", left)
+    bound = LEASE_SECONDS + 1 + (ELECTION_SECONDS if leader else 0) + 1  # + 1 s: the probe's own pace, a loaded machine
+    assert left <= bound, f"dc3 left DNS after {left:.1f} s (target: lease {LEASE_SECONDS} s + 1 s)"
     assert world.in_dns(dc1) == {"dc1", "dc2"}
     back = timed("the site carried by dc1 and dc2", lambda: carried(world, shop, ["dc1", "dc2"]), timeout=90)
     report("capacity back in the other data centers", left + back)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ SCRIPT = ROOT / "hack" / "datacenters.sh"
 LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e")) / "datacenters"
 HOSTNAME = "shop.{zone}"
 LEASE_SECONDS = 5
+ELECTION_SECONDS = 2  # etcd's 1 s election timeout, and the election itself
 
 
 def free_port() -> int:
@@ -211,6 +213,19 @@ class World:
         """The data centers whose address `server` answers with."""
         by_address = {d.address: d.name for d in self.datacenters}
         return {by_address.get(a, a) for a in self.answers(server) or set()}
+
+    def store_leader(self) -> str:
+        """The data center whose etcd member leads the store now ("" if none answers)."""
+        for dc in self.datacenters:
+            try:
+                request = urllib.request.Request(f"{dc.etcd}/v3/maintenance/status", data=b"{}", method="POST")
+                with urllib.request.urlopen(request, timeout=2) as reply:
+                    status = json.load(reply)
+            except OSError:
+                continue
+            if status.get("leader") == status.get("header", {}).get("member_id"):
+                return dc.name
+        return ""
 
     def script(self, *args: str) -> None:
         done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=300)

@@ -163,6 +163,8 @@ def test_a_loss_is_recorded_only_on_a_majority_read() -> None:
     assert dcs.newly_lost(before, view(live=("dc1", "dc3"))) == ["dc2"]
     assert dcs.newly_lost(before, view(live=("dc1", "dc3"), confirmed=False)) == []
     assert dcs.newly_lost(before, view(live=("dc3",), reachable=False)) == []
+    # Every lease lapsing at once, this one's too, is the store's doing: no loss is recorded.
+    assert dcs.newly_lost(before, view(live=("dc1",)), own_lease_lapsed=True) == []
 
 
 lives = st.lists(st.sampled_from(MEMBERS), unique=True).map(tuple)

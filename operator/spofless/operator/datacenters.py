@@ -107,6 +107,7 @@ class Presence:
     last_majority: float | None = None  # monotonic time of the last successful linearizable read
     published: dict[str, str] = field(default_factory=dict)  # key -> value written under the lease
     _told: tuple[bool, frozenset[str]] | None = None  # what the engine last heard: (reachable, live members)
+    _lapsed: float | None = None  # monotonic time this data center's own lease was last found lapsed
     _rounds: int = 0
 
     # --- what a pass reads -----------------------------------------------------------------------
@@ -142,7 +143,7 @@ class Presence:
                     await self._join()
                 elif await self.store.keep_alive(self.lease) == 0:
                     self.logger.warning("data centers: the lease of %s lapsed; taking a new one", self.settings.name)
-                    self.lease, self.published = 0, {}
+                    self.lease, self.published, self._lapsed = 0, {}, time.monotonic()
                     continue
             except asyncio.CancelledError:
                 raise
@@ -200,7 +201,11 @@ class Presence:
             for kv in members.kvs
         )
         view = self.view(("", ""))
-        for member in dc_split.newly_lost(before, view):
+        # Our own lease gone from the members (before the renewal says so), or lapsed a moment ago.
+        own_lapse = self.settings.name not in view.live_names() or (
+            self._lapsed is not None and time.monotonic() - self._lapsed < self.settings.lease_seconds
+        )
+        for member in dc_split.newly_lost(before, view, own_lapse):
             self.logger.warning("data centers: %s lost (its lease lapsed)", member)
             await self.store.put(f"{PREFIX}/lost/{member}", json.dumps({"at": _now().isoformat()}))
         lost = await self.store.range(f"{PREFIX}/lost/")  # a few keys: read every round, a return is never missed

@@ -134,10 +134,15 @@ def in_dns(view: DataCenterView, plan: Split, local_ready: int) -> bool | None:
     return not others
 
 
-def newly_lost(before: frozenset[str], view: DataCenterView) -> list[str]:
+def newly_lost(before: frozenset[str], view: DataCenterView, own_lease_lapsed: bool = False) -> list[str]:
     """Members whose lease this data center saw lapse since its last majority read: the loss to record
-    (with the time) so that every data center applies the same failback window when the member returns."""
-    if not (view.reachable and view.confirmed):
+    (with the time) so that every data center applies the same failback window when the member returns.
+
+    own_lease_lapsed: this data center's own lease lapsed within the last lease TTL. Then the lapses are
+    the store's doing, not the members': an etcd leader paused and resumed revoked every lease at once
+    (seen in a scenario, etcd 3.6.16), and every member took a new one within a second. Recording them
+    would hold every member out for its failback window."""
+    if not (view.reachable and view.confirmed) or own_lease_lapsed:
         return []
     return sorted(before - view.live_names() - {view.local})
 
