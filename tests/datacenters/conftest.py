@@ -50,7 +50,7 @@ def established(dc: DataCenter) -> bool:
     return "True" in dc.kubectl("get", "crd", "resilientsites.spofless.dev", "-o", jsonpath, check=False)
 
 
-def site(namespace: str) -> dict[str, Any]:
+def site(namespace: str, hostname: str) -> dict[str, Any]:
     return {
         "apiVersion": "spofless.dev/v1alpha1",
         "kind": "ResilientSite",
@@ -60,7 +60,7 @@ def site(namespace: str) -> dict[str, Any]:
             "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}},
             "dataCenters": {
                 "members": ["dc1", "dc2", "dc3"],
-                "hostname": "shop.sites.spofless.test",
+                "hostname": hostname,
                 "ttlSeconds": 5,
                 "failbackAfterSeconds": FAILBACK_SECONDS,
             },
@@ -73,9 +73,10 @@ def shop(world: World, request: pytest.FixtureRequest) -> Iterator[str]:
     """The site in every data center, each serving its share and in DNS; every data center whole again
     after the test, whatever it broke."""
     namespace = f"dc-{request.node.name[5:25].replace('_', '-').strip('-')}-{uuid.uuid4().hex[:4]}"
+    world.label = namespace  # its own hostname: records of the last test's site may still be going
     for dc in world.datacenters:
         dc.kubectl("create", "namespace", namespace)
-        dc.apply(site(namespace))
+        dc.apply(site(namespace, world.hostname))
     try:
         wait_for("every data center serving its share and in DNS", lambda: steady(world, namespace), timeout=120)
         yield namespace

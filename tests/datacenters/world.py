@@ -29,7 +29,6 @@ from tests.e2e.cluster import KUBECTL, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "datacenters.sh"
 LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e")) / "datacenters"
-HOSTNAME = "shop.{zone}"
 LEASE_SECONDS = 5
 ELECTION_SECONDS = 2  # etcd's 1 s election timeout, and the election itself
 
@@ -186,10 +185,11 @@ class World:
     zone: str
     dns_port: int
     datacenters: list[DataCenter] = field(default_factory=list)
+    label: str = "shop"  # the test's own name under the zone: two tests' sites never share a hostname
 
     @property
     def hostname(self) -> str:
-        return HOSTNAME.format(zone=self.zone)
+        return f"{self.label}.{self.zone}"
 
     def dc(self, name: str) -> DataCenter:
         return next(d for d in self.datacenters if d.name == name)
