@@ -315,6 +315,17 @@ def test_a_data_center_gets_its_name_etcd_and_the_tls_secret_mounted(helm: str) 
     assert {"name": "etcd-tls", "secret": {"secretName": "etcd-client"}} in volumes
 
 
+def test_the_network_policy_lets_a_data_center_reach_its_etcd(helm: str) -> None:
+    objects = template(
+        helm, "--set", "networkPolicy.enabled=true", "--set", "dataCenter.name=dc1",
+        "--set", "dataCenter.etcd.endpoints={https://10.0.0.1:2379,https://etcd.example.com:12379/}",
+    )  # fmt: skip
+    egress = only(objects, "NetworkPolicy")["spec"]["egress"]
+    assert egress[-1] == {"ports": [{"port": 2379, "protocol": "TCP"}, {"port": 12379, "protocol": "TCP"}]}
+    without = only(template(helm, "--set", "networkPolicy.enabled=true"), "NetworkPolicy")["spec"]["egress"]
+    assert len(without) == len(egress) - 1
+
+
 def test_no_data_center_no_etcd(default: list[dict[str, Any]]) -> None:
     c = container(default)
     assert not [a for a in c["args"] if a.startswith(("--data-center", "--etcd"))]
