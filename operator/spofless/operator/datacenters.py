@@ -25,7 +25,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -136,38 +136,45 @@ class Presence:
 
     async def _hold_lease(self) -> None:
         while True:
-            try:
-                if not self.leadership.leading():
-                    self._forget()
-                elif self.lease == 0:
-                    await self._join()
-                elif await self.store.keep_alive(self.lease) == 0:
-                    self.logger.warning("data centers: the lease of %s lapsed; taking a new one", self.settings.name)
-                    self.lease, self.published, self._lapsed = 0, {}, time.monotonic()
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Unavailable as err:
-                self.logger.warning("data centers: the store does not renew the lease: %s", err)
-            except Exception:  # one renewal failing must never end the loop
-                self.logger.exception("data centers: a renewal failed")
-            await asyncio.sleep(self.settings.lease_seconds / 3 if self.lease else READ_EVERY)
+            lapsed = await self._attempt("renewing the lease", self._renew)
+            await asyncio.sleep(0 if lapsed else self.settings.lease_seconds / 3 if self.lease else READ_EVERY)
+
+    async def _renew(self) -> bool:
+        """Takes, keeps or lets go of the lease; True when it was found lapsed (take a new one at once)."""
+        if not self.leadership.leading():
+            self._forget()
+        elif self.lease == 0:
+            await self._join()
+        elif await self.store.keep_alive(self.lease) == 0:
+            self.logger.warning("data centers: the lease of %s lapsed; taking a new one", self.settings.name)
+            self.lease, self.published, self._lapsed = 0, {}, time.monotonic()
+            return True
+        return False
 
     async def _rounds_loop(self) -> None:
         while True:
             started = time.monotonic()
-            try:
-                if self.leadership.leading() and self.lease:
-                    await self._read()
-                    await self._publish()
-            except asyncio.CancelledError:
-                raise
-            except Unavailable as err:
-                self.logger.warning("data centers: the store does not answer: %s", err)
-            except Exception:  # one round failing must never end the loop
-                self.logger.exception("data centers: a round failed")
+            await self._attempt("a round", self._round)
             self._tell_engine()
             await asyncio.sleep(max(0.0, READ_EVERY - (time.monotonic() - started)))
+
+    async def _round(self) -> bool:
+        if self.leadership.leading() and self.lease:
+            await self._read()
+            await self._publish()
+        return False
+
+    async def _attempt(self, what: str, step: Callable[[], Awaitable[bool]]) -> bool:
+        """One step of a loop; its failure is logged, never the end of the loop."""
+        try:
+            return await step()
+        except asyncio.CancelledError:
+            raise
+        except Unavailable as err:
+            self.logger.warning("data centers: the store does not answer (%s): %s", what, err)
+        except Exception:
+            self.logger.exception("data centers: %s failed", what)
+        return False
 
     def _forget(self) -> None:
         """A standby holds no lease: whatever it had lapses by itself within the TTL."""
