@@ -107,7 +107,10 @@ def test_losing_the_data_stores_zone_shows_in_the_status_within_seconds(ns: str,
     a = zones()[0]
     data_store("db", ns, replicas=2, zone=a)
     apply(manifest("shop", ns, replicas=6, dependsOn=[{"service": "db"}]))
-    st = wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120)
+    # Both of the store's endpoints ready, not the first alone: with real containers the second can
+    # turn ready a moment later, and one endpoint is another finding ("only one endpoint is ready").
+    st = wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120,
+                    dependencies=lambda deps: bool(deps) and deps[0].get("readyEndpoints") == 2)  # fmt: skip
     # The narrowest shared domain is named: zone a, or its node when both endpoints share one
     # (always on kind, whose zones have one worker each).
     message = next(f for f in st["singlePointsOfFailure"] if f["scope"] == "Dependency")["message"]
