@@ -49,6 +49,10 @@ class NodeLeases:
             if zone_of.get(node)
         ]
 
+    def interval(self) -> float:
+        """The longest renew interval of the Leases seen (the kubelet's default when none is seen)."""
+        return max((lease.interval for lease in self.leases.values()), default=DEFAULT_DURATION / 4)
+
     def watched_for(self) -> float:
         return 0.0 if self.listed_at is None else self.clock() - self.listed_at
 

@@ -37,6 +37,7 @@ class SilenceWatch:
     held_off: dict[str, float] = field(default_factory=dict)  # zone -> until when
     # (namespace, pod) taken out of its Service -> (its zone, the pod's resourceVersion after that write)
     marked: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    suspect: dict[str, float] = field(default_factory=dict)  # zone -> when a pod of it showed Ready again
 
     async def tick(self, nodes: dict[str, Node]) -> None:
         """One look: judge, confirm a new verdict with a fresh read, and say when it changed."""
@@ -44,6 +45,8 @@ class SilenceWatch:
         zone_of = {name: n.zone(DEFAULT_TOPOLOGY_KEY) or "" for name, n in nodes.items()}
         held = {z for z, until in self.held_off.items() if until > now}
         verdict = silence.judge(self.leases.seen(zone_of), self.leases.watched_for(), held)
+        if self._contradicted(verdict, now):
+            return
         if verdict.zone is not None and verdict.zone != self.zone:
             members = [n for n, z in zone_of.items() if z == verdict.zone]
             if await self.leases.renewed_since(members):
@@ -64,9 +67,11 @@ class SilenceWatch:
         self.report_all("silence")
 
     def pod_seen(self, namespace: str, pod: Pod, version: str) -> None:
-        """A pod spofless took out of its Service shows Ready again, in a version written after ours,
-        while its zone is judged silent: its kubelet is alive, so is the zone. Hold the zone off and
-        undo the verdict. (A version older than our write is an event still in flight: no evidence.)"""
+        """A pod spofless took out of its Service shows Ready again, in a version written after ours
+        (an older one is an event still in flight), while its zone is judged silent: its kubelet runs.
+        A zone coming back writes its pods' Ready and renews its Leases within a renew interval of each
+        other, in either order; so the zone is only suspect now, and contradicted if its Leases are
+        still silent a full interval later (`_contradicted`)."""
         held = self.marked.get((namespace, pod.name))
         if held is None or not pod.ready:
             return
@@ -75,12 +80,26 @@ class SilenceWatch:
             return
         del self.marked[(namespace, pod.name)]
         if zone == self.zone:
-            self.logger.warning("zone %s is alive: a kubelet wrote pod %s/%s's Ready back; not judged silent for "
-                                "%.0f s", zone, namespace, pod.name, silence.HOLD_OFF_SECONDS)  # fmt: skip
-            self.held_off[zone] = self.clock() + silence.HOLD_OFF_SECONDS
-            self.recovered[zone] = self.clock()
+            self.suspect.setdefault(zone, self.clock())
+
+    def _contradicted(self, verdict: silence.Silence, now: float) -> bool:
+        """A suspect zone whose Leases renewed meanwhile came back; one still silent a renew interval
+        after a kubelet wrote Ready is alive but not renewing: hold it off and undo the verdict."""
+        for zone, since in list(self.suspect.items()):
+            if verdict.zone != zone:
+                del self.suspect[zone]  # its Leases renewed: a return, not a contradiction
+                continue
+            if now - since < self.leases.interval() + silence.MARGIN_SECONDS:
+                continue
+            del self.suspect[zone]
+            self.logger.warning("zone %s is alive: a kubelet wrote a pod's Ready back, yet its Leases stay silent; "
+                                "not judged silent for %.0f s", zone, silence.HOLD_OFF_SECONDS)  # fmt: skip
+            self.held_off[zone] = now + silence.HOLD_OFF_SECONDS
+            self.recovered[zone] = now
             self.zone = None
             self.report_all("silence")
+            return True
+        return False
 
     def took_out(self, namespace: str, pod: str, zone: str, version: str) -> None:
         self.marked[(namespace, pod)] = (zone, version)

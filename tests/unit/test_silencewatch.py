@@ -1,0 +1,131 @@
+"""The detector at work: a verdict confirmed by a fresh read, said once, undone when the zone renews;
+a kubelet that writes Ready back is a return when the Leases follow, a contradiction when they do not."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from spofless.core.observed.records import Node, Pod
+from spofless.operator.leasewatch import NodeLeases
+from spofless.operator.silencewatch import SilenceWatch
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+NODES = {f"{z}-0": Node(f"{z}-0", {ZONE_KEY: z}, True) for z in ("a", "b", "c")}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FreshRead:
+    """What the API server says of the Leases when read afresh."""
+
+    def __init__(self, leases: NodeLeases) -> None:
+        self.leases = leases
+        self.renewed: set[str] = set()
+
+    async def call(self, method: str, url: str, body: Any = None, query: Any = None) -> dict[str, Any]:
+        items = [
+            {"metadata": {"name": n}, "spec": {"renewTime": ("later" if n in self.renewed else lease.renew_time)}}
+            for n, lease in self.leases.leases.items()
+        ]
+        return {"items": items, "metadata": {"resourceVersion": "1"}}
+
+
+def watch(clock: Clock) -> tuple[SilenceWatch, NodeLeases, FreshRead, list[str]]:
+    leases = NodeLeases(client=None, clock=clock)
+    fresh = FreshRead(leases)
+    leases.client = fresh
+    said: list[str] = []
+    for name in NODES:
+        leases.record({"metadata": {"name": name}, "spec": {"renewTime": "t0", "leaseDurationSeconds": 40}})
+    leases.listed_at = clock.now - 60
+    return SilenceWatch(leases, said.append, lambda _d, _c: None, clock=clock), leases, fresh, said
+
+
+def renew(leases: NodeLeases, *nodes: str, stamp: str = "t1") -> None:
+    for node in nodes:
+        leases.record({"metadata": {"name": node}, "spec": {"renewTime": stamp, "leaseDurationSeconds": 40}})
+
+
+def test_a_zone_whose_leases_stopped_is_judged_silent_once_and_undone_when_it_renews() -> None:
+    clock = Clock()
+    silence, leases, _, said = watch(clock)
+
+    async def scenario() -> list[str | None]:
+        zones = []
+        for _ in range(3):  # 13 s on: a and c renew, b does not
+            clock.now += 13
+            renew(leases, "a-0", "c-0", stamp=str(clock.now))
+            await silence.tick(NODES)
+            zones.append(silence.zone)
+        renew(leases, "b-0", stamp="back")
+        await silence.tick(NODES)
+        zones.append(silence.zone)
+        return zones
+
+    assert asyncio.run(scenario()) == ["b", "b", "b", None]
+    assert said == ["silence", "silence"]
+    assert "b" in silence.view().recovered_for
+
+
+def test_a_fresh_read_that_shows_a_renewal_holds_the_verdict() -> None:
+    clock = Clock()
+    silence, leases, fresh, said = watch(clock)
+    fresh.renewed.add("b-0")  # the watch lags; the API server has the renewal
+    clock.now += 13
+    renew(leases, "a-0", "c-0", stamp="t1")
+    asyncio.run(silence.tick(NODES))
+    assert silence.zone is None and said == []
+
+
+def ready_pod(zone: str) -> Pod:
+    return Pod(name="shop-b-0", zone=zone, node=f"{zone}-0", ready=True, terminating=False)
+
+
+def test_a_kubelet_writing_ready_back_while_the_leases_stay_silent_contradicts_the_silence() -> None:
+    clock = Clock()
+    silence, leases, _, said = watch(clock)
+
+    async def scenario() -> None:
+        clock.now += 13
+        renew(leases, "a-0", "c-0", stamp="t1")
+        await silence.tick(NODES)
+        silence.took_out("web", "shop-b-0", "b", "10")
+        silence.pod_seen("web", ready_pod("b"), "9")  # an event from before our write: no evidence
+        assert not silence.suspect
+        silence.pod_seen("web", ready_pod("b"), "12")
+        clock.now += 5
+        renew(leases, "a-0", "c-0", stamp="t2")
+        await silence.tick(NODES)
+        assert silence.zone == "b", "suspect only, inside a renew interval"
+        clock.now += 8
+        renew(leases, "a-0", "c-0", stamp="t3")
+        await silence.tick(NODES)
+
+    asyncio.run(scenario())
+    assert silence.zone is None and silence.view().held_off == ("b",)
+    assert said == ["silence", "silence"]
+
+
+def test_a_zone_coming_back_writes_ready_then_renews_and_is_no_contradiction() -> None:
+    clock = Clock()
+    silence, leases, _, _ = watch(clock)
+
+    async def scenario() -> None:
+        clock.now += 13
+        renew(leases, "a-0", "c-0", stamp="t1")
+        await silence.tick(NODES)
+        silence.took_out("web", "shop-b-0", "b", "10")
+        silence.pod_seen("web", ready_pod("b"), "12")  # the kubelet first...
+        clock.now += 2
+        renew(leases, "a-0", "b-0", "c-0", stamp="t2")  # ...then its Lease
+        await silence.tick(NODES)
+
+    asyncio.run(scenario())
+    assert silence.zone is None and silence.view().held_off == () and not silence.suspect
