@@ -168,6 +168,9 @@ def healthy_nodes() -> Iterator[None]:
         faults.restore_all()
         kubectl("uncordon", "--selector", "topology.kubernetes.io/zone", check=False)
         wait_for("every node Ready", lambda: all(faults.node_ready(n) for n in get("nodes")), timeout=90)
+        # The node controller lifts its not-ready and unreachable taints a moment after Ready: a pod
+        # made before that waits on them, and the next scenario would start on a zone still out.
+        wait_for("no node tainted by the node controller", lambda: not faults.tainted_by_node_controller(), timeout=90)
 
     heal()
     yield

@@ -16,8 +16,23 @@ def leases(silent: dict[str, float], nodes: int = 2) -> list[LeaseSeen]:
 
 
 def test_a_zone_whose_every_lease_stopped_while_the_others_renew_is_silent() -> None:
-    verdict = judge(leases({"a": 3, "b": 13, "c": 1}), watched_for=60)
-    assert (verdict.zone, verdict.silent_for) == ("b", 13)
+    verdict = judge(leases({"a": 3, "b": 16, "c": 1}), watched_for=60)
+    assert (verdict.zone, verdict.silent_for) == ("b", 16)
+
+
+def test_zones_that_stopped_an_interval_apart_or_less_may_have_failed_together() -> None:
+    """b is past its threshold (12 s) and c not yet; but c has not renewed since b can last have
+    been alive (14 - 10 - 2 = 2 s ago): the two may have died together, a moment apart."""
+    verdict = judge(leases({"a": 1, "b": 14, "c": 10}), watched_for=60)
+    assert verdict.zone is None and "together" in verdict.held_by and "c" in verdict.held_by
+
+
+def test_a_zone_judged_silent_stays_so_while_its_leases_stay_quiet() -> None:
+    """A second zone going quiet (or a lagging watch) says nothing of the first one's return."""
+    assert judge(leases({"a": 3, "b": 40, "c": 20}), watched_for=60, judged="b").zone == "b"
+    assert judge(leases({"a": 3, "b": 40, "c": 20}), watched_for=2, judged="b").zone == "b"
+    assert judge(leases({"a": 3, "b": 1, "c": 2}), watched_for=60, judged="b").zone is None
+    assert judge(leases({"a": 3, "b": 40, "c": 2}), watched_for=60, held_off={"b"}, judged="b").zone is None
 
 
 def test_a_late_renewal_within_the_margin_is_no_silence() -> None:
@@ -46,7 +61,7 @@ def test_no_verdict_before_the_leases_were_watched_a_full_interval() -> None:
 
 
 def test_a_zone_proved_alive_by_a_kubelet_is_held_off() -> None:
-    verdict = judge(leases({"a": 3, "b": 13, "c": 1}), watched_for=60, held_off={"b"})
+    verdict = judge(leases({"a": 3, "b": 16, "c": 1}), watched_for=60, held_off={"b"})
     assert verdict.zone is None and "alive" in verdict.held_by
 
 
@@ -55,7 +70,7 @@ def test_a_single_zone_cluster_has_nothing_to_compare_with() -> None:
 
 
 def test_a_zone_of_one_node_is_judged_like_any_other() -> None:
-    assert judge(leases({"a": 3, "b": 13, "c": 1}, nodes=1), watched_for=60).zone == "b"
+    assert judge(leases({"a": 3, "b": 16, "c": 1}, nodes=1), watched_for=60).zone == "b"
 
 
 @given(st.dictionaries(st.sampled_from("abcde"), st.floats(0, 100), max_size=5), st.floats(0, 100))
@@ -66,4 +81,5 @@ def test_a_verdict_always_names_a_zone_whose_every_lease_is_quiet_and_the_only_o
     if verdict.zone is not None:
         assert silent[verdict.zone] > INTERVAL + 2
         assert all(s <= INTERVAL + 2 for z, s in silent.items() if z != verdict.zone)
+        assert all(s < silent[verdict.zone] - INTERVAL - 2 for z, s in silent.items() if z != verdict.zone)
         assert watched >= INTERVAL + 2 and len(silent) >= 2

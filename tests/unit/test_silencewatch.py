@@ -129,3 +129,23 @@ def test_a_zone_coming_back_writes_ready_then_renews_and_is_no_contradiction() -
 
     asyncio.run(scenario())
     assert silence.zone is None and silence.view().held_off == () and not silence.suspect
+
+
+def test_the_leases_listed_again_keep_a_silent_zone_silent() -> None:
+    """A watch that broke and was listed again: b's Lease did not change, so it is no fresher for
+    being listed; the verdict holds and b is not reported as back (no leftover eviction follows)."""
+    clock = Clock()
+    silence, leases, _, _ = watch(clock)
+
+    async def scenario() -> tuple[str | None, str | None]:
+        clock.now += 13
+        renew(leases, "a-0", "c-0", stamp="t1")
+        await silence.tick(NODES)
+        judged = silence.zone
+        await leases._list()
+        clock.now += 1
+        await silence.tick(NODES)
+        return judged, silence.zone
+
+    assert asyncio.run(scenario()) == ("b", "b")
+    assert "b" not in silence.view().recovered_for

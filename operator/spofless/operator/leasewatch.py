@@ -4,7 +4,10 @@ operator's own clock: the zone-silence detector's input (core/placement/silence.
 Its own list-and-watch rather than a kopf index: the Leases are one namespace's, so the operator
 needs list and watch there only (a Role), whatever namespaces it serves. Each Lease's renewTime is
 compared with the last one seen: when it changed, the Lease was renewed now, on our clock. A
-re-list after the watch broke starts the timing again: silence not seen to begin is no evidence.
+re-list after the watch broke keeps the time a renewTime already seen was first seen (a Lease that
+did not change is no fresher for being listed), and restarts `watched_for`: no new verdict comes
+until the Leases have been watched a full interval again, since a silence not seen to begin is no
+evidence (core/placement/silence.py).
 """
 
 from __future__ import annotations
@@ -85,9 +88,12 @@ class NodeLeases:
 
     async def _list(self) -> str:
         listed = await self.client.call("GET", URL)
-        self.leases.clear()
+        items = listed.get("items") or []
+        names = {str((i.get("metadata") or {}).get("name") or "") for i in items}
+        for gone in set(self.leases) - names:
+            del self.leases[gone]
         self.listed_at = self.clock()
-        for item in listed.get("items") or []:
+        for item in items:
             self.record(item)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 

@@ -44,7 +44,7 @@ class SilenceWatch:
         now = self.clock()
         zone_of = {name: n.zone(DEFAULT_TOPOLOGY_KEY) or "" for name, n in nodes.items()}
         held = {z for z, until in self.held_off.items() if until > now}
-        verdict = silence.judge(self.leases.seen(zone_of), self.leases.watched_for(), held)
+        verdict = silence.judge(self.leases.seen(zone_of), self.leases.watched_for(), held, judged=self.zone)
         if self._contradicted(verdict, now):
             return
         if verdict.zone is not None and verdict.zone != self.zone:
@@ -54,15 +54,17 @@ class SilenceWatch:
             self.logger.warning("zone %s is silent: none of its %d node Lease(s) renewed for %.0f s, while the other "
                                 "zones renew theirs", verdict.zone, len(members), verdict.silent_for)  # fmt: skip
         elif verdict.looks_silent and verdict.zone is None and verdict.held_by and self.zone is None:
-            self.logger.debug("zone(s) %s look silent, not acted on: %s", ", ".join(verdict.looks_silent),
-                              verdict.held_by)  # fmt: skip
+            self.logger.info("zone(s) %s look silent, not acted on: %s", ", ".join(verdict.looks_silent),
+                             verdict.held_by)  # fmt: skip
         self.silent_for = verdict.silent_for
         if verdict.zone == self.zone:
             return
         if self.zone is not None:
             self.recovered[self.zone] = now
-            self.logger.warning("zone %s renews its Leases again (or is held off)", self.zone)
+            self.logger.warning("zone %s is no longer judged silent: a node Lease of it renewed", self.zone)
             self.later(LEFTOVER_SECONDS + 1, "silence")  # then pods still marked are leftovers
+        if verdict.zone is not None:
+            self.recovered.pop(verdict.zone, None)
         self.zone = verdict.zone
         self.report_all("silence")
 
@@ -107,7 +109,7 @@ class SilenceWatch:
     def view(self) -> ZoneSilence:
         """The verdict as a pass reads it."""
         now = self.clock()
-        recovered = {z: now - t for z, t in self.recovered.items() if now - t < RECOVERED_KEPT}
+        recovered = {z: now - t for z, t in self.recovered.items() if now - t < RECOVERED_KEPT and z != self.zone}
         held = tuple(sorted(z for z, until in self.held_off.items() if until > now))
         return ZoneSilence(DEFAULT_TOPOLOGY_KEY, self.zone, self.silent_for, recovered, held)
 

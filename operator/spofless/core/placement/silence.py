@@ -10,12 +10,19 @@ node's silence. So a zone is judged silent when all of these hold:
 - every node Lease in it has gone unrenewed for longer than its renew interval plus a margin
   (default 2 s: 12 s with the kubelet's defaults);
 - every other zone still renews: each has a Lease renewed within its interval plus the margin;
+- every other zone renewed after the silent one can last have been alive (its freshest renewal plus
+  an interval and the margin): zones that failed together stop renewing up to an interval apart,
+  and the first to look quiet must not be taken for the only one;
 - exactly one zone is silent: two or more silent together look like the operator's own trouble,
   or the control plane's (the node controller itself stops evicting when every zone is down);
 - the Leases have been watched for a full interval plus the margin since the operator started or
   its watch was listed again: a silence it has not seen begin is no evidence;
 - the zone is not held off: a kubelet that rewrote a pod's Ready in a zone judged silent proved it
   alive (the shell holds such a zone off for HOLD_OFF_SECONDS).
+
+Once judged, a zone stays silent while every Lease in it stays quiet and it is not held off,
+whatever the other zones do meanwhile: a second zone failing, or a watch that lags, says nothing of
+the first one's return.
 
 A zone of a single node is judged like any other: the other guards hold for it too, and kind's
 zones have one worker each. Silence is timed on the operator's own clock (how long since it saw a
@@ -60,7 +67,9 @@ def judge(
     watched_for: float,
     held_off: Collection[str] = (),
     margin: float = MARGIN_SECONDS,
+    judged: str | None = None,
 ) -> Silence:
+    """`judged` is the zone judged silent at the last look, if any."""
     by_zone: dict[str, list[LeaseSeen]] = {}
     for lease in leases:
         if lease.zone:
@@ -69,6 +78,8 @@ def judge(
     if not quiet:
         return Silence(None)
     looks = tuple(quiet)
+    if judged in quiet and judged not in held_off:
+        return Silence(judged, silent_for=_freshest(by_zone[judged]), looks_silent=looks)
     longest = max((x.interval for x in leases), default=0.0) + margin
     if watched_for < longest:
         return Silence(None, looks_silent=looks, held_by=f"Leases watched for {watched_for:.0f} s only")
@@ -79,5 +90,16 @@ def judge(
         return Silence(None, looks_silent=looks, held_by="no other zone renews to compare with")
     if zone in held_off:
         return Silence(None, looks_silent=looks, held_by=f"a kubelet in zone {zone} proved it alive")
-    silent_for = min(x.silent_for for x in by_zone[zone])
+    silent_for = _freshest(by_zone[zone])
+    # How long ago the zone can last have been alive: every other zone must have renewed since.
+    alive_until = silent_for - max(x.interval for x in by_zone[zone]) - margin
+    together = sorted(z for z, zone_leases in by_zone.items() if z != zone and _freshest(zone_leases) >= alive_until)
+    if together:
+        return Silence(None, looks_silent=looks, held_by=f"zone(s) {', '.join(together)} not renewed since zone {zone} "
+                       "went quiet: they may have failed together")  # fmt: skip
     return Silence(zone, silent_for=silent_for, looks_silent=looks)
+
+
+def _freshest(leases: Sequence[LeaseSeen]) -> float:
+    """Seconds since the zone's most recent renewal."""
+    return min(x.silent_for for x in leases)
