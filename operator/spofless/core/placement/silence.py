@@ -10,9 +10,9 @@ node's silence. So a zone is judged silent when all of these hold:
 - every node Lease in it has gone unrenewed for longer than its renew interval plus a margin
   (default 2 s: 12 s with the kubelet's defaults);
 - every other zone still renews: each has a Lease renewed within its interval plus the margin;
-- every other zone renewed after the silent one can last have been alive (its freshest renewal plus
-  an interval and the margin): zones that failed together stop renewing up to an interval apart,
-  and the first to look quiet must not be taken for the only one;
+- every other zone renewed after the silent one missed its renewal (its freshest renewal plus an
+  interval): zones that failed together stop renewing up to an interval apart, and the first to
+  look quiet must not be taken for the only one;
 - exactly one zone is silent: two or more silent together look like the operator's own trouble,
   or the control plane's (the node controller itself stops evicting when every zone is down);
 - the Leases have been watched for a full interval plus the margin since the operator started or
@@ -91,12 +91,12 @@ def judge(
     if zone in held_off:
         return Silence(None, looks_silent=looks, held_by=f"a kubelet in zone {zone} proved it alive")
     silent_for = _freshest(by_zone[zone])
-    # How long ago the zone can last have been alive: every other zone must have renewed since.
-    alive_until = silent_for - max(x.interval for x in by_zone[zone]) - margin
-    together = sorted(z for z, zone_leases in by_zone.items() if z != zone and _freshest(zone_leases) >= alive_until)
+    # How long ago the zone missed its renewal: every other zone must have renewed since.
+    missed = silent_for - max(x.interval for x in by_zone[zone])
+    together = sorted(z for z, zone_leases in by_zone.items() if z != zone and _freshest(zone_leases) >= missed)
     if together:
         return Silence(None, looks_silent=looks, held_by=f"zone(s) {', '.join(together)} not renewed since zone {zone} "
-                       "went quiet: they may have failed together")  # fmt: skip
+                       "missed its renewal: they may have failed together")  # fmt: skip
     return Silence(zone, silent_for=silent_for, looks_silent=looks)
 
 
