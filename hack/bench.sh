@@ -7,15 +7,18 @@ cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
 
 # Size the cluster so the two zones left after losing one hold every pod (bench/blast.py: sizing).
-blast=300 scale=300 latency=20
+blast=300 scale=300 latency=20 takeover=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case ${args[i]} in
     --blast-sites) blast=${args[i + 1]} ;;
+    --takeover-sites) takeover=${args[i + 1]} ;;
     --scale-sites) scale=${args[i + 1]} ;;
     --latency-sites) latency=${args[i + 1]} ;;
   esac
 done
+# The takeover scenario is a blast of its own, after the first: the larger of the two sizes the zones.
+((takeover > blast)) && blast=$takeover
 read -r nodes summary < <(.venv/bin/python -c "
 from bench.blast import sizing
 s = sizing($blast, other_pods=3 * $scale + 6 * $latency + 6)
