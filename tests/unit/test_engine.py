@@ -93,8 +93,12 @@ async def settle(engine: Engine, calls: Calls, timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
-async def until(condition: Callable[[], bool]) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Polls `condition` until it holds; fails after `timeout` rather than hanging the suite."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     while not condition():
+        assert loop.time() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.01)
 
 
