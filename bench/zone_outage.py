@@ -2,9 +2,12 @@
 
     hack/kind-e2e.sh --bench [--rounds N]                      Kubernetes' default node monitor grace
     SPOFLESS_NODE_GRACE=12s hack/kind-e2e.sh --bench [...]     a tuned grace
+    SPOFLESS_NODE_LEASE=12s hack/kind-e2e.sh --bench [...]     shorter node Leases (renewed every 3 s)
 
-Two clients inside the cluster (on the control-plane node, in no zone) send a request every 0.1 s
-to the site's Service (1 s timeout): one without retries, one that retries a failed request once.
+Three clients inside the cluster send a request every 0.1 s to the site's Service (1 s timeout): two
+on the control-plane node (in no zone), one without retries (r0), one that retries a failed request
+once (r1), and one without retries on a node of a zone that survives (r0-zone-*), where kube-proxy
+follows the site's `trafficDistribution: PreferSameZone` while spofless keeps it set.
 One zone's node containers are paused (a power cut), then unpaused; the second scenario also kills
 the active operator replica (SIGKILL) as the nodes turn NotReady. Prints one table per scenario and writes
 the figures as JSON to bench/results/zone-outage-<grace>.json. Figures are medians over the rounds.
@@ -30,6 +33,7 @@ from tests.e2e.traffic import KIND, Outage, run_outage, service_url, site_manife
 ROOT = Path(__file__).resolve().parents[1]
 
 ROWS = [
+    ("zone's endpoints out of the Service after (s)", "endpoints_out_s"),
     ("node NotReady after (s)", "node_not_ready_s"),
     ("zone reported lost after (s)", "zone_reported_lost_s"),
     ("ready capacity back after (s)", "ready_capacity_back_s"),
@@ -61,11 +65,13 @@ def one_round(kill_operator: bool) -> Outage:
     ns = f"bench-outage-{uuid.uuid4().hex[:5]}"
     kubectl("create", "namespace", ns)
     try:
-        apply(site_manifest("web", ns, replicas=6))
-        wait_phase("web", ns, "Redundant", timeout=240, readyReplicas=6)
-        zone = next(z for z in ("zone-a", "zone-b", "zone-c") if z not in set(operator_zones().values()))
+        apply(site_manifest("web", ns, replicas=6, traffic_distribution="PreferSameZone"))
+        wait_phase("web", ns, "Redundant", timeout=240, readyReplicas=6, trafficDistribution="PreferSameZone")
+        zones = ("zone-a", "zone-b", "zone-c")
+        zone = next(z for z in zones if z not in set(operator_zones().values()))
         url = service_url(ns, "web")
         clients = [start_client(ns, url, seconds=900, retries=r) for r in (0, 1)]
+        clients.append(start_client(ns, url, seconds=900, zone=next(z for z in zones if z != zone)))
         log(f"pausing {zone} ({'and killing the active operator' if kill_operator else 'operator untouched'})")
         return run_outage(ns, "web", zone, clients, kill_active_operator=kill_operator)
     finally:
@@ -78,9 +84,9 @@ def table(title: str, outages: list[Outage]) -> dict[str, Any]:
         c: {key: statistics.median(pick(o.figures(c), key) for o in outages) for _, key in ROWS} for c in clients
     }
     print(f"\n{title} ({len(outages)} round(s), medians)")
-    print(f"  {'':48}" + "".join(f"{c:>12}" for c in clients))
+    print(f"  {'':48}" + "".join(f"{c:>18}" for c in clients))
     for label, key in ROWS:
-        print(f"  {label:48}" + "".join(f"{medians[c][key]:>12g}" for c in clients))
+        print(f"  {label:48}" + "".join(f"{medians[c][key]:>18g}" for c in clients))
     return {"medians": medians, "rounds": [{c: o.figures(c) for c in clients} for o in outages]}
 
 
@@ -91,14 +97,15 @@ def main() -> None:
     if not KIND:
         sys.exit("runs on a kind cluster: hack/kind-e2e.sh --bench")
     grace = os.environ.get("SPOFLESS_NODE_GRACE") or "default"
-    results: dict[str, Any] = {"node_monitor_grace": grace, "interval_s": 0.1, "timeout_s": 1.0}
+    lease = os.environ.get("SPOFLESS_NODE_LEASE") or grace
+    results: dict[str, Any] = {"node_monitor_grace": grace, "node_lease": lease, "interval_s": 0.1, "timeout_s": 1.0}
     for title, kill in (("zone outage", False), ("zone outage + active operator killed", True)):
         outages = []
         for i in range(args.rounds):
             log(f"{title}: round {i + 1}/{args.rounds}")
             outages.append(one_round(kill))
-        results[title] = table(f"{title}, node monitor grace {grace}", outages)
-    out = ROOT / "bench" / "results" / f"zone-outage-{grace}.json"
+        results[title] = table(f"{title}, node monitor grace {grace}, node lease {lease}", outages)
+    out = ROOT / "bench" / "results" / f"zone-outage-grace-{grace}-lease-{lease}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     log(f"figures written to {out}")

@@ -70,6 +70,15 @@ def ready_pods(namespace: str, site: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def ready_endpoints_in(namespace: str, service: str, zone: str) -> int:
+    """Endpoints of `service` in `zone` that kube-proxy would send traffic to (ready, or not saying)."""
+    slices = get("endpointslices", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
+    return sum(
+        1 for s in slices for e in s.get("endpoints") or []
+        if e.get("zone") == zone and (e.get("conditions") or {}).get("ready") is not False
+    )  # fmt: skip
+
+
 def replicas_by_zone(namespace: str, site: str) -> dict[str, int]:
     return {z: d["spec"]["replicas"] for z, d in deployments(namespace, site).items()}
 

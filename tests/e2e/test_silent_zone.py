@@ -29,7 +29,7 @@ from .faults import (
     stop_apiserver,
     zone_nodes,
 )
-from .sites import manifest, wait_phase
+from .sites import manifest, ready_endpoints_in, wait_phase
 
 REASON = "SpoflessZoneSilent"
 
@@ -69,14 +69,6 @@ def now_to_the_second() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def ready_endpoints_in(ns: str, zone: str) -> int:
-    slices = get("endpointslices", namespace=ns, selector="kubernetes.io/service-name=shop")
-    return sum(
-        1 for s in slices for e in s.get("endpoints") or []
-        if e.get("zone") == zone and (e.get("conditions") or {}).get("ready") is not False
-    )  # fmt: skip
-
-
 def zone_to_silence() -> str:
     """On kind, a zone no operator replica runs in (else the standby takes over first, 15 s of Lease
     plus the grace, and the scenario is another); on the local cluster the operator is a process."""
@@ -88,7 +80,7 @@ def test_a_silent_zone_leaves_the_service_before_its_nodes_turn_notready(ns: str
     b = zone_to_silence()
     apply(manifest("shop", ns, replicas=6, failover={"failbackAfterSeconds": 5}))
     wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=180)
-    wait_for(f"{b}'s endpoints ready", lambda: ready_endpoints_in(ns, b) == 2, timeout=60)
+    wait_for(f"{b}'s endpoints ready", lambda: ready_endpoints_in(ns, "shop", b) == 2, timeout=60)
 
     started = silence_zone(b)
     wait_for(f"{b}'s pods out of the Service, with spofless' reason", lambda: taken_out(ns, b), timeout=60)
@@ -96,7 +88,7 @@ def test_a_silent_zone_leaves_the_service_before_its_nodes_turn_notready(ns: str
     still_ready = [n for n in zone_nodes(b) if node_ready(get("node", n))]
     print(f"zone silent -> its pods out of the Service: {out_after:.1f} s; nodes still Ready then: {still_ready}")
     assert still_ready, "the node controller had already marked the zone NotReady: the detector was too slow"
-    wait_for(f"no ready endpoint left in {b}", lambda: ready_endpoints_in(ns, b) == 0, timeout=30)
+    wait_for(f"no ready endpoint left in {b}", lambda: ready_endpoints_in(ns, "shop", b) == 0, timeout=30)
     print(f"zone silent -> endpoints removed: {time.monotonic() - started:.1f} s")
     st = wait_phase("shop", ns, "Degraded", readyReplicas=6, timeout=120)
     assert next(z for z in st["zones"] if z["name"] == b)["cause"] in ("ZoneSilent", "ZoneLost")
@@ -104,7 +96,7 @@ def test_a_silent_zone_leaves_the_service_before_its_nodes_turn_notready(ns: str
 
     restore_zone(b)
     wait_phase("shop", ns, "Redundant", readyReplicas=6, timeout=240)
-    wait_for(f"{b}'s pods serving again", lambda: ready_endpoints_in(ns, b) >= 1, timeout=120)
+    wait_for(f"{b}'s pods serving again", lambda: ready_endpoints_in(ns, "shop", b) >= 1, timeout=120)
 
 
 @pytest.mark.skipif(KIND, reason="on kind the operator's two replicas run in two of the three zones: silencing two "

@@ -13,12 +13,14 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .cluster import apply, get, kubectl, status, wait_for
 from .faults import KIND as KIND
-from .faults import OPERATOR_NAMESPACE, lose_zone, node_ready, restore_zone, zone_nodes
+from .faults import OPERATOR_NAMESPACE, ZONE_KEY, lose_zone, node_ready, restore_zone, zone_nodes
+from .sites import ready_endpoints_in
 
 NEEDS_KIND = "needs real containers and nodes that really die: runs on kind (hack/kind-e2e.sh)"
 SITE_IMAGE = os.environ.get("SPOFLESS_E2E_SITE_IMAGE", "")
@@ -27,8 +29,11 @@ INTERVAL = 0.1  # seconds between two requests
 TIMEOUT = 1.0  # a request not answered within this counts as failed
 
 
-def site_manifest(name: str, namespace: str, replicas: int = 6) -> dict[str, Any]:
-    """A site of the test HTTP server over every zone, behind a ClusterIP Service."""
+def site_manifest(
+    name: str, namespace: str, replicas: int = 6, traffic_distribution: str | None = None
+) -> dict[str, Any]:
+    """A site of the test HTTP server over every zone, behind a ClusterIP Service (with the zone
+    preference `traffic_distribution`, which spofless sets while the zones are balanced)."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
@@ -51,24 +56,37 @@ def site_manifest(name: str, namespace: str, replicas: int = 6) -> dict[str, Any
             "replicas": replicas,
             "minZones": 2,
             "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
-            "service": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+            "service": {
+                "type": "ClusterIP",
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+                **({"trafficDistribution": traffic_distribution} if traffic_distribution else {}),
+            },
             "failover": {"enabled": True, "failbackAfterSeconds": 20},
         },
     }
 
 
-def start_client(namespace: str, url: str, seconds: float, retries: int = 0) -> str:
-    """A client pod on the control-plane node (in no zone, so it outlives any zone), sending a request
-    every INTERVAL for at most `seconds`. Returns its name once its first answer is logged."""
-    name = f"client-r{retries}"
+def start_client(namespace: str, url: str, seconds: float, retries: int = 0, zone: str = "") -> str:
+    """A client pod sending a request every INTERVAL for at most `seconds`: on the control-plane node
+    (in no zone, so it outlives any zone, and kube-proxy there ignores zone hints), or on a node of
+    `zone` (where kube-proxy follows the Service's zone preference). Returns its name once its first
+    answer is logged."""
+    name = f"client-r{retries}" + (f"-{zone}" if zone else "")
+    placement: dict[str, Any] = (
+        {"nodeSelector": {ZONE_KEY: zone}}
+        if zone
+        else {
+            "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+            "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
+        }
+    )
     apply({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "restartPolicy": "Never",
-            "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
-            "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}],
+            **placement,
             "containers": [{
                 "name": "client",
                 "image": TRAFFIC_IMAGE,
@@ -114,6 +132,20 @@ def _node_ready(name: str) -> bool:
     return node_ready(get("node", name))
 
 
+def first_seen(marks: dict[str, Callable[[], bool]], timeout: float) -> dict[str, float]:
+    """Polls every probe until all have held once; returns when each was first seen to hold (unix s)."""
+    seen: dict[str, float] = {}
+
+    def all_seen() -> bool:
+        for key, probe in marks.items():
+            if key not in seen and probe():
+                seen[key] = time.time()
+        return len(seen) == len(marks)
+
+    wait_for(" and ".join(marks), all_seen, timeout)
+    return seen
+
+
 @dataclass
 class Outage:
     """The timeline of one zone outage (unix seconds) and the client's requests through it."""
@@ -154,6 +186,7 @@ class Outage:
             "client": client,
             "zone": self.zone,
             "operator_killed": self.killed_operator or None,
+            "endpoints_out_s": self.since_kill("endpoints_out"),
             "node_not_ready_s": self.since_kill("not_ready"),
             "zone_reported_lost_s": self.since_kill("lost"),
             "ready_capacity_back_s": self.since_kill("capacity"),
@@ -178,8 +211,17 @@ def run_outage(
     out.t["kill"] = time.time()
     lose_zone(zone)
     try:
-        wait_for(f"nodes of {zone} NotReady", lambda: not any(_node_ready(n) for n in nodes), timeout)
-        out.t["not_ready"] = time.time()
+        # Both, timed as each is first seen: the detector takes the zone's pods out of the Service
+        # before the node controller marks its nodes NotReady (or after, without the detector).
+        out.t.update(
+            first_seen(
+                {
+                    "endpoints_out": lambda: ready_endpoints_in(namespace, site, zone) == 0,
+                    "not_ready": lambda: not any(_node_ready(n) for n in nodes),
+                },
+                timeout,
+            )
+        )
         if kill_active_operator:  # just when the failover is due: the standby has to do it
             out.killed_operator = active_operator()
             kill_operator(out.killed_operator)
