@@ -91,6 +91,8 @@ def test_a_zone_dies_and_the_site_keeps_answering(ns: str, healthy_nodes: None) 
     # (10 s), the 2 s margin and up to one more interval for the other zones to renew since (22 s).
     assert figures["endpoints_out_s"] < figures["node_not_ready_s"], figures
     assert figures["endpoints_out_s"] <= 25, figures
+    # The moves start at the same moment: the capacity is back in the other zones before NotReady.
+    assert figures["ready_capacity_back_s"] < figures["node_not_ready_s"], figures
     # A client in a zone that survives, with PreferSameZone, only ever reached its own zone's pods
     # while the zones were balanced; once the dead zone's pods are out, the preference is lifted.
     # Target 0 failures; 2 allows the loaded machine's stray timeouts (see above).

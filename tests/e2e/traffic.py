@@ -132,17 +132,20 @@ def _node_ready(name: str) -> bool:
     return node_ready(get("node", name))
 
 
-def first_seen(marks: dict[str, Callable[[], bool]], timeout: float) -> dict[str, float]:
-    """Polls every probe until all have held once; returns when each was first seen to hold (unix s)."""
-    seen: dict[str, float] = {}
+def first_seen(
+    marks: dict[str, Callable[[], bool]], timeout: float, until: str = "", seen: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Polls the probes not in `seen` until `until` has held (default: every one); returns when each
+    was first seen to hold (unix s), `seen` included."""
+    seen = dict(seen or {})
 
-    def all_seen() -> bool:
+    def done() -> bool:
         for key, probe in marks.items():
             if key not in seen and probe():
                 seen[key] = time.time()
-        return len(seen) == len(marks)
+        return until in seen if until else all(key in seen for key in marks)
 
-    wait_for(" and ".join(marks), all_seen, timeout)
+    wait_for(until or " and ".join(marks), done, timeout)
     return seen
 
 
@@ -211,28 +214,23 @@ def run_outage(
     out.t["kill"] = time.time()
     lose_zone(zone)
     try:
-        # Both, timed as each is first seen: the detector takes the zone's pods out of the Service
-        # before the node controller marks its nodes NotReady (or after, without the detector).
-        out.t.update(
-            first_seen(
-                {
-                    "endpoints_out": lambda: ready_endpoints_in(namespace, site, zone) == 0,
-                    "not_ready": lambda: not any(_node_ready(n) for n in nodes),
-                },
-                timeout,
-            )
-        )
-        if kill_active_operator:  # just when the failover is due: the standby has to do it
+        # Each timed as first seen: the silent-zone detector takes the zone's pods out of the Service
+        # and starts the moves before the node controller marks its nodes NotReady (or after, without
+        # the detector); the zone is reported lost at NotReady.
+        def ready_outside() -> int:
+            return sum(z.get("readyReplicas", 0) for z in status(site, namespace).get("zones", []) if z["name"] != zone)
+
+        marks: dict[str, Callable[[], bool]] = {
+            "endpoints_out": lambda: ready_endpoints_in(namespace, site, zone) == 0,
+            "capacity": lambda: ready_outside() >= replicas,
+            "not_ready": lambda: not any(_node_ready(n) for n in nodes),
+        }
+        out.t.update(first_seen(marks, timeout, until="not_ready"))
+        if kill_active_operator:  # as the nodes turn NotReady: the standby carries on from there
             out.killed_operator = active_operator()
             kill_operator(out.killed_operator)
-        wait_for(f"{zone} reported lost", lambda: _zone(status(site, namespace), zone).get("healthy") is False, timeout)
-        out.t["lost"] = time.time()
-        wait_for(
-            f"{replicas} ready replicas outside {zone}",
-            lambda: status(site, namespace).get("readyReplicas", 0) >= replicas,
-            timeout,
-        )
-        out.t["capacity"] = time.time()
+        marks["lost"] = lambda: _zone(status(site, namespace), zone).get("healthy") is False
+        out.t.update(first_seen(marks, timeout, seen=out.t))
         # Traffic on the remaining zones alone: at least 20 s after the endpoints had 15 s to settle.
         time.sleep(max(10.0, out.t["not_ready"] + 35 - time.time()))
     finally:
