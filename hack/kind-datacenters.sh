@@ -43,7 +43,7 @@ step() { # step LABEL CMD...: runs CMD and logs how long it took
   log "TIME $label: $((SECONDS - start)) s"
 }
 
-# Fixed addresses below .128 for the store and the name servers (dynamic ones, the kind nodes', above).
+# Fixed addresses for the store and the name servers (the kind nodes': .128 and .129, network() says why).
 etcd_address() { case $1 in dc1) echo "$NET.11" ;; dc2) echo "$NET.12" ;; witness) echo "$NET.13" ;; *) die "no etcd member $1" ;; esac; }
 dns_address() { case $1 in dc1) echo "$NET.21" ;; dc2) echo "$NET.22" ;; *) die "no data center $1" ;; esac; }
 etcd_url() { echo "http://$(etcd_address "$1"):2379"; }
@@ -77,8 +77,10 @@ build_tools() { build_kind; build_helm; build_kube; build_etcd; build_coredns; }
 
 network() {
   docker network inspect "$NETWORK" >/dev/null 2>&1 && return 0
-  # --ip-range: the kind nodes take addresses from the upper half, the fixed ones stay free.
-  docker network create "$NETWORK" --subnet "$NET.0/24" --gateway "$NET.1" --ip-range "$NET.128/25" \
+  # --ip-range: the two kind nodes take the two addresses of .128/31, the fixed ones stay free. With no
+  # other address to take, a node killed and started again gets its own back (Docker would otherwise
+  # hand out the next one, and the node come back elsewhere).
+  docker network create "$NETWORK" --subnet "$NET.0/24" --gateway "$NET.1" --ip-range "$NET.128/31" \
     --label "$LABEL=1" >/dev/null
 }
 
