@@ -199,6 +199,16 @@ cmd_env() {
   echo "export SPOFLESS_KIND_DATACENTERS_FILE=$STATE/kind-datacenters.json KUBECTL=$(kube_dir)/kubectl"
 }
 
+# save_logs: the store's and the name servers' logs, and how the kind clusters came up, beside the test's figures.
+save_logs() {
+  local dir=${SPOFLESS_E2E_LOGS:-/tmp/spofless-e2e}/datacenters-kind name
+  mkdir -p "$dir"
+  for name in $(docker ps -a --filter "label=$LABEL=1" --format '{{.Names}}'); do
+    docker logs "$name" >"$dir/$name.log" 2>&1 || true
+  done
+  cp "$STATE"/logs/*.log "$dir/" 2>/dev/null || true
+}
+
 # cmd_down: everything this script starts, whatever state a broken run left it in.
 cmd_down() {
   local dc ids
@@ -241,6 +251,7 @@ cmd_run() {
         KUBECONFIG=$(kubeconfig "$dc") kubectl -n "$NAMESPACE" logs deployment/spofless --tail=40 --prefix >&2 2>/dev/null || true
       done
     fi
+    save_logs
     if [[ $KEEP == 1 ]]; then
       log "keeping the data centers (hack/kind-datacenters.sh env, then down to remove them)"
     else
