@@ -199,7 +199,8 @@ cmd_env() {
   echo "export SPOFLESS_KIND_DATACENTERS_FILE=$STATE/kind-datacenters.json KUBECTL=$(kube_dir)/kubectl"
 }
 
-# save_logs: the store's and the name servers' logs, and how the kind clusters came up, beside the test's figures.
+# save_logs: the store's, the name servers' and each spofless' logs, and how the clusters came up, beside the
+# test's figures.
 save_logs() {
   local dir=${SPOFLESS_E2E_LOGS:-/tmp/spofless-e2e}/datacenters-kind name
   mkdir -p "$dir"
@@ -207,6 +208,11 @@ save_logs() {
     docker logs "$name" >"$dir/$name.log" 2>&1 || true
   done
   cp "$STATE"/logs/*.log "$dir/" 2>/dev/null || true
+  for name in "${DCS[@]}"; do
+    [[ -f $(kubeconfig "$name") ]] || continue
+    KUBECONFIG=$(kubeconfig "$name") kubectl -n "$NAMESPACE" logs deployment/spofless --request-timeout=10s \
+      >"$dir/spofless-$name.log" 2>&1 || true
+  done
 }
 
 # cmd_down: everything this script starts, whatever state a broken run left it in.
