@@ -10,9 +10,10 @@
 #   hack/kind-datacenters.sh up | down | env    bring up, remove everything, shell lines for the tests
 #   hack/kind-datacenters.sh stop DC | start DC docker kill / docker start of DC's node, etcd member and CoreDNS
 #
-# KEEP=1 keeps everything after the scenario (hack/kind-datacenters.sh down removes it). Builds what it
-# needs as hack/kind-e2e.sh does (cached: the node, operator and test site images, kind, helm, kubectl,
-# etcd, CoreDNS); nothing is pulled. Containers and clusters are named dck-*, on the Docker network
+# KEEP=1 keeps everything after the scenario (hack/kind-datacenters.sh down removes it).
+# SPOFLESS_DCK_SERIAL=1 creates the clusters one after the other (to compare; in parallel by default).
+# Builds what it needs as hack/kind-e2e.sh does (cached: the node, operator and test site images, kind,
+# helm, kubectl, etcd, CoreDNS); nothing is pulled. Containers and clusters are named dck-*, on the Docker network
 # dck-net ($SPOFLESS_DCK_NET.0/24, default 172.30.22.0/24); state lives in $SPOFLESS_DCK_STATE.
 set -euo pipefail
 
@@ -35,7 +36,7 @@ NAMESPACE=spofless-system
 LABEL=spofless.dev/kind-datacenters
 KEEP=${KEEP:-0}
 
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit "${1:-0}"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit "${1:-0}"; }
 
 step() { # step LABEL CMD...: runs CMD and logs how long it took
   local label=$1 start=$SECONDS; shift
@@ -151,6 +152,12 @@ in_parallel() {
   return "$rc"
 }
 
+# for_each CMD ARG...: CMD ARG for each ARG, one after the other.
+for_each() {
+  local cmd=$1 arg; shift
+  for arg in "$@"; do "$cmd" "$arg"; done
+}
+
 load_images() {
   quietly "$STATE/logs/kind-load-$1.log" kind load docker-image --name "$(cluster_name "$1")" \
     "$OPERATOR_IMAGE" "$(small_image testsite)"
@@ -187,7 +194,11 @@ write_json() {
 cmd_up() {
   mkdir -p "$STATE"
   step "etcd (3 members) and CoreDNS (2) in containers" store_and_dns
-  step "kind clusters (2, created in parallel)" in_parallel create_cluster "${DCS[@]}"
+  if [[ ${SPOFLESS_DCK_SERIAL:-0} == 1 ]]; then
+    step "kind clusters (2, one after the other)" for_each create_cluster "${DCS[@]}"
+  else
+    step "kind clusters (2, created in parallel)" in_parallel create_cluster "${DCS[@]}"
+  fi
   step "image loading" in_parallel load_images "${DCS[@]}"
   step "chart installs" in_parallel install_chart "${DCS[@]}"
   write_json
