@@ -24,6 +24,7 @@ set -euo pipefail
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HACK_DIR/lib/tools.sh"
 source "$HACK_DIR/lib/kind.sh"
+source "$HACK_DIR/lib/datacenters.sh"
 
 PREFIX=${SPOFLESS_DC_PREFIX:-dc}
 NET=${SPOFLESS_DC_NET:-127.0.22}
@@ -65,16 +66,6 @@ endpoints() { members | while read -r _ i; do client_url "$i"; done | paste -sd,
 pidfile() { echo "$STATE/pids/$1.pid"; }
 alive() { [[ -f $(pidfile "$1") ]] && kill -0 "$(<"$(pidfile "$1")")" 2>/dev/null; }
 
-# wait_until SECONDS WHAT CMD...: polls CMD every 0.2 s.
-wait_until() {
-  local timeout=$1 what=$2 i; shift 2
-  for ((i = 0; i < timeout * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  die "timed out after $timeout s waiting for $what"
-}
-
 # --- etcd ----------------------------------------------------------------------------------------
 
 start_member() {
@@ -84,18 +75,13 @@ start_member() {
   addr=$(address "$i")
   while read -r m j; do cluster+="${cluster:+,}$m=http://$(address "$j"):2380"; done < <(members)
   mkdir -p "$STATE/etcd" "$STATE/logs" "$STATE/pids"
-  # Timings for one machine: a 100 ms heartbeat and a 1 s election timeout (etcd's defaults) fail a
-  # leader over in about a second. The minimum lease TTL follows from them (1.5 s, rounded up to 2 s).
-  nohup "$(etcd_dir)/etcd" --name "$name" --data-dir "$STATE/etcd/$name" \
-    --listen-client-urls "http://$addr:2379" --advertise-client-urls "http://$addr:2379" \
-    --listen-peer-urls "http://$addr:2380" --initial-advertise-peer-urls "http://$addr:2380" \
-    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token spofless-datacenters \
-    --listen-metrics-urls "http://$addr:2381" --log-level warn >>"$STATE/logs/etcd-$name.log" 2>&1 &
+  local flags; mapfile -t flags < <(etcd_member_flags "$name" "$addr" "$cluster" "$STATE/etcd/$name")
+  nohup "$(etcd_dir)/etcd" "${flags[@]}" >>"$STATE/logs/etcd-$name.log" 2>&1 &
   echo $! >"$(pidfile "etcd-$name")"
 }
 
 # member_serves M: the member answers its health endpoint (true only while the cluster has a leader).
-member_serves() { curl -fsS --max-time 1 "$(client_url "$(member_index "$1")")/health" | grep -q '"health":"true"'; }
+member_serves() { etcd_healthy "$(client_url "$(member_index "$1")")"; }
 
 stop_process() {
   local what=$1 pid
@@ -108,41 +94,8 @@ stop_process() {
 
 # --- CoreDNS -------------------------------------------------------------------------------------
 
-# corefile DC_INDEX: one name server for the sites' zone, reading the records spofless publishes in etcd.
-# - etcd: its own data center's member only. Given every member, its client also sends queries to a member
-#   that hangs (its connection looks alive for the keepalive's 5 + 20 s), and answers stale meanwhile: a
-#   hung data center stayed in the others' answers for more than 15 s (a scenario's first run). A name
-#   server whose own member is down serves its last answers until it is back.
-# - cache: answers are at most 1 s old, so a record that leaves etcd leaves DNS within a second (MINTTL 0:
-#   the default would keep answers 5 s); the TTL a client gets is the record's, capped at that second.
-# - serve_stale ... immediate: when etcd cannot answer (no quorum, unreachable) the last answers are served
-#   for up to an hour instead of SERVFAIL, so an unreachable store never empties DNS. An expired answer is
-#   served at once (TTL 0) while etcd is asked in the background, whose answer then replaces it: a change
-#   reaches a name one query late. `verify` (ask etcd first) would hold every query for the etcd plugin's
-#   fixed 5 s timeout while the store has no quorum: clients time out, which is what stale answers avoid.
-# - servfail 0: a failed refresh is not cached (by default for 5 s), so the stale answer keeps being served;
-#   with the default, 18 of 30 queries in 15 s got SERVFAIL once the store lost its quorum (dnspython, one
-#   record, two of three members stopped), against 0 of 30 with it.
-corefile() {
-  local i=$1 addr; addr=$(address "$i")
-  cat <<EOF
-$ZONE:$DNS_PORT {
-    bind $addr
-    etcd {
-        path /skydns
-        endpoint $(client_url "$i")
-    }
-    cache 1 {
-        success 9984 1 0
-        denial 9984 1 0
-        serve_stale 1h immediate
-        servfail 0
-        keepttl
-    }
-    errors
-}
-EOF
-}
+# corefile DC_INDEX: the name server of data center i (hack/lib/datacenters.sh says why it is so).
+corefile() { dc_corefile "$ZONE" "$DNS_PORT" "$(address "$1")" "$(client_url "$1")"; }
 
 start_dns() {
   local name=$1 i; i=$(dc_index "$name")
@@ -153,21 +106,8 @@ start_dns() {
   echo $! >"$(pidfile "dns-$name")"
 }
 
-# dns_serves DC: CoreDNS answers for the zone's SOA (its own record: no etcd needed). Python's stdlib
-# cannot ask a given server, so this is a raw UDP query.
-dns_serves() {
-  python3 - "$(address "$(dc_index "$1")")" "$DNS_PORT" "$ZONE" <<'PY'
-import socket, struct, sys
-host, port, zone = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-name = b"".join(bytes([len(p)]) + p.encode() for p in zone.split(".")) + b"\0"
-query = struct.pack(">HHHHHH", 0x5f22, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 6, 1)
-with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-    s.settimeout(1)
-    s.sendto(query, (host, port))
-    reply = s.recv(512)
-sys.exit(0 if reply[:2] == query[:2] and reply[3] & 0x0F != 2 else 1)  # answered, not SERVFAIL
-PY
-}
+# dns_serves DC: CoreDNS answers for the zone.
+dns_serves() { dns_serves_at "$(address "$(dc_index "$1")")" "$DNS_PORT" "$ZONE"; }
 
 # --- clusters ------------------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@
 # SPOFLESS_NODE_LEASE=12s sets only the kubelets' node Lease duration (renewed every quarter of it;
 # 40 s by default): the silent-zone detector's threshold follows it, the node controller's does not.
 # SPOFLESS_REGISTRY=no builds everything locally even when a registry answers.
+# Then, once this cluster is deleted (one set of clusters at a time on 2 cores), traffic across data
+# centers on two more kind clusters (hack/kind-datacenters.sh); SPOFLESS_KIND_DATACENTERS=0 leaves it
+# out, as do --bench and KEEP=1.
 set -euo pipefail
 
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -60,8 +63,9 @@ export KUBECONFIG=$WORK/kubeconfig # the cluster's own kubeconfig: ~/.kube/confi
 mkdir -p "$WORK/audit" "$WORK/audit-policy"
 cp "$HACK_DIR/kwok/audit-policy.yaml" "$WORK/audit-policy/policy.yaml"
 
-finish() {
-  local rc=$?
+# cleanup RC: the operator's state when RC says the run failed, then the cluster goes (unless KEEP=1).
+cleanup() {
+  local rc=$1
   if ((rc != 0)) && [[ -s $KUBECONFIG ]]; then
     log "failed (exit $rc); the operator's state and logs:"
     kubectl get nodes -o wide >&2 || true
@@ -76,6 +80,10 @@ finish() {
     kind delete cluster --name "$CLUSTER" >&2 || true
     rm -rf "$WORK"
   fi
+}
+finish() {
+  local rc=$?
+  cleanup "$rc"
   exit "$rc"
 }
 trap finish EXIT
@@ -162,3 +170,13 @@ else
   log "e2e suite against the in-cluster operator: pytest ${PYTEST_ARGS[*]}"
   step "kind e2e suite" .venv/bin/pytest "${PYTEST_ARGS[@]}"
 fi
+
+if ((BENCH)) || [[ ${SPOFLESS_KIND_DATACENTERS:-1} == 0 || $KEEP == 1 ]]; then
+  log "data centers on kind: not run (SPOFLESS_KIND_DATACENTERS=0, --bench or KEEP=1)"
+  exit 0
+fi
+trap - EXIT
+cleanup 0 # this cluster goes first
+export SPOFLESS_REGISTRY
+step "data centers on kind (hack/kind-datacenters.sh)" hack/kind-datacenters.sh
+

@@ -26,6 +26,10 @@ from spofless.core.model import kinds, names, times
 from spofless.core.model.events import Event
 
 REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness) can move on
+# Seconds to open a connection (TCP and TLS): a SYN that goes nowhere (a Service address before
+# kube-proxy has its rules again, on a node that just restarted) fails here and is retried, rather
+# than holding the call, and the leader election with it, for REQUEST_TIMEOUT. Two SYN retransmits fit.
+CONNECT_TIMEOUT = 5.0
 
 
 def path(kind: kinds.Kind, namespace: str, name: str, subresource: str = "") -> str:

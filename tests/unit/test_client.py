@@ -59,3 +59,85 @@ def test_the_operator_process_never_loads_the_client_library() -> None:
     assert out.strip() == "[]"
     cli = Path(__file__).resolve().parents[2] / "operator" / "spofless" / "cli.py"
     assert 'sys.modules.setdefault("kubernetes_asyncio", None)' in cli.read_text()
+
+
+def in_a_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spofless.operator import client
+
+    (tmp_path / "token").write_text("t0k\n")
+    (tmp_path / "namespace").write_text("spofless-system")
+    (tmp_path / "ca.crt").write_text("CA")
+    monkeypatch.setattr(client, "ACCOUNT", str(tmp_path))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+
+
+def test_in_a_pod_kopf_watches_at_the_service_address_not_a_dns_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node back from a power cut: the cluster's DNS answers tens of seconds after the API server
+    (on kind, the returning data center's spofless waited 30 s on kopf's https://kubernetes.default.svc)."""
+    import kopf
+
+    from spofless.operator import handlers
+
+    in_a_pod(tmp_path, monkeypatch)
+    monkeypatch.setattr(handlers, "ACCOUNT", str(tmp_path))
+    info = handlers.login(settings=kopf.OperatorSettings(), logger=None)
+    assert info is not None
+    assert (info.server, info.token, info.default_namespace) == ("https://10.96.0.1:443", "t0k", "spofless-system")
+    assert str(info.ca_path) == str(tmp_path / "ca.crt")
+    assert find_credentials().server == "https://10.96.0.1:443"  # the operator's own calls: the same
+
+
+def test_outside_a_pod_kopf_logs_in_from_the_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kopf
+
+    from spofless.operator import handlers
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, {"token": "t0k"})))
+    info = handlers.login(settings=kopf.OperatorSettings(), logger=None)
+    assert info is not None and info.server == "https://127.0.0.1:6443/" and info.token == "t0k"
+
+
+def test_a_connection_that_never_opens_fails_after_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SYN that nobody answers (a Service address before kube-proxy has its rules) ends the call after
+    CONNECT_TIMEOUT, not after the 30 s request timeout: the caller (the leader election) retries."""
+    import asyncio
+    import socket
+    import time
+
+    import aiohttp
+
+    from spofless.operator import client
+
+    monkeypatch.setattr(client, "CONNECT_TIMEOUT", 0.5)
+    # A listening socket whose accept queue is full: the kernel drops further SYNs, so connect() hangs.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fillers.append(s)
+    time.sleep(0.2)
+
+    async def call() -> float:
+        kube = client.Client(client.Credentials(server=f"http://127.0.0.1:{port}"))
+        start = time.monotonic()
+        try:
+            with pytest.raises((aiohttp.ClientError, asyncio.TimeoutError)):
+                await kube.call("GET", "/api")
+        finally:
+            await kube.close()
+        return time.monotonic() - start
+
+    try:
+        assert asyncio.run(call()) < 5
+    finally:
+        for s in [*fillers, server]:
+            s.close()

@@ -6,6 +6,8 @@ Credentials are found as kopf finds them without a library: the pod's ServiceAcc
 kubeconfig's current context (a token, or a client certificate; no exec plugins: in a pod there
 is none, and `spofless audit`, which runs on people's machines, keeps the library's loader).
 A 401 reads the credentials again once: a ServiceAccount's token is rotated under a running pod.
+In a pod, the API server is reached at the kubernetes Service's address (KUBERNETES_SERVICE_HOST, as
+client-go does), never through a name only the cluster's DNS answers; kopf's watches too (handlers.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import aiohttp
 import yaml
 
 from spofless import __version__
-from spofless.kube import REQUEST_TIMEOUT, ApiError, Calls
+from spofless.kube import CONNECT_TIMEOUT, REQUEST_TIMEOUT, ApiError, Calls
 
 ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -56,14 +58,22 @@ def _file(path: str | None, data: str | None, directory: str) -> str | None:
     return name
 
 
+def pod_credentials() -> Credentials | None:
+    """The pod's ServiceAccount, at the kubernetes Service's address; None outside a pod."""
+    if not (os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(f"{ACCOUNT}/token")):
+        return None
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    with open(f"{ACCOUNT}/token", encoding="utf-8") as f:
+        token = f.read().strip()
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return Credentials(server=server, token=token, ca_file=f"{ACCOUNT}/ca.crt")
+
+
 def find_credentials(kubeconfig: str | None = None) -> Credentials:
     """The pod's ServiceAccount when in a pod, else the kubeconfig's current context."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(f"{ACCOUNT}/token"):
-        host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        with open(f"{ACCOUNT}/token", encoding="utf-8") as f:
-            token = f.read().strip()
-        server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-        return Credentials(server=server, token=token, ca_file=f"{ACCOUNT}/ca.crt")
+    in_pod = pod_credentials()
+    if in_pod is not None:
+        return in_pod
     path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
     with open(os.path.expanduser(path), encoding="utf-8") as f:
         config = yaml.safe_load(f) or {}
@@ -102,7 +112,7 @@ class Client(Calls):
             self._session = aiohttp.ClientSession(
                 base_url=self.credentials.server,
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT, sock_connect=CONNECT_TIMEOUT),
                 headers={"User-Agent": self.user_agent, "Accept": "application/json"},
             )
         return self._session
@@ -137,7 +147,7 @@ class Client(Calls):
     async def stream(self, url: str, query: list[tuple[str, str]]) -> AsyncIterator[dict[str, Any]]:
         """The events of a watch, one JSON object a line, until the server ends it."""
         headers = {"Authorization": f"Bearer {self.credentials.token}"} if self.credentials.token else {}
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT * 12)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=REQUEST_TIMEOUT * 12)
         async with self._open().get(url, params=query, headers=headers, timeout=timeout) as reply:
             if reply.status >= 400:
                 raise ApiError(reply.status, reply.reason or "", await reply.text(), reply.headers)

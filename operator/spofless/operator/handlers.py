@@ -29,8 +29,9 @@ from spofless.core.model import kinds, names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
+from spofless.kube import CONNECT_TIMEOUT
 from spofless.operator import compact, dependency_records, metrics, usage
-from spofless.operator.client import Client
+from spofless.operator.client import ACCOUNT, Client, pod_credentials
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.leader import Elector, Leadership
 from spofless.operator.leasewatch import NodeLeases
@@ -128,6 +129,26 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """kopf's watches reach the API server as the operator's own calls do. In a pod: at the kubernetes
+    Service's address, not at kopf's default https://kubernetes.default.svc, a name only the cluster's
+    DNS answers. While that DNS does not answer (its pods restarting with the node, or lost with a
+    zone), kopf could not watch at all: a data center's spofless back from a power cut waited on it."""
+    found = pod_credentials()
+    if found is None:
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    settings: kopf.OperatorSettings = kwargs["settings"]
+    namespace = None
+    if os.path.exists(f"{ACCOUNT}/namespace"):
+        with open(f"{ACCOUNT}/namespace", encoding="utf-8") as f:
+            namespace = f.read().strip() or None
+    return kopf.ConnectionInfo(server=found.server, ca_path=found.ca_file, token=found.token,
+                               default_namespace=namespace, trust_env=settings.networking.trust_env)  # fmt: skip
+
+
+kopf.on.login(id="login")(login)  # registered apart: the function keeps its own signature (tests call it)
+
+
 @kopf.on.startup()
 async def startup(
     settings: kopf.OperatorSettings,
@@ -143,6 +164,7 @@ async def startup(
     settings.watching.server_timeout = 300  # re-list now and then; watches also reconnect by themselves
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
+    settings.networking.connect_timeout = CONNECT_TIMEOUT  # as the operator's own calls (spofless.kube)
     # kopf runs one worker per object with events; an idle one lingers this long. The default 5 s
     # keeps thousands of them (with their queues) alive while a fleet of sites rolls out.
     settings.batching.idle_timeout = 1.0

@@ -1,0 +1,137 @@
+"""Set-up for the traffic scenario across data centers on kind: the clusters, etcd members and name
+servers hack/kind-datacenters.sh brought up (its JSON file in SPOFLESS_KIND_DATACENTERS_FILE), each
+cluster running spofless from its image and chart. Skipped, with the reason, anywhere else."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.resolver
+import pytest
+import yaml
+
+from tests.e2e.cluster import KUBECTL
+
+FILE = os.environ.get("SPOFLESS_KIND_DATACENTERS_FILE", "")
+SKIP_REASON = (
+    "needs two kind clusters as data centers with etcd and CoreDNS beside them: SPOFLESS_KIND_DATACENTERS_FILE "
+    "is not set (hack/kind-datacenters.sh sets it; hack/kind-e2e.sh runs it at its end)"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/datacenters_kind" in str(item.fspath):
+            item.add_marker(pytest.mark.datacenters_kind)
+            if not FILE:
+                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@dataclass
+class KindDataCenter:
+    name: str
+    kubeconfig: str
+    dns: str  # its name server's address (port 53)
+    etcd: str  # its etcd member's client URL
+    node: str  # its one node's container
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        done = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=30, env=env)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{self.name}: kubectl {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj))
+
+    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "") -> Any:
+        """The object, or the list of items; None (or []) when the cluster does not answer."""
+        args = ["get", kind, *([name] if name else []), "-o", "json", "--request-timeout=5s"]
+        args += ["-n", namespace] if namespace else []
+        args += ["-l", selector] if selector else []
+        try:
+            out = json.loads(self.kubectl(*args))
+        except (AssertionError, subprocess.TimeoutExpired, json.JSONDecodeError):
+            return None if name else []
+        return out if name else out["items"]
+
+    def status(self, site: str, namespace: str) -> dict[str, Any]:
+        return dict((self.get("resilientsite", site, namespace) or {}).get("status") or {})
+
+    def ready(self, site: str, namespace: str) -> int:
+        """Ready pods of the site that are not going away."""
+        pods = self.get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
+        return sum(
+            1 for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+        )  # fmt: skip
+
+    def scale(self, site: str, namespace: str) -> int:
+        """The replicas its Deployments ask for (its share, as this data center runs it)."""
+        items = self.get("deployments", namespace=namespace, selector=f"spofless.dev/site={site}")
+        return sum(int(d["spec"].get("replicas") or 0) for d in items)
+
+    def node_address(self) -> str:
+        nodes = self.get("nodes")
+        return str(next(a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP"))
+
+    def node_ready(self) -> bool:
+        nodes = self.get("nodes")
+        return bool(nodes) and all(
+            any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+            for n in nodes
+        )
+
+    def answers(self, hostname: str) -> set[str] | None:
+        """The addresses its name server gives for `hostname`; None when it gives no answer at all."""
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [self.dns]
+        resolver.lifetime = 1.0
+        resolver.cache = None
+        try:
+            return {r.address for r in resolver.resolve(hostname, "A")}
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return set()
+        except dns.exception.DNSException:
+            return None
+
+    def leads_store(self) -> bool:
+        """Its etcd member leads the store now."""
+        request = urllib.request.Request(f"{self.etcd}/v3/maintenance/status", data=b"{}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as reply:
+                status = json.load(reply)
+        except OSError:
+            return False
+        return bool(status.get("leader") == status.get("header", {}).get("member_id"))
+
+
+@dataclass
+class KindWorld:
+    zone: str
+    site_image: str
+    script: str
+    datacenters: list[KindDataCenter]
+
+    def dc(self, name: str) -> KindDataCenter:
+        return next(d for d in self.datacenters if d.name == name)
+
+    def run_script(self, *args: str) -> None:
+        done = subprocess.run([self.script, *args], capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, f"{Path(self.script).name} {' '.join(args)}: {done.stderr[-2000:]}"
+
+
+@pytest.fixture(scope="session")
+def kind_world() -> KindWorld:
+    topology = json.loads(Path(FILE).read_text())
+    dcs = [KindDataCenter(d["name"], d["kubeconfig"], d["dns"], d["etcd"], d["node"]) for d in topology["datacenters"]]
+    return KindWorld(topology["zone"], topology["site_image"], topology["script"], dcs)
