@@ -16,7 +16,7 @@
 # SPOFLESS_REGISTRY=no builds everything locally even when a registry answers.
 # Then, once this cluster is deleted (one set of clusters at a time on 2 cores), traffic across data
 # centers on two more kind clusters (hack/kind-datacenters.sh); SPOFLESS_KIND_DATACENTERS=0 leaves it
-# out, as do --bench and KEEP=1.
+# out, as do --bench, KEEP=1 and pytest arguments of your own (unless SPOFLESS_KIND_DATACENTERS=1).
 set -euo pipefail
 
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +34,8 @@ GRACE=${SPOFLESS_NODE_GRACE:-}
 LEASE=${SPOFLESS_NODE_LEASE:-}
 BENCH=0
 if [[ ${1:-} == --bench ]]; then BENCH=1; shift; fi
-if (($#)) || ((BENCH)); then PYTEST_ARGS=("$@"); else PYTEST_ARGS=(tests/e2e); fi
+DATACENTERS=${SPOFLESS_KIND_DATACENTERS:-}
+if (($#)) || ((BENCH)); then PYTEST_ARGS=("$@"); DATACENTERS=${DATACENTERS:-0}; else PYTEST_ARGS=(tests/e2e); fi
 [[ -x .venv/bin/pytest ]] || die ".venv is missing: run make (or: python3 -m venv .venv && .venv/bin/pip install -e '.[test]')"
 
 step() { # step LABEL CMD...: runs CMD and logs how long it took (the figures docs/development/kind.md quotes)
@@ -171,8 +172,8 @@ else
   step "kind e2e suite" .venv/bin/pytest "${PYTEST_ARGS[@]}"
 fi
 
-if ((BENCH)) || [[ ${SPOFLESS_KIND_DATACENTERS:-1} == 0 || $KEEP == 1 ]]; then
-  log "data centers on kind: not run (SPOFLESS_KIND_DATACENTERS=0, --bench or KEEP=1)"
+if ((BENCH)) || [[ ${DATACENTERS:-1} == 0 || $KEEP == 1 ]]; then
+  log "data centers on kind: not run (SPOFLESS_KIND_DATACENTERS=0, --bench, KEEP=1 or pytest arguments given)"
   exit 0
 fi
 trap - EXIT
