@@ -22,9 +22,8 @@ from typing import Any
 
 import dns.exception
 import dns.resolver
-import yaml
 
-from tests.e2e.cluster import KUBECTL, wait_for
+from tests.e2e.cluster import ClusterAt, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "datacenters.sh"
@@ -104,7 +103,7 @@ class Uplink:
 
 
 @dataclass
-class DataCenter:
+class DataCenter(ClusterAt):
     name: str
     address: str
     etcd: str
@@ -116,23 +115,6 @@ class DataCenter:
     liveness: str = ""
 
     # --- its cluster ----------------------------------------------------------------------------
-
-    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
-        done = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=60, env=env)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{self.name}: kubectl {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
-    def apply(self, obj: dict[str, Any]) -> None:
-        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj))
-
-    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "") -> Any:
-        args = ["get", kind, *([name] if name else []), "-o", "json"]
-        args += ["-n", namespace] if namespace else []
-        args += ["-l", selector] if selector else []
-        out = json.loads(self.kubectl(*args))
-        return out if name else out["items"]
 
     def status(self, site: str, namespace: str) -> dict[str, Any]:
         return dict(self.get("resilientsite", site, namespace).get("status") or {})

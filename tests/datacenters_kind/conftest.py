@@ -15,9 +15,8 @@ from typing import Any
 import dns.exception
 import dns.resolver
 import pytest
-import yaml
 
-from tests.e2e.cluster import KUBECTL
+from tests.e2e.cluster import ClusterAt
 
 FILE = os.environ.get("SPOFLESS_KIND_DATACENTERS_FILE", "")
 SKIP_REASON = (
@@ -35,33 +34,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @dataclass
-class KindDataCenter:
+class KindDataCenter(ClusterAt):
     name: str
     kubeconfig: str
     dns: str  # its name server's address (port 53)
     etcd: str  # its etcd member's client URL
     node: str  # its one node's container
 
-    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
-        done = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=30, env=env)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{self.name}: kubectl {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
+    KUBECTL_TIMEOUT = 30
 
-    def apply(self, obj: dict[str, Any]) -> None:
-        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj))
-
-    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "") -> Any:
+    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "", *extra: str) -> Any:
         """The object, or the list of items; None (or []) when the cluster does not answer."""
-        args = ["get", kind, *([name] if name else []), "-o", "json", "--request-timeout=5s"]
-        args += ["-n", namespace] if namespace else []
-        args += ["-l", selector] if selector else []
         try:
-            out = json.loads(self.kubectl(*args))
+            return super().get(kind, name, namespace, selector, "--request-timeout=5s", *extra)
         except (AssertionError, subprocess.TimeoutExpired, json.JSONDecodeError):
             return None if name else []
-        return out if name else out["items"]
 
     def status(self, site: str, namespace: str) -> dict[str, Any]:
         return dict((self.get("resilientsite", site, namespace) or {}).get("status") or {})

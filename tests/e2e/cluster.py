@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
@@ -153,3 +153,32 @@ def wait_established(crd: str, timeout: float = 60) -> None:
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     wait_for(f"CRD {crd} Established", established, timeout=timeout)
+
+
+class ClusterAt:
+    """kubectl against one cluster of several, by its own kubeconfig (the data-center scenarios):
+    the class using it gives `name` and `kubeconfig`."""
+
+    name: str
+    kubeconfig: str
+    KUBECTL_TIMEOUT: ClassVar[float] = 60
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        done = subprocess.run(
+            [KUBECTL, *args], input=stdin, capture_output=True, text=True, timeout=self.KUBECTL_TIMEOUT, env=env
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"{self.name}: kubectl {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(obj))
+
+    def get(self, kind: str, name: str = "", namespace: str = "", selector: str = "", *extra: str) -> Any:
+        """The object, or the list of items."""
+        args = ["get", kind, *([name] if name else []), "-o", "json", *extra]
+        args += ["-n", namespace] if namespace else []
+        args += ["-l", selector] if selector else []
+        out = json.loads(self.kubectl(*args))
+        return out if name else out["items"]
