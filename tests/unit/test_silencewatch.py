@@ -4,6 +4,7 @@ a kubelet that writes Ready back is a return when the Leases follow, a contradic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from spofless.core.observed.records import Node, Pod
@@ -149,3 +150,42 @@ def test_the_leases_listed_again_keep_a_silent_zone_silent() -> None:
 
     assert asyncio.run(scenario()) == ("b", "b")
     assert "b" not in silence.view().recovered_for
+
+
+class Server:
+    """A list, then watches the server ends by itself (timeoutSeconds): what each was asked from."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.lists = 0
+        self.watched_from: list[str] = []
+
+    async def call(self, method: str, url: str, body: Any = None, query: Any = None) -> dict[str, Any]:
+        self.lists += 1
+        items = [{"metadata": {"name": n, "resourceVersion": "5"}, "spec": {"renewTime": "t0"}} for n in NODES]
+        return {"items": items, "metadata": {"resourceVersion": "5"}}
+
+    async def stream(self, url: str, query: list[tuple[str, str]]) -> Any:
+        self.watched_from.append(dict(query)["resourceVersion"])
+        if len(self.watched_from) == 3:
+            raise asyncio.CancelledError  # the end of the scenario
+        self.clock.now += 290  # the server's timeout
+        yield {"type": "MODIFIED", "object": {"metadata": {"name": "a-0", "resourceVersion": "7"},
+                                              "spec": {"renewTime": f"t{len(self.watched_from)}"}}}  # fmt: skip
+        yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": str(8 + len(self.watched_from))}}}
+
+
+def test_a_watch_the_server_ends_goes_on_from_its_last_version_without_timing_anew() -> None:
+    """Listing again every 290 s would restart watched_for and blind the detector for an interval."""
+    clock = Clock()
+    server = Server(clock)
+    leases = NodeLeases(client=server, clock=clock)
+
+    async def scenario() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await leases.run()
+
+    asyncio.run(scenario())
+    assert server.lists == 1
+    assert server.watched_from == ["5", "9", "10"]
+    assert leases.watched_for() == 580

@@ -4,7 +4,8 @@ operator's own clock: the zone-silence detector's input (core/placement/silence.
 Its own list-and-watch rather than a kopf index: the Leases are one namespace's, so the operator
 needs list and watch there only (a Role), whatever namespaces it serves. Each Lease's renewTime is
 compared with the last one seen: when it changed, the Lease was renewed now, on our clock. A
-re-list after the watch broke keeps the time a renewTime already seen was first seen (a Lease that
+re-list after the watch broke (not after the server merely ended it: that goes on from the last
+version seen) keeps the time a renewTime already seen was first seen (a Lease that
 did not change is no fresher for being listed), and restarts `watched_for`: no new verdict comes
 until the Leases have been watched a full interval again, since a silence not seen to begin is no
 evidence (core/placement/silence.py).
@@ -78,7 +79,8 @@ class NodeLeases:
         while True:
             try:
                 version = await self._list()
-                await self._watch(version)
+                while True:
+                    version = await self._watch(version)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a broken watch: list again a moment later
@@ -97,17 +99,28 @@ class NodeLeases:
             self.record(item)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
-    async def _watch(self, version: str) -> None:
+    async def _watch(self, version: str) -> str:
+        """Watches from `version` until the server ends the watch (timeoutSeconds); returns the last
+        version seen, to watch on from there. An ERROR (410 Gone: too old) breaks it: list again."""
         query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("resourceVersion", version),
                  ("timeoutSeconds", "290")]  # fmt: skip
+        started, events = self.clock(), 0
         async for event in self.client.stream(URL, query):
+            events += 1
             kind = event.get("type")
             if kind == "ERROR":
                 raise RuntimeError(f"watch error: {event.get('object')}")
+            obj = event.get("object") or {}
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if kind in ("ADDED", "MODIFIED", "DELETED"):
-                self.record(event.get("object") or {}, deleted=kind == "DELETED")
+                self.record(obj, deleted=kind == "DELETED")
                 self.on_change()
-        # The server ended the watch (timeoutSeconds): list again, as client-go's reflector does.
+        if not events and self.clock() - started < 1.0:
+            raise RuntimeError("the watch ended as soon as it began")  # list again, a moment later
+        # The server ended the watch: nothing was missed, so it goes on from `version` without a
+        # list, as client-go's reflector does. A list here would restart `watched_for` and blind the
+        # detector to a new silence for an interval every 290 s.
+        return version
 
     async def renewed_since(self, nodes: Iterable[str]) -> bool:
         """A fresh read (not the watch): has any of these nodes' Leases been renewed since we last
