@@ -90,7 +90,7 @@ def test_a_zone_dies_and_the_site_keeps_answering(ns: str, healthy_nodes: None) 
     # marks the node NotReady (50 s). With kind's one node per zone that takes the Lease's renew
     # interval (10 s) and 2 s of margin after its last renewal, and up to one more interval for the
     # other zones to renew since: 23 s at most from the pause on paper; 2.6-19.2 s measured in the
-    # traffic scenarios, 28.9 s once in the silent-zone one on a loaded machine (late renewals).
+    # traffic scenarios, 28.9 s once in the silent-zone one (a late renewal, or a re-list of the Leases).
     assert figures["endpoints_out_s"] < figures["node_not_ready_s"], figures
     assert figures["endpoints_out_s"] <= 35, figures
     # The moves start at the same moment: the capacity is back in the other zones before NotReady.
