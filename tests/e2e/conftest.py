@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,9 +138,37 @@ def ns(operator: Operator | None, request: pytest.FixtureRequest) -> Iterator[st
         yield name
     finally:
         failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed and operator is not None:
-            print(f"--- operator log tail ---\n{operator.log_tail()}")
+        if failed is not None and failed.failed:
+            print(f"--- what the cluster showed ---\n{cluster_state(name)}")
+            if operator is not None:
+                print(f"--- operator log tail ---\n{operator.log_tail()}")
         kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def cluster_state(namespace: str) -> str:
+    """What a failed scenario left, to tell the product's part from the cluster's: the nodes (Ready,
+    taints), the namespace's pods (node, phase, Ready and why), each site's status, the last events."""
+    lines = []
+    try:
+        for n in get("nodes"):
+            taints = [f"{t['key']}:{t['effect']}" for t in (n.get("spec") or {}).get("taints") or []]
+            lines.append(f"node {n['metadata']['name']}: ready={faults.node_ready(n)} taints={taints}")
+        for p in get("pods", namespace=namespace):
+            ready: dict[str, Any] = next((c for c in p["status"].get("conditions") or [] if c["type"] == "Ready"), {})
+            lines.append(f"pod {p['metadata']['name']} on {p['spec'].get('nodeName') or '-'}: {p['status'].get('phase')}"
+                         f" ready={ready.get('status')} {ready.get('reason') or ''} since {ready.get('lastTransitionTime')}")  # fmt: skip
+        for site in get("resilientsites", namespace=namespace):
+            st = site.get("status") or {}
+            lines.append(f"site {site['metadata']['name']}: {st.get('phase')} ready={st.get('readyReplicas')} "
+                         f"{st.get('message')} zones={[(z['name'], z.get('readyReplicas'), z.get('cause')) for z in st.get('zones') or []]}")  # fmt: skip
+        events = sorted(get("events", namespace=namespace), key=lambda e: e.get("lastTimestamp") or "")[-15:]
+        lines += [
+            f"event {e.get('lastTimestamp')} {e['involvedObject']['name']} {e['reason']}: {e.get('message')}"
+            for e in events
+        ]
+    except Exception as err:  # a failing cluster must not hide the test's own failure
+        lines.append(f"(could not read the cluster: {err})")
+    return "\n".join(lines)
 
 
 @pytest.hookimpl(wrapper=True)
