@@ -116,20 +116,9 @@ class DataCenter(ClusterAt):
 
     # --- its cluster ----------------------------------------------------------------------------
 
-    def status(self, site: str, namespace: str) -> dict[str, Any]:
-        return dict(self.get("resilientsite", site, namespace).get("status") or {})
-
     def replicas(self, site: str, namespace: str) -> dict[str, int]:
         items = self.get("deployments", namespace=namespace, selector=f"spofless.dev/site={site}")
         return {d["metadata"]["labels"]["spofless.dev/zone"]: d["spec"]["replicas"] for d in items}
-
-    def ready(self, site: str, namespace: str) -> int:
-        pods = self.get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
-        return sum(
-            1 for p in pods
-            if not p["metadata"].get("deletionTimestamp")
-            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
-        )  # fmt: skip
 
     def pod_uids(self, site: str, namespace: str) -> set[str]:
         return {

@@ -182,3 +182,15 @@ class ClusterAt:
         args += ["-l", selector] if selector else []
         out = json.loads(self.kubectl(*args))
         return out if name else out["items"]
+
+    def status(self, site: str, namespace: str) -> dict[str, Any]:
+        return dict((self.get("resilientsite", site, namespace) or {}).get("status") or {})
+
+    def ready(self, site: str, namespace: str) -> int:
+        """Ready pods of the site that are not going away."""
+        pods = self.get("pods", namespace=namespace, selector=f"spofless.dev/site={site}")
+        return sum(
+            1 for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+        )  # fmt: skip
