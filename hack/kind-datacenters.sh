@@ -244,11 +244,15 @@ cmd_stop() {
   log "$dc killed: its node, its etcd member and its name server"
 }
 
+kube_proxy_rules() { docker exec "$1" iptables -t nat -S POSTROUTING | grep -q KUBE-POSTROUTING; }
+
 cmd_start() {
   local dc=$1; is_dc "$dc"
   docker start "dck-etcd-$dc" "dck-dns-$dc" "$(node_container "$dc")" >/dev/null
-  # The node's network namespace is new: its rules are gone (iptables answers once the node's init ran).
-  wait_until 30 "$dc's node" docker exec "$(node_container "$dc")" iptables -t nat -L POSTROUTING -n
+  # The node's network namespace is new: its rules are gone. The node's entrypoint rewrites the nat
+  # table (iptables-save | iptables-restore) as it starts, which drops a rule added meanwhile (seen
+  # once: dc1's spofless never reached the store again). kube-proxy's chain comes after that rewrite.
+  wait_until 90 "$dc's kube-proxy rules" kube_proxy_rules "$(node_container "$dc")"
   masquerade "$dc"
   wait_until 60 "etcd member $dc" etcd_healthy "$(etcd_url "$dc")"
   wait_until 30 "CoreDNS of $dc" dns_serves_at "$(dns_address "$dc")" 53 "$ZONE"
