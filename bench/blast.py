@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bench import pipeline
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import GROUP, PLURAL, VERSION
@@ -351,6 +352,16 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
         subprocess.run(["kubectl", "delete", "namespace", ns, "--wait=false"], capture_output=True)
 
 
+async def _stages(probe: Probe, ns: str, origin: float) -> dict[str, Any]:
+    """The new pods' way to Ready since `origin` (monotonic), from one list of the namespace's pods."""
+    listed = await probe.kube.client.call_api(
+        f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
+        auth_settings=["BearerToken"], _return_http_data_only=True,
+    )  # fmt: skip
+    origin_wall = time.time() - (time.monotonic() - origin)
+    return pipeline.stages(listed["items"], origin_wall, LOST, names.LABEL_ZONE)
+
+
 def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v - before.get(k, 0.0)}
 
@@ -373,7 +384,7 @@ async def _operator_phase(
         operator.by_label("spofless_reconciles_total"),
         operator.by_label("spofless_reconcile_errors_total"),
     )
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
     log("zone-b NotReady; waiting for every site to report it")
@@ -386,6 +397,8 @@ async def _operator_phase(
         "every site's capacity back", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
     )
     done = time.monotonic()
+    cpu = pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), operator.cpu_seconds() - cpu0)
+    pods = await _stages(probe, view.ns, origin)
     moved = {s: t for s, t in view.moved_at.items() if s in names and t >= origin}
     sites = view.by_site()
     changes = [(d["name"], d["replicas"]) for s in sites.values() for d in s.values() if d["replicas"] != 1]
@@ -395,6 +408,7 @@ async def _operator_phase(
         "moves_written": summary(moved, origin, len(names)),
         "outage": {**probe.between(origin, done), **writes(audit.since(mark))},
         "changes": changes, "targets": targets, "series": timeline.since(origin, started, done),
+        "outage_cpu": cpu, "pods": pods,
     }  # fmt: skip
     log(f"operator: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
     mark = audit.mark()
@@ -419,7 +433,7 @@ async def _operator_phase(
 async def _floor_phase(
     kube: Kube, view: View, names: list[str], probe: Probe, changes: list[tuple[str, int]], timeline: Timeline
 ) -> dict[str, Any]:
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
     sent = await scale(kube, view.ns, changes)
@@ -428,6 +442,7 @@ async def _floor_phase(
         "capacity back (floor)", names, lambda s, snap: capacity_back(snap.of(s)), 300, partial=True
     )
     done = time.monotonic()
+    cpu = pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), 0.0)
     series = timeline.since(origin, started, done)
     out: dict[str, Any] = {
         "capacity": summary(capacity, origin, len(names)),
@@ -435,6 +450,8 @@ async def _floor_phase(
         "writes": len(changes),
         "outage": probe.between(origin, done),
         "series": {"t_s": series["t_s"], "ready_left": series.get("ready_left", [])},  # no operator: none reports
+        "outage_cpu": cpu,
+        "pods": await _stages(probe, view.ns, origin),
     }
     log(f"floor: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
     label_zone(False)
@@ -488,8 +505,29 @@ def table(results: dict[str, Any]) -> str:
         f"  passes by cause: {op['passes_by_cause']}; failed passes by sort: {op['errors_by_sort'] or 'none'}",
         f"  the floor sent its {floor['writes']} scale writes in {floor['writes_sent_s']:.2f} s (the API server's "
         f"write ceiling here: {floor['writes'] / max(floor['writes_sent_s'], 1e-9):.0f}/s)",
+        *_where_the_time_goes(op, floor),
     ]
     return "\n".join(lines)
+
+
+def _where_the_time_goes(op: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """The new pods' way to Ready and the CPU each part of the cluster used, operator's phase and floor's."""
+
+    def stage(x: dict[str, Any]) -> str:
+        return f"p50 {x['p50_s']} s, max {x['max_s']} s" if x["n"] else "none"
+
+    lines = []
+    for who, phase in (("operator", op), ("floor", floor)):
+        pods, cpu = phase.get("pods"), phase.get("outage_cpu")
+        if pods:
+            lines.append(
+                f"  {who}: {pods['new_pods']} new pods outside {LOST}: created {stage(pods['created'])}; "
+                f"scheduled {stage(pods['scheduled'])}; Ready {stage(pods['ready'])} "
+                f"({pods['made_in_lost_zone']} made in {LOST} meanwhile)"
+            )
+        if cpu:
+            lines.append(f"  {who}: CPU s until capacity back {cpu['cpu_s']}, machine busy {cpu['machine_busy']}")
+    return lines
 
 
 async def takeover(bench: Bench, pair: tuple[Operator, Operator], sites: int) -> dict[str, Any]:
