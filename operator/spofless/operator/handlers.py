@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from spofless.kube import CONNECT_TIMEOUT
 from spofless.operator import compact, dependency_records, metrics, usage
 from spofless.operator.client import ACCOUNT, Client, pod_credentials
 from spofless.operator.engine import Engine, Indices
+from spofless.operator.events import EventSender
 from spofless.operator.leader import Elector, Leadership
 from spofless.operator.leasewatch import NodeLeases
 from spofless.operator.overlay import Overlay
@@ -75,6 +76,7 @@ class State:
     loads: usage.NodeLoads = field(default_factory=usage.NodeLoads)  # per-node sums of every pod's requests
     unabsorbable: frozenset[tuple[str, str]] | None = None  # zones whose loss the fleet could not absorb
     headroom_check: asyncio.TimerHandle | None = None  # the pending look, HEADROOM_DELAY after a change
+    events: EventSender | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     operator_pods: dict[str, tuple[str, bool]] = field(default_factory=dict)  # uid -> (node, ready)
 
@@ -93,25 +95,6 @@ EndpointIndex = kopf.Index[SiteKey, tuple[records.Endpoint, ...]]
 ChildIndex = kopf.Index[SiteKey, records.Child]
 DependencyIndex = kopf.Index[dependency_records.IndexKey, dependency_records.Record]
 DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
-
-
-def _poster(kube: Client, identity: str, tasks: set[asyncio.Task[None]]) -> Callable[[Mapping[str, Any], Event], None]:
-    """Events go out in the background, through the operator's own client (its user agent names the
-    replica): a pass never waits on them, and the writer posts only while it leads."""
-
-    async def send(body: Mapping[str, Any], event: Event) -> None:
-        try:
-            await kube.post_event(body, event, "spofless", identity)
-            metrics.API_WRITES.labels("event").inc()
-        except Exception as err:  # an event lost is a line less in `kubectl describe`, never a failed pass
-            _log.debug("could not post event %s on %s: %r", event.reason, body.get("metadata", {}).get("name"), err)
-
-    def post(body: Mapping[str, Any], event: Event) -> None:
-        task = asyncio.get_running_loop().create_task(send(body, event))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    return post
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -171,9 +154,13 @@ async def startup(
     settings.persistence.diffbase_storage = NoDiffBase()
     kube = await Client.connect(CONFIG.identity)
     leadership = Leadership(CONFIG.identity, always=not CONFIG.leader_election)
-    posting: set[asyncio.Task[None]] = set()
-    post = _poster(kube, CONFIG.identity, posting)
-    reconciler = Reconciler(kube=kube, post=post, leadership=leadership, overlay=Overlay(), logger=_log)
+
+    async def send(body: Mapping[str, Any], event: Event) -> None:  # its user agent names the replica
+        await kube.post_event(body, event, "spofless", CONFIG.identity)
+
+    events = EventSender(send, leadership, logger=_log)
+    events.start()
+    reconciler = Reconciler(kube=kube, post=events.post, leadership=leadership, overlay=Overlay(), logger=_log)
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
     if CONFIG.silent_zones:
         engine.silence = SilenceWatch(NodeLeases(kube), engine.report_all, engine.later, logger=_log)
@@ -188,7 +175,7 @@ async def startup(
         )
     else:
         await engine.lead()
-    memo.state = State(engine=engine, kube=kube, elector=elector, loads=loads, tasks=posting)
+    memo.state = State(engine=engine, kube=kube, elector=elector, loads=loads, events=events)
     if elector is not None:
         task = asyncio.get_running_loop().create_task(elector.run(), name="spofless-leader-election")
         memo.state.tasks.add(task)
@@ -202,6 +189,8 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if state.elector is not None:
         await state.elector.release()
     await state.engine.close()
+    if state.events is not None:
+        await state.events.close()
     await state.kube.close()
 
 

@@ -35,6 +35,10 @@ MOVES = Counter(
     "spofless_replica_moves_total", "Placements changed, by reason (Failover, Failback, Scaled).", ["reason"]
 )
 API_WRITES = Counter("spofless_api_writes_total", "Writes the operator sent to the API server, by verb.", ["verb"])
+EVENTS_DROPPED = Counter(
+    "spofless_events_dropped_total",
+    "Events not sent: their queue was full (a burst past 1000), or this replica no longer leads.",
+)
 LEADER = Gauge("spofless_leader", "1 on the replica that holds the leader Lease (the one that writes), else 0.")
 ZONE_HEALTHY = Gauge(
     "spofless_zone_healthy", "1 while the zone has a Ready node, 0 once it is lost (the cluster's zones).", ["zone"]
