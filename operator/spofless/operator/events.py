@@ -1,7 +1,7 @@
 """Events go out behind the writes that matter, as client-go's event broadcaster sends them: from a
 bounded queue, by a few senders, dropped (and counted) when the queue is full.
 
-A pass never waits on an event. Sent one task each, 1000 sites' ZoneLost events took most of the
+A pass never waits on an event. Sent one task each, 1000 sites' ZoneLost events could take most of the
 client's connections at the moment their status reports needed them (a zone lost under 1000 sites:
 the reports' p50 was 7 s). An event is a line in `kubectl describe`; the status says the same.
 Only the leader sends: an event queued before this replica lost the Lease is dropped, not sent.
