@@ -76,9 +76,12 @@ def _condition(pod: dict[str, Any], kind: str) -> float | None:
     return None
 
 
-def stages(pods: Iterable[dict[str, Any]], origin_wall: float, lost_zone: str, zone_label: str) -> dict[str, Any]:
-    """Offsets from the zone's loss (wall clock, s) of the new pods outside it: created, scheduled, Ready;
-    and how many were made in the lost zone meanwhile (replacements that cannot run)."""
+def stages(
+    pods: Iterable[dict[str, Any]], origin_wall: float, lost_zone: str | None, zone_label: str
+) -> dict[str, Any]:
+    """Offsets from `origin_wall` (the zone's loss, or the first create; wall clock, s) of the pods made
+    since, outside the lost zone if one is given: created, scheduled, Ready; and how many were made in
+    the lost zone meanwhile (replacements that cannot run)."""
     created: list[float] = []
     scheduled: list[float] = []
     ready: list[float] = []
@@ -89,7 +92,7 @@ def stages(pods: Iterable[dict[str, Any]], origin_wall: float, lost_zone: str, z
         # Condition times have 1 s resolution: a pod made in the lost second counts as new.
         if born is None or born < origin_wall - 1:
             continue
-        if (meta.get("labels") or {}).get(zone_label) == lost_zone:
+        if lost_zone is not None and (meta.get("labels") or {}).get(zone_label) == lost_zone:
             in_lost += 1
             continue
         created.append(born - origin_wall)

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
-from bench import blast, plot
+from bench import blast, pipeline, plot
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
@@ -326,7 +326,13 @@ async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
     await asyncio.sleep(settle)  # the settling time itself is what is waited for
 
 
-async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, list[float]]]:
+async def pod_stages(cluster: Cluster, ns: str, start: float) -> dict[str, Any]:
+    """The pods' way to Ready since `start` (monotonic), from one list of the namespace's pods."""
+    listed = await cluster.get(f"/api/v1/namespaces/{ns}/pods")
+    return pipeline.stages(listed["items"], time.time() - (time.monotonic() - start), None, names.LABEL_ZONE)
+
+
+async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, list[float]], dict[str, Any]]:
     """A bare client making the same children for `sites` sites at once, then waiting for every pod
     to be ready and behind its Service: what the control plane alone needs for the same work. Also
     the ready pods and the sites with every pod ready, over time (for the plot)."""
@@ -334,7 +340,7 @@ async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, li
     zones = await zone_names(cluster)
     batches = [floor_manifests(zones, ns, f"s{i:04d}") for i in range(sites)]
     timeline = Timeline()
-    start = time.monotonic()
+    start, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
 
     async def all_ready() -> bool:
         items = await cluster.deployments(ns)
@@ -350,8 +356,10 @@ async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, li
     await until(f"{sites} floor sites' pods ready", all_ready, timeout=1800)
     # Redundant also means every ready pod is behind its Service: the same wait for the floor.
     done = await until(f"{sites} floor sites served", lambda: all_served(cluster, ns, sites, 3), timeout=1800)
+    cluster_use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), 0.0),
+                   "pods": await pod_stages(cluster, ns, start)}  # fmt: skip
     kubectl("delete", "namespace", ns, "--wait=false")
-    return done - start, timeline.since(start)
+    return done - start, timeline.since(start), cluster_use
 
 
 async def gather_limited(jobs: list[Awaitable[None]], limit: int = 50) -> None:
@@ -368,11 +376,11 @@ async def gather_limited(jobs: list[Awaitable[None]], limit: int = 50) -> None:
 
 async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) -> dict[str, Any]:
     await quiet(cluster)
-    floor, floor_series = await scale_floor(cluster, sites)
+    floor, floor_series, floor_use = await scale_floor(cluster, sites)
     log(f"scale floor: {sites} sites' children ready after {floor:.1f} s")
     await quiet(cluster)
     ns = await cluster.namespace(f"bench-scale-{int(time.time())}")
-    mark, cpu0 = audit.mark(), operator.cpu_seconds()
+    mark, cpu0, cpu_before = audit.mark(), operator.cpu_seconds(), pipeline.cpu_snapshot()
     start = time.monotonic()
     await gather_limited([cluster.create_site(ns, f"s{i:04d}") for i in range(sites)])
     last_create = time.monotonic()
@@ -387,11 +395,14 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
         return len(items) == sites and redundant == sites
 
     done = await until(f"{sites} sites Redundant", all_redundant, timeout=1800)
+    use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), operator.cpu_seconds() - cpu0),
+           "pods": await pod_stages(cluster, ns, start)}  # fmt: skip
     return {"sites": sites, "all_redundant_after_first_create_s": done - start, "floor_s": floor,
             "replicas": 3, "series": timeline.since(start), "floor_series": floor_series,
             "ratio": (done - start) / floor, "all_redundant_after_last_create_s": done - last_create,
             "operator_peak_rss_mb": operator.peak_rss_mb(), "operator_cpu_s": operator.cpu_seconds() - cpu0,
-            "namespace": ns, **{f"api_{k}": v for k, v in audit.count(mark).items()}}  # fmt: skip
+            "namespace": ns, **{f"api_{k}": v for k, v in audit.count(mark).items()},
+            "cluster_use": use, "floor_cluster_use": floor_use}  # fmt: skip
 
 
 async def steady(cluster: Cluster, operator: Operator, audit: Audit, seconds: float) -> dict[str, Any]:
@@ -460,6 +471,9 @@ def table(results: dict[str, Any]) -> str:
     for section, values in results.items():
         if isinstance(values, dict):
             for key, value in values.items():
+                if key.endswith("cluster_use"):  # where the time went: the pods' stages, each part's CPU
+                    rows.append(f"{section:<9} {key:<38} {json.dumps(value)}")
+                    continue
                 if isinstance(value, list | dict):  # the series: in the JSON and the plots
                     continue
                 rows.append(
