@@ -42,6 +42,43 @@ def test_higher_lanes_go_first_and_a_waiting_key_moves_up() -> None:
     assert drain(queue) == [("zone", Lane.ZONE), ("moved", Lane.ZONE), ("moves", Lane.MOVES), ("rest", Lane.REST)]
 
 
+def test_a_zone_lane_worker_takes_the_zone_lane_only_and_wakes_for_it() -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        queue: WorkQueue[str] = WorkQueue()
+        zone_taken: list[str] = []
+        other_taken: list[str] = []
+
+        async def zone_worker() -> None:
+            while True:
+                key, lane, _, _ = await queue.get(Lane.ZONE)
+                assert lane is Lane.ZONE
+                zone_taken.append(key)
+                queue.done(key)
+
+        worker = asyncio.create_task(zone_worker())
+        queue.add("rest")
+        queue.add("moves", Lane.MOVES)
+        await asyncio.sleep(0.01)  # the zone worker is woken by neither
+        assert zone_taken == []
+        queue.add("moves", Lane.ZONE)  # a waiting key raised to the zone lane: now it is its
+        queue.add("zone", Lane.ZONE)
+        for _ in range(100):
+            if len(zone_taken) == 2:
+                break
+            await asyncio.sleep(0.01)
+        while len(queue):
+            key, _, _, _ = await asyncio.wait_for(queue.get(), timeout=1)
+            other_taken.append(key)
+            queue.done(key)
+        queue.shut_down()
+        await asyncio.gather(worker, return_exceptions=True)
+        return zone_taken, other_taken
+
+    zone, other = asyncio.run(scenario())
+    assert zone == ["moves", "zone"]
+    assert other == ["rest"]
+
+
 def test_a_key_added_while_processed_runs_once_more_after_and_never_alongside() -> None:
     async def scenario() -> list[str]:
         queue: WorkQueue[str] = WorkQueue()

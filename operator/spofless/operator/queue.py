@@ -3,7 +3,8 @@
 - One pending entry per key: adding a key that waits already only raises its lane.
 - A key being processed is never handed to a second worker; adding it meanwhile queues it once more,
   to run after the current pass (so no change is lost, and no two passes of one site overlap).
-- Lanes: zone health first, then moves, then the rest. Within a lane, first in, first out.
+- Lanes: zone health first, then moves, then the rest. Within a lane, first in, first out. A worker
+  may be kept for the higher lanes only (`get(lowest)`): the engine keeps some for the zone lane.
 - Timed adds (a failback window ending, a bake, a retry's backoff) wait on one timer per key: the
   earliest due time wins, so a key never sits in the timers twice.
 - Per-key backoff with jitter for failed passes, reset by `forget` once a pass succeeds; a throttled
@@ -63,7 +64,8 @@ class WorkQueue(Generic[K]):
     _again: dict[K, _Entry] = field(default_factory=dict)  # added while processing: queued on done()
     _timers: dict[K, tuple[float, asyncio.TimerHandle, Lane, str]] = field(default_factory=dict)
     _failures: dict[K, int] = field(default_factory=dict)
-    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # One event per "lowest lane" a worker takes from: an add wakes only the workers that may take it.
+    _ready: dict[Lane, asyncio.Event] = field(default_factory=lambda: {lane: asyncio.Event() for lane in Lane})
     _closed: bool = False
 
     # --- adding --------------------------------------------------------------------------------
@@ -82,10 +84,11 @@ class WorkQueue(Generic[K]):
             if lane < entry.lane:  # move it to the higher lane; the old slot is skipped when reached
                 self._pending[key] = _Entry(lane, cause, entry.since)
                 self._lanes[lane].append(key)
+                self._wake(lane)
             return
         self._pending[key] = _Entry(lane, cause, self.clock())
         self._lanes[lane].append(key)
-        self._wake()
+        self._wake(lane)
 
     def add_after(self, key: K, delay: float, lane: Lane = Lane.REST, cause: str = "timer") -> None:
         """Queues `key` after `delay` seconds, unless an earlier timed add of it is already set."""
@@ -130,21 +133,23 @@ class WorkQueue(Generic[K]):
 
     # --- taking --------------------------------------------------------------------------------
 
-    async def get(self) -> tuple[K, Lane, str, float]:
-        """The next key to process, highest lane first: (key, lane, cause, seconds it waited).
+    async def get(self, lowest: Lane = Lane.REST) -> tuple[K, Lane, str, float]:
+        """The next key to process, highest lane first, from no lane below `lowest` (a worker kept for
+        the zone lane asks for Lane.ZONE): (key, lane, cause, seconds it waited).
         Raises asyncio.CancelledError once the queue is shut down."""
         while True:
             if self._closed:
                 raise asyncio.CancelledError
-            taken = self._take()
+            taken = self._take(lowest)
             if taken is not None:
                 return taken
             # Single-threaded: nothing can be added between the look above and the clear below.
-            self._ready.clear()
-            await self._ready.wait()
+            ready = self._ready[lowest]
+            ready.clear()
+            await ready.wait()
 
-    def _take(self) -> tuple[K, Lane, str, float] | None:
-        for lane in Lane:
+    def _take(self, lowest: Lane) -> tuple[K, Lane, str, float] | None:
+        for lane in (lane for lane in Lane if lane <= lowest):
             queue = self._lanes[lane]
             while queue:
                 key = queue.popleft()
@@ -163,7 +168,7 @@ class WorkQueue(Generic[K]):
         if again is not None and not self._closed:
             self._pending[key] = again
             self._lanes[again.lane].append(key)
-            self._wake()
+            self._wake(again.lane)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -190,7 +195,10 @@ class WorkQueue(Generic[K]):
     def shut_down(self) -> None:
         self._closed = True
         self.clear()
-        self._wake()
+        self._wake(Lane.ZONE)
 
-    def _wake(self) -> None:
-        self._ready.set()
+    def _wake(self, lane: Lane) -> None:
+        """Wakes the workers that may take from `lane`: those whose lowest lane is `lane` or below."""
+        for lowest, ready in self._ready.items():
+            if lowest >= lane:
+                ready.set()
