@@ -25,7 +25,7 @@ COMPONENTS = {
     "etcd": "etcd",
     "kube-controller": "kube-controller-manager",
     "kube-scheduler": "kube-scheduler",
-    "kwok": "kwok",
+    "kwok-controller": "kwok",
     "metrics-server": "metrics-server",
 }
 
