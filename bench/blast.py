@@ -325,6 +325,7 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
         await asyncio.gather(*(create(n) for n in names))
         log(f"{sites} sites created; waiting for all Redundant")
         await Times(view).until_all("every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 1800)
+        await _settled(probe, ns, sites)
         await asyncio.sleep(5)  # let the last status writes and events settle before measuring
         results: dict[str, Any] = {"sites": sites, "failback_window_s": BLAST_WINDOW, "replicas": REPLICAS}
         results["operator"] = await _operator_phase(view, names, audit, probe, operator, timeline)
@@ -332,6 +333,7 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
             Counter(z for s in results["operator"].pop("targets").values() for z in s)
         )
         operator.stop()
+        await _settled(probe, ns, sites)
         log("operator stopped; the floor: a bare client making the same scale changes")
         results["floor"] = await _floor_phase(kube, view, names, probe, results["operator"].pop("changes"), timeline)
         op, floor = results["operator"], results["floor"]
@@ -350,6 +352,25 @@ async def run(bench: Bench, operator: Operator, audit: Audit, sites: int) -> dic
         import subprocess
 
         subprocess.run(["kubectl", "delete", "namespace", ns, "--wait=false"], capture_output=True)
+
+
+async def _settled(probe: Probe, ns: str, sites: int, timeout: float = 900) -> None:
+    """Waits until the namespace holds exactly the sites' pods, none of them going: a phase that starts
+    while the controllers still work off the last one's scale-downs would find pods it did not make
+    (a floor once had half its sites' capacity back in 4.5 s that way)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = await probe.kube.client.call_api(
+            f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
+            auth_settings=["BearerToken"], _return_http_data_only=True,
+        )  # fmt: skip
+        pods = listed["items"]
+        going = sum(1 for p in pods if p["metadata"].get("deletionTimestamp"))
+        if len(pods) == sites * REPLICAS and not going:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pods)} pods ({going} going) after {timeout:.0f} s, not {sites * REPLICAS}")
+        await asyncio.sleep(1)
 
 
 async def _stages(probe: Probe, ns: str, origin: float) -> dict[str, Any]:

@@ -35,9 +35,10 @@ from spofless.operator.zonewatch import Change, Transition, ZoneWatch
 
 SiteKey = tuple[str, str]  # (namespace, name)
 WORKERS = 16  # passes in flight at most: the API server is never flooded, other clients stay served
-# More workers that take only the zone lane: a zone lost under 1000 sites is 1000 small status patches,
-# and 16 at a time are bound by the API server's latency, not by its throughput (the bench's floor
-# sent 1000 writes in 4 s with 100 in flight). They idle once the burst is written: moves keep the 16.
+# More workers that take only the zone and moves lanes: a zone lost under 1000 sites is 1000 small
+# status patches, then 1000 scale writes, and 16 at a time are bound by the API server's latency, not
+# by its throughput (the bench's floor sent 1000 writes in 4.5 s with 100 in flight). The rest lane
+# (pod events, timed steps such as a failback) keeps the 16: failback stays paced.
 ZONE_WORKERS = 32
 DETAIL_DELAY = 3.0  # seconds: one pass of every site per burst of node details (ready counts, room)
 SILENCE_TICK = 1.0  # seconds between two judgements of the zones' silence
@@ -107,7 +108,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work(), name=f"spofless-worker-{i}") for i in range(self.workers)]
         self._tasks += [
-            loop.create_task(self._work(Lane.ZONE), name=f"spofless-zone-worker-{i}") for i in range(self.zone_workers)
+            loop.create_task(self._work(Lane.MOVES), name=f"spofless-zone-worker-{i}") for i in range(self.zone_workers)
         ]
         if self.silence is not None:
             self.reconciler.took_out = self.silence.took_out
