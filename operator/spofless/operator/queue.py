@@ -4,7 +4,7 @@
 - A key being processed is never handed to a second worker; adding it meanwhile queues it once more,
   to run after the current pass (so no change is lost, and no two passes of one site overlap).
 - Lanes: zone health first, then moves, then the rest. Within a lane, first in, first out. A worker
-  may be kept for the higher lanes only (`get(lowest)`): the engine keeps some for the zone lane.
+  may be kept for the higher lanes only (`get(lowest)`): the engine keeps some for the zone and moves lanes.
 - Timed adds (a failback window ending, a bake, a retry's backoff) wait on one timer per key: the
   earliest due time wins, so a key never sits in the timers twice.
 - Per-key backoff with jitter for failed passes, reset by `forget` once a pass succeeds; a throttled
