@@ -119,12 +119,16 @@ def test_a_connection_that_never_opens_fails_after_the_connect_timeout(monkeypat
     server.listen(0)
     port = server.getsockname()[1]
     fillers = []
-    for _ in range(4):
+    while True:  # connect until one hangs: the accept queue is full from then on
         s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
+        s.settimeout(0.5)
+        try:
+            s.connect(("127.0.0.1", port))
+        except TimeoutError:
+            s.close()
+            break
         fillers.append(s)
-    time.sleep(0.2)
+        assert len(fillers) < 16, "the listening socket never stopped accepting connections"
 
     async def call() -> float:
         kube = client.Client(client.Credentials(server=f"http://127.0.0.1:{port}"))

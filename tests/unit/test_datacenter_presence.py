@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,11 @@ def presence(store: Store, name: str, ready: int, leading: bool = True) -> Prese
     return Presence(Settings(name, ("memory",)), store, leadership, engine, where)  # type: ignore[arg-type]
 
 
+async def _until(met: Callable[[], bool]) -> None:
+    while not met():
+        await asyncio.sleep(0.005)
+
+
 def set_ready(p: Presence, ready: int) -> None:
     assert p.engine.indices is not None
     p.engine.indices.pods = {SITE: [Pod(f"p{i}", "zone-a", "n1", True, False) for i in range(ready)]}
@@ -163,9 +169,19 @@ def test_a_standby_holds_no_lease_and_writes_nothing() -> None:
     store = Store()
     standby = presence(store, "dc1", 2, leading=False)
 
+    looks = 0
+    leading = standby.leadership.leading
+
+    def counted() -> bool:  # each of its loops asks before it writes anything
+        nonlocal looks
+        looks += 1
+        return leading()
+
+    standby.leadership.leading = counted  # type: ignore[method-assign]
+
     async def run() -> None:
         task = asyncio.create_task(standby.run())
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(_until(lambda: looks >= 4), timeout=5)  # both loops, twice each at least
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -184,10 +200,7 @@ def test_a_lapsed_lease_is_taken_anew_and_everything_published_again() -> None:
         assert store.records() == set()
         task = asyncio.create_task(dc1.run())
         try:  # until the record is back under a new lease (a round a second: 5 s at most)
-            for _ in range(50):
-                if dc1.lease not in (0, first) and store.records() == {"10.0.0.1"}:
-                    break
-                await asyncio.sleep(0.1)
+            await asyncio.wait_for(_until(lambda: dc1.lease not in (0, first) and store.records() == {"10.0.0.1"}), 5)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -25,13 +25,12 @@ def _dropped() -> float:
     return REGISTRY.get_sample_value("spofless_events_dropped_total") or 0.0
 
 
-async def _settle(sender: EventSender) -> None:
-    for _ in range(200):
-        if sender.pending() == 0:
-            await asyncio.sleep(0)
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("events never drained")
+async def _until(met: Callable[[], bool], timeout: float = 2.0) -> None:
+    async def poll() -> None:
+        while not met():
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 def test_events_are_sent_by_at_most_the_senders_at_once() -> None:
@@ -43,7 +42,7 @@ def test_events_are_sent_by_at_most_the_senders_at_once() -> None:
             nonlocal in_flight, most
             in_flight += 1
             most = max(most, in_flight)
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.001)  # the fake's own latency: sends overlap as real ones do
             in_flight -= 1
             sent.append(event.reason)
 
@@ -51,8 +50,7 @@ def test_events_are_sent_by_at_most_the_senders_at_once() -> None:
         sender.start()
         for i in range(30):
             sender.post(BODY, _event(f"E{i}"))
-        await _settle(sender)
-        await asyncio.sleep(0.01)
+        await _until(lambda: len(sent) == 30)
         await sender.close()
         return sent, most
 
@@ -70,11 +68,11 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking() -> None:
 
         sender = EventSender(send, Leadership("me", always=True), senders=1, max_queued=5)
         sender.start()
-        await asyncio.sleep(0)
         before = _dropped()
-        for i in range(10):  # one is taken by the sender, five wait, four are dropped
+        sender.post(BODY, _event("E0"))
+        await _until(lambda: sender.pending() == 0)  # taken by the sender, which now hangs on it
+        for i in range(1, 10):  # five wait, four are dropped
             sender.post(BODY, _event(f"E{i}"))
-            await asyncio.sleep(0)
         dropped = _dropped() - before
         gate.set()
         await sender.close()
@@ -97,7 +95,7 @@ def test_a_replica_that_stopped_leading_sends_nothing_it_queued() -> None:
         leadership.renewed(time.monotonic())
         sender.post(BODY, _event("Failover"))  # queued by a pass while leading ...
         leadership.lost()  # ... and the Lease is gone before the senders run
-        await _settle(sender)
+        await _until(lambda: _dropped() - before == 1)
         await sender.close()
         return sent, _dropped() - before
 
@@ -118,8 +116,7 @@ def test_a_failed_send_is_not_a_failed_sender() -> None:
         sender.start()
         for reason in ("Bad", "Good"):
             sender.post(BODY, _event(reason))
-        await _settle(sender)
-        await asyncio.sleep(0.01)
+        await _until(lambda: sent == ["Good"])
         await sender.close()
         return sent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,33 +46,22 @@ def test_higher_lanes_go_first_and_a_waiting_key_moves_up() -> None:
 def test_a_zone_lane_worker_takes_the_zone_lane_only_and_wakes_for_it() -> None:
     async def scenario() -> tuple[list[str], list[str]]:
         queue: WorkQueue[str] = WorkQueue()
-        zone_taken: list[str] = []
-        other_taken: list[str] = []
-
-        async def zone_worker() -> None:
-            while True:
-                key, lane, _, _ = await queue.get(Lane.ZONE)
-                assert lane is Lane.ZONE
-                zone_taken.append(key)
-                queue.done(key)
-
-        worker = asyncio.create_task(zone_worker())
         queue.add("rest")
         queue.add("moves", Lane.MOVES)
-        await asyncio.sleep(0.01)  # the zone worker is woken by neither
-        assert zone_taken == []
+        waiting = asyncio.create_task(queue.get(Lane.ZONE))  # asleep until a zone-lane key comes
+        with pytest.raises(TimeoutError):  # neither is the zone worker's to take
+            await asyncio.wait_for(asyncio.shield(waiting), timeout=0.05)
         queue.add("moves", Lane.ZONE)  # a waiting key raised to the zone lane: now it is its
         queue.add("zone", Lane.ZONE)
-        for _ in range(100):
-            if len(zone_taken) == 2:
-                break
-            await asyncio.sleep(0.01)
+        zone_taken = [(await asyncio.wait_for(waiting, timeout=1))[0]]
+        zone_taken.append((await asyncio.wait_for(queue.get(Lane.ZONE), timeout=1))[0])
+        for key in zone_taken:
+            queue.done(key)
+        other_taken = []
         while len(queue):
             key, _, _, _ = await asyncio.wait_for(queue.get(), timeout=1)
             other_taken.append(key)
             queue.done(key)
-        queue.shut_down()
-        await asyncio.gather(worker, return_exceptions=True)
         return zone_taken, other_taken
 
     zone, other = asyncio.run(scenario())
@@ -143,7 +133,8 @@ def test_clear_drops_everything_queued_timed_and_counted() -> None:
         queue.add_after("b", 0.01)
         queue.add_rate_limited("c")
         queue.clear()
-        await asyncio.sleep(0.05)  # past the timer that was cleared: nothing may fire
+        with pytest.raises(TimeoutError):  # past the timer that was cleared: nothing may fire
+            await asyncio.wait_for(queue.get(), timeout=0.05)
         return len(queue), queue.failures("c")
 
     assert asyncio.run(scenario()) == (0, 0)
