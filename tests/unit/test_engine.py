@@ -323,6 +323,38 @@ def test_one_move_one_event_while_the_index_lags() -> None:
     assert len([v for v, _ in calls.log if v == "scale"]) == 2  # zone-a and zone-c, once each
 
 
+def test_a_burst_of_pod_events_is_one_pass_once_it_settles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spofless.operator import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SETTLE_DELAY", 0.2)
+    cluster = Cluster(sites=2)
+    calls = Calls()
+    passes: list[tuple[str, str]] = []
+
+    async def scenario() -> None:
+        engine = engine_for(calls, cluster)
+        reconcile = engine.reconciler.reconcile
+
+        async def counted(key: Any, *args: Any) -> Any:
+            passes.append(key)
+            return await reconcile(key, *args)
+
+        engine.reconciler.reconcile = counted  # type: ignore[method-assign,assignment]
+        engine.start(cluster.indices())
+        engine.mark_indexed()
+        await settle(engine, calls)
+        passes.clear()
+        for cause in ("pods", "pods", "endpointslices", "pods"):  # a new pod: created, scheduled, ready, its slice
+            engine.enqueue_settled(("web", "s0"), cause)
+        assert passes == [] and engine.queue.timed() == {("web", "s0")}, "no pass before the burst settles"
+        await until(lambda: not engine.queue.timed())
+        await settle(engine, calls)
+        await engine.close()
+
+    run(scenario)
+    assert passes == [("web", "s0")]
+
+
 def test_zone_health_is_exported_from_the_first_look_and_a_standby_exports_no_site_gauges() -> None:
     from spofless.operator import metrics
 

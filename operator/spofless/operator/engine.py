@@ -42,6 +42,9 @@ WORKERS = 16  # passes in flight at most: the API server is never flooded, other
 ZONE_WORKERS = 32
 DETAIL_DELAY = 3.0  # seconds: one pass of every site per burst of node details (ready counts, room)
 SILENCE_TICK = 1.0  # seconds between two judgements of the zones' silence
+# A new pod changes three or four times within a second or two (created, scheduled, running and ready,
+# then its EndpointSlice): a site's pod and EndpointSlice events gather this long into one pass.
+SETTLE_DELAY = 1.0
 
 
 @dataclass
@@ -159,6 +162,12 @@ class Engine:
     def enqueue(self, key: SiteKey, cause: str, lane: Lane = Lane.REST) -> None:
         if self.leadership.leading():
             self.queue.add(key, lane, cause)
+
+    def enqueue_settled(self, key: SiteKey, cause: str) -> None:
+        """A pass of the site once its pods' burst of changes has settled (SETTLE_DELAY); an earlier
+        timed pass already set covers it, a later one is brought forward and set again by the pass."""
+        if self.leadership.leading():
+            self.queue.add_after(key, SETTLE_DELAY, Lane.REST, cause)
 
     def node_changed(self, name: str, node: Node | None) -> None:
         change, transitions = self.zones.update(name, node)

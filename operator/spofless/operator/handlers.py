@@ -288,7 +288,11 @@ async def child_changed(type: str | None, uid: str, namespace: str, name: str, l
         state.engine.reconciler.overlay.saw(key, str(body.get("kind", "")), name, version, gone=gone)
     elif resource.plural == kinds.POD.plural and state.engine.silence is not None and not gone:
         state.engine.silence.pod_seen(namespace, parse.pod_from(body), version)
-    if _changed(state, uid, None if gone else _relevant(resource.plural, body)):
+    if not _changed(state, uid, None if gone else _relevant(resource.plural, body)):
+        return
+    if resource.plural in (kinds.POD.plural, kinds.ENDPOINT_SLICE.plural):
+        state.engine.enqueue_settled(key, resource.plural)
+    else:  # the site's own objects: a pass at once (one deleted is recreated without delay)
         state.engine.enqueue(key, resource.plural)
 
 

@@ -178,6 +178,10 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._pending)
 
+    def timed(self) -> frozenset[K]:
+        """The keys with a timed add set."""
+        return frozenset(self._timers)
+
     def processing(self) -> frozenset[K]:
         return frozenset(self._processing)
 
