@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.cluster import wait_for
 
-from .world import ROOT, DataCenter, World, load
+from .world import ROOT, DataCenter, World, load, store_logs
 
 FAILBACK_SECONDS = 20
 REPLICAS = 6
@@ -85,6 +85,8 @@ def shop(world: World, request: pytest.FixtureRequest) -> Iterator[str]:
         if failed is not None and failed.failed:
             for dc in world.datacenters:
                 print(f"--- {dc.name} operator log ---\n{dc.operator_log()}")
+            for member, tail in store_logs().items():
+                print(f"--- {member} log ---\n{tail}")
         heal(world)
         for dc in world.datacenters:
             dc.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -52,6 +52,11 @@ def test_a_data_center_killed_leaves_dns_and_its_share_moves(world: World, shop:
 
 def test_a_hung_data_center_leaves_dns_and_returns_after_the_failback_window(world: World, shop: str) -> None:
     dc1, dc2 = world.dc("dc1"), world.dc("dc2")
+    # Not the store's leader: a leader resumed from a stall revokes every lease it saw expire meanwhile,
+    # the healthy data centers' too, before it hears of its successor (etcd-io/etcd#15247; seen here in
+    # CI). They take new ones within a round or two, but in that moment the resumed one is the only live
+    # data center, and DNS, never left empty, names it during its failback window.
+    world.move_store_leader_off("dc2")
     dc2.signal_operator(signal.SIGSTOP)
     world.script("pause", "dc2")
     left = timed("dc2 out of dc1's DNS answers", lambda: "dc2" not in world.in_dns(dc1), timeout=3 * LEASE_SECONDS)

@@ -29,6 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "datacenters.sh"
 LOGS = Path(os.environ.get("SPOFLESS_E2E_LOGS", "/tmp/spofless-e2e")) / "datacenters"
 LEASE_SECONDS = 5
+# hack/datacenters.sh keeps its members' logs here (its STATE), until `down`.
+STATE_LOGS = (
+    Path(
+        os.environ.get("SPOFLESS_DC_STATE")
+        or Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "spofless" / "datacenters"
+    )
+    / "logs"
+)
 ELECTION_SECONDS = 2  # etcd's 1 s election timeout, and the election itself
 
 
@@ -151,6 +159,14 @@ class DataCenter(ClusterAt):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+def store_logs(lines: int = 30) -> dict[str, str]:
+    """The last lines of each etcd member's log (warnings and up: elections, leases revoked)."""
+    return {
+        path.stem: "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        for path in sorted(STATE_LOGS.glob("etcd-*.log"))
+    }
+
+
 @dataclass
 class World:
     zone: str
@@ -187,16 +203,35 @@ class World:
 
     def store_leader(self) -> str:
         """The data center whose etcd member leads the store now ("" if none answers)."""
+        for name, status in self._store_status().items():
+            if status.get("leader") == status.get("header", {}).get("member_id"):
+                return name
+        return ""
+
+    def move_store_leader_off(self, name: str) -> None:
+        """Hands the store's raft leadership to another member if `name`'s member holds it."""
+        if self.store_leader() != name:
+            return
+        statuses = self._store_status()
+        leader = self.dc(name)
+        target = next(s["header"]["member_id"] for other, s in statuses.items() if other != name)
+        body = json.dumps({"targetID": target}).encode()
+        request = urllib.request.Request(f"{leader.etcd}/v3/maintenance/transfer-leadership", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        wait_for(f"the store's leader off {name}", lambda: self.store_leader() not in ("", name), timeout=15)
+
+    def _store_status(self) -> dict[str, dict[str, Any]]:
+        """Each answering member's status, by data center."""
+        out = {}
         for dc in self.datacenters:
             try:
                 request = urllib.request.Request(f"{dc.etcd}/v3/maintenance/status", data=b"{}", method="POST")
                 with urllib.request.urlopen(request, timeout=2) as reply:
-                    status = json.load(reply)
+                    out[dc.name] = json.load(reply)
             except OSError:
                 continue
-            if status.get("leader") == status.get("header", {}).get("member_id"):
-                return dc.name
-        return ""
+        return out
 
     def script(self, *args: str) -> None:
         done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
