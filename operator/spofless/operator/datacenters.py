@@ -22,7 +22,6 @@ Only the leader writes (the Lease gate); a standby holds no lease and publishes 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -110,9 +109,6 @@ class Presence:
     _told: tuple[bool, frozenset[str]] | None = None  # what the engine last heard: (reachable, live members)
     _lapsed: float | None = None  # monotonic time this data center's own lease was last found lapsed
     _rounds: int = 0
-    # Set by a round that finds this data center's member record gone (its lease revoked, e.g. by a
-    # store leader resumed from a stall): the lease loop renews at once instead of at its next turn.
-    _renew_now: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- what a pass reads -----------------------------------------------------------------------
 
@@ -140,13 +136,8 @@ class Presence:
 
     async def _hold_lease(self) -> None:
         while True:
-            self._renew_now.clear()
             lapsed = await self._attempt("renewing the lease", self._renew)
-            if lapsed:
-                continue
-            turn = self.settings.lease_seconds / 3 if self.lease else READ_EVERY
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._renew_now.wait(), turn)
+            await asyncio.sleep(0 if lapsed else self.settings.lease_seconds / 3 if self.lease else READ_EVERY)
 
     async def _renew(self) -> bool:
         """Takes, keeps or lets go of the lease; True when it was found lapsed (take a new one at once)."""
@@ -217,8 +208,6 @@ class Presence:
             for kv in members.kvs
         )
         view = self.view(("", ""))
-        if self.lease and self.settings.name not in view.live_names():
-            self._renew_now.set()
         # Our own lease gone from the members (before the renewal says so), or lapsed a moment ago.
         own_lapse = self.settings.name not in view.live_names() or (
             self._lapsed is not None and time.monotonic() - self._lapsed < self.settings.lease_seconds
