@@ -208,3 +208,29 @@ def test_a_lapsed_lease_is_taken_anew_and_everything_published_again() -> None:
         assert store.kv[dns_path(HOST) + "/dc1-0"][2] == dc1.lease
 
     asyncio.run(run())
+
+
+def test_a_round_does_not_publish_from_a_view_read_before_a_new_lease() -> None:
+    """The lease loop may take a new lease while a round is between its read and its publish (the old
+    one lapsed in a partition). That round's view does not list this data center, so it does not count
+    it as returning: publishing from it would put the data center in DNS inside its failback window."""
+    store = Store()
+
+    async def run() -> None:
+        _, dc2 = await settled(store)
+        store.lapse(dc2.lease)  # dc2 was cut off: its lease, its member record and its DNS record are gone
+        members = store.range
+
+        async def range_then_rejoin(prefix: str, serializable: bool = False) -> Range:
+            read = await members(prefix, serializable)
+            if prefix.endswith("/members/"):  # the read is done; the lease loop re-joins before the publish
+                dc2.lease, dc2.published = 0, {}  # as _renew does when it finds the lease lapsed
+                await dc2._join()
+            return read
+
+        store.range = range_then_rejoin  # type: ignore[method-assign]
+        await dc2._round()
+        store.range = members  # type: ignore[method-assign]
+        assert store.records() == {"10.0.0.1"}, "dc2 published from a view older than its new lease"
+
+    asyncio.run(run())

@@ -160,8 +160,13 @@ class Presence:
 
     async def _round(self) -> bool:
         if self.leadership.leading() and self.lease:
+            lease = self.lease
             await self._read()
-            await self._publish()
+            # Publish only from a view read under the lease it publishes with, one that lists this data
+            # center: when the lease loop takes a new lease meanwhile (the old one lapsed or was revoked),
+            # this view does not count it as returning, and would put it in DNS inside its failback window.
+            if self.lease == lease and self.settings.name in self.view(("", "")).live_names():
+                await self._publish(lease)
         return False
 
     async def _attempt(self, what: str, step: Callable[[], Awaitable[bool]]) -> bool:
@@ -259,7 +264,10 @@ class Presence:
 
     # --- publishing ------------------------------------------------------------------------------
 
-    async def _publish(self) -> None:
+    async def _publish(self, lease: int | None = None) -> None:
+        """Writes this data center's shares and DNS records under `lease` (the current one by default),
+        and stops if the lease loop takes another one meanwhile."""
+        lease = self.lease if lease is None else lease
         indices = self.engine.indices
         if indices is None or not self.engine.indexed:
             return
@@ -295,8 +303,10 @@ class Presence:
                 }
                 withdraw.update({k: guard for k in self.published if k.startswith(base)})
         for path, value in wanted.items():
+            if self.lease != lease:
+                return
             if self.published.get(path) != value:
-                await self.store.put(path, value, self.lease)
+                await self.store.put(path, value, lease)
                 self.published[path] = value
         for path in [k for k in self.published if k not in wanted and k not in withdraw]:
             await self.store.delete(path)  # a site gone, or a record it no longer has
