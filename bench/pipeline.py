@@ -109,6 +109,14 @@ def stages(
     }
 
 
+def made(objects: Iterable[dict[str, Any]], origin_wall: float) -> dict[str, float | int | None]:
+    """Offsets from `origin_wall` (wall clock, s) at which the objects were created: when the
+    Deployments existed, against when their pods did, splits a slow creation between whoever
+    wrote the Deployments and the controllers that made their pods."""
+    born = (_time((o.get("metadata") or {}).get("creationTimestamp")) for o in objects)
+    return _spread([b - origin_wall for b in born if b is not None and b >= origin_wall - 1])
+
+
 def _spread(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "p50_s": None, "max_s": None}

@@ -180,11 +180,20 @@ class Audit:
             events = [json.loads(line) for line in f if line.strip()]
         return [e for e in events if e.get("user", {}).get("username") == self.user]
 
-    def count(self, offset: int) -> dict[str, int]:
+    def count(self, offset: int) -> dict[str, Any]:
         events = self.since(offset)
         writes = [e for e in events if e["verb"] in self.WRITES]
         return {"requests": len(events), "writes": len(writes),
-                "writes_to_sites_and_children": len([e for e in writes if e.get("objectRef", {}).get("resource") != "events"])}  # fmt: skip
+                "writes_to_sites_and_children": len([e for e in writes if e.get("objectRef", {}).get("resource") != "events"]),
+                "writes_by": dict(Counter(_what(e) for e in writes).most_common())}  # fmt: skip
+
+
+def _what(event: dict[str, Any]) -> str:
+    """A write as `verb resource[/subresource]`, dry runs apart (the audit log marks them in the URI)."""
+    ref = event.get("objectRef") or {}
+    resource = ref.get("resource", "?") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+    dry = " (dry run)" if "dryRun=All" in event.get("requestURI", "") else ""
+    return f"{event['verb']} {resource}{dry}"
 
 
 class Cluster:
@@ -327,9 +336,12 @@ async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
 
 
 async def pod_stages(cluster: Cluster, ns: str, start: float) -> dict[str, Any]:
-    """The pods' way to Ready since `start` (monotonic), from one list of the namespace's pods."""
+    """The pods' way to Ready since `start` (monotonic), from one list of the namespace's pods, and
+    when their Deployments were made."""
     listed = await cluster.get(f"/api/v1/namespaces/{ns}/pods")
-    return pipeline.stages(listed["items"], time.time() - (time.monotonic() - start), None, names.LABEL_ZONE)
+    origin = time.time() - (time.monotonic() - start)
+    stages = pipeline.stages(listed["items"], origin, None, names.LABEL_ZONE)
+    return {**stages, "deployments_made": pipeline.made(await cluster.deployments(ns), origin)}
 
 
 async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, list[float]], dict[str, Any]]:

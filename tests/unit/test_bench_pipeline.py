@@ -51,6 +51,11 @@ def test_stages_with_no_new_pod_say_none() -> None:
     assert out["new_pods"] == 0 and out["ready"] == {"n": 0, "p50_s": None, "max_s": None}
 
 
+def test_made_spreads_the_creation_times_since_the_origin() -> None:
+    objects = [{"metadata": {"creationTimestamp": _at(t)}} for t in (-30, 4, 8, 20)] + [{"metadata": {}}]
+    assert pipeline.made(objects, ORIGIN.timestamp()) == {"n": 3, "p50_s": 8.0, "max_s": 20.0}
+
+
 def test_cpu_between_two_snapshots(tmp_path: Path) -> None:
     def proc(apiserver_ticks: int, busy: int, idle: int) -> pipeline.CpuSnapshot:
         (tmp_path / "stat").write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0 0 0 0\n")

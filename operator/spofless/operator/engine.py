@@ -159,15 +159,19 @@ class Engine:
 
     # --- what the watches say ------------------------------------------------------------------
 
-    def enqueue(self, key: SiteKey, cause: str, lane: Lane = Lane.REST) -> None:
-        if self.leadership.leading():
+    def enqueue(self, key: SiteKey, cause: str, lane: Lane = Lane.REST, after: float = 0.0) -> None:
+        """A pass of the site, now or `after` seconds from now; a standby queues nothing."""
+        if not self.leadership.leading():
+            return
+        if after > 0:
+            self.queue.add_after(key, after, lane, cause)
+        else:
             self.queue.add(key, lane, cause)
 
     def enqueue_settled(self, key: SiteKey, cause: str) -> None:
         """A pass of the site once its pods' burst of changes has settled (SETTLE_DELAY); an earlier
         timed pass already set covers it, a later one is brought forward and set again by the pass."""
-        if self.leadership.leading():
-            self.queue.add_after(key, SETTLE_DELAY, Lane.REST, cause)
+        self.enqueue(key, cause, after=SETTLE_DELAY)
 
     def node_changed(self, name: str, node: Node | None) -> None:
         change, transitions = self.zones.update(name, node)
