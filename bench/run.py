@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
-from bench import blast, pipeline, plot
+from bench import blast, creation, pipeline, plot
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
@@ -301,28 +301,6 @@ async def floor_once(cluster: Cluster, ns: str, name: str) -> float:
     return await until(f"{name} pods ready", ready) - start
 
 
-def ready_sites(deployments: list[dict[str, Any]], zones: int) -> tuple[int, int]:
-    """Ready pods, and sites whose every zone's Deployment has all its pods ready."""
-    pods, full = 0, Counter[str]()
-    for d in deployments:
-        ready = (d.get("status") or {}).get("readyReplicas") or 0
-        pods += ready
-        if ready == d["spec"]["replicas"]:
-            full[d["metadata"]["labels"].get(names.LABEL_SITE, "")] += 1
-    return pods, sum(1 for n in full.values() if n == zones)
-
-
-async def all_served(cluster: Cluster, ns: str, services: int, endpoints: int) -> bool:
-    """Every Service of the namespace has `endpoints` ready endpoints in its EndpointSlices."""
-    slices = (await cluster.get(f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"))["items"]
-    ready: dict[str, int] = {}
-    for item in slices:
-        service = item["metadata"].get("labels", {}).get("kubernetes.io/service-name", "")
-        up = [e for e in item.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
-        ready[service] = ready.get(service, 0) + len(up)
-    return len(ready) == services and all(n == endpoints for n in ready.values())
-
-
 async def quiet(cluster: Cluster, settle: float = 5.0) -> None:
     """Waits until no pod is left in the cluster outside kube-system and the spofless namespace (the
     previous run's namespaces are gone), then a few seconds more for the controllers to settle."""
@@ -351,23 +329,28 @@ async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, li
     ns = await cluster.namespace(f"bench-floor-{int(time.time())}")
     zones = await zone_names(cluster)
     batches = [floor_manifests(zones, ns, f"s{i:04d}") for i in range(sites)]
-    timeline = Timeline()
+    view, timeline = creation.CreationView(len(zones)), Timeline()
+    stop, tasks = await creation.watching(cluster.kube, ns, view, sites=False)
+    tasks.append(asyncio.create_task(creation.sample(view, timeline, False, stop)))
     start, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
 
     async def all_ready() -> bool:
-        items = await cluster.deployments(ns)
-        pods, ready = ready_sites(items, len(zones))
-        timeline.add(ready=pods, sites=ready)
-        return len(items) == sites * len(zones) and ready == sites
+        return len(view.deployments) == sites * len(zones) and view.full_sites() == sites
+
+    async def all_served() -> bool:
+        # Redundant also means every ready pod is behind its Service: the same wait for the floor.
+        return view.served(sites, 3)
 
     async def make(manifests: list[dict[str, Any]]) -> None:
         for manifest in manifests:
             await cluster.apply(manifest)
 
-    await gather_limited([make(b) for b in batches])
-    await until(f"{sites} floor sites' pods ready", all_ready, timeout=1800)
-    # Redundant also means every ready pod is behind its Service: the same wait for the floor.
-    done = await until(f"{sites} floor sites served", lambda: all_served(cluster, ns, sites, 3), timeout=1800)
+    try:
+        await gather_limited([make(b) for b in batches])
+        await until(f"{sites} floor sites' pods ready", all_ready, timeout=1800)
+        done = await until(f"{sites} floor sites served", all_served, timeout=1800)
+    finally:
+        await creation.stopped(stop, tasks)
     cluster_use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), 0.0),
                    "pods": await pod_stages(cluster, ns, start)}  # fmt: skip
     kubectl("delete", "namespace", ns, "--wait=false")
@@ -392,21 +375,22 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
     log(f"scale floor: {sites} sites' children ready after {floor:.1f} s")
     await quiet(cluster)
     ns = await cluster.namespace(f"bench-scale-{int(time.time())}")
+    view, timeline = creation.CreationView(len(await zone_names(cluster))), Timeline()
+    stop, tasks = await creation.watching(cluster.kube, ns, view, sites=True)
+    tasks.append(asyncio.create_task(creation.sample(view, timeline, True, stop)))
     mark, cpu0, cpu_before = audit.mark(), operator.cpu_seconds(), pipeline.cpu_snapshot()
     start = time.monotonic()
-    await gather_limited([cluster.create_site(ns, f"s{i:04d}") for i in range(sites)])
-    last_create = time.monotonic()
-    log(f"scale: {sites} sites created; waiting for all Redundant")
-
-    timeline = Timeline()
 
     async def all_redundant() -> bool:
-        items = await cluster.sites(ns)
-        redundant = sum(1 for s in items if phase_of(s) == "Redundant")
-        timeline.add(ready=sum((s.get("status") or {}).get("readyReplicas") or 0 for s in items), sites=redundant)
-        return len(items) == sites and redundant == sites
+        return len(view.phases) == sites and view.redundant() == sites
 
-    done = await until(f"{sites} sites Redundant", all_redundant, timeout=1800)
+    try:
+        await gather_limited([cluster.create_site(ns, f"s{i:04d}") for i in range(sites)])
+        last_create = time.monotonic()
+        log(f"scale: {sites} sites created; waiting for all Redundant")
+        done = await until(f"{sites} sites Redundant", all_redundant, timeout=1800)
+    finally:
+        await creation.stopped(stop, tasks)
     use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), operator.cpu_seconds() - cpu0),
            "pods": await pod_stages(cluster, ns, start)}  # fmt: skip
     return {"sites": sites, "all_redundant_after_first_create_s": done - start, "floor_s": floor,
