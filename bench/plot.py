@@ -3,8 +3,8 @@ floor measured in the same run.
 
 - Blast radius (bench/blast.py): ready pods in the zones left through zone-b's outage, operator and
   floor; and how many sites report the loss.
-- Creation (bench/run.py, the scale step): ready pods from the first create, operator and floor;
-  and how many sites are Redundant (the floor: sites with every pod ready).
+- Creation (bench/run.py, the scale step): pods ready behind their Service from the first create,
+  operator and floor; and how many sites are Redundant (the floor: Services with every pod ready).
 
 `python -m bench.plot RESULTS.json [--prefix docs/img/bench]` redraws them from a results file
 (bench/run.py draws them beside it) as PREFIX-blast.png and PREFIX-creation.png; the README shows
@@ -80,7 +80,7 @@ def creation_figure(scale: dict[str, Any]) -> Figure | None:
     if floor:
         capacity.append((floor["t_s"], _percent(floor, "ready", sites * replicas), FLOOR,
                          "floor: bare client, same children"))  # fmt: skip
-        done.append((floor["t_s"], floor["sites"], FLOOR, "floor: sites with every pod ready"))
+        done.append((floor["t_s"], floor["sites"], FLOOR, "floor: Services with every pod ready"))
     return _figure(f"Creation: {sites} sites x {replicas} replicas created at once", "seconds since the first create",
                    sites, capacity, ("sites done", done))  # fmt: skip
 

@@ -329,17 +329,14 @@ async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, li
     ns = await cluster.namespace(f"bench-floor-{int(time.time())}")
     zones = await zone_names(cluster)
     batches = [floor_manifests(zones, ns, f"s{i:04d}") for i in range(sites)]
-    view, timeline = creation.CreationView(len(zones)), Timeline()
+    view, timeline = creation.CreationView(), Timeline()
     stop, tasks = await creation.watching(cluster.kube, ns, view, sites=False)
-    tasks.append(asyncio.create_task(creation.sample(view, timeline, False, stop)))
+    tasks.append(asyncio.create_task(creation.sample(view, timeline, len(zones), stop)))
     start, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
 
-    async def all_ready() -> bool:
-        return len(view.deployments) == sites * len(zones) and view.full_sites() == sites
-
     async def all_served() -> bool:
-        # Redundant also means every ready pod is behind its Service: the same wait for the floor.
-        return view.served(sites, 3)
+        # Redundant means every pod ready and behind its Service: the same look for the floor.
+        return view.served(len(zones)) == sites
 
     async def make(manifests: list[dict[str, Any]]) -> None:
         for manifest in manifests:
@@ -347,8 +344,7 @@ async def scale_floor(cluster: Cluster, sites: int) -> tuple[float, dict[str, li
 
     try:
         await gather_limited([make(b) for b in batches])
-        await until(f"{sites} floor sites' pods ready", all_ready, timeout=1800)
-        done = await until(f"{sites} floor sites served", all_served, timeout=1800)
+        done = await until(f"{sites} floor sites' pods ready and served", all_served, timeout=1800)
     finally:
         await creation.stopped(stop, tasks)
     cluster_use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), 0.0),
@@ -375,9 +371,9 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
     log(f"scale floor: {sites} sites' children ready after {floor:.1f} s")
     await quiet(cluster)
     ns = await cluster.namespace(f"bench-scale-{int(time.time())}")
-    view, timeline = creation.CreationView(len(await zone_names(cluster))), Timeline()
+    view, timeline = creation.CreationView(), Timeline()
     stop, tasks = await creation.watching(cluster.kube, ns, view, sites=True)
-    tasks.append(asyncio.create_task(creation.sample(view, timeline, True, stop)))
+    tasks.append(asyncio.create_task(creation.sample(view, timeline, None, stop)))
     mark, cpu0, cpu_before = audit.mark(), operator.cpu_seconds(), pipeline.cpu_snapshot()
     start = time.monotonic()
 
