@@ -95,6 +95,7 @@ def write(results: dict[str, Any], prefix: Path) -> list[Path]:
     for name, figure in figures.items():
         if figure is not None:
             path = prefix.parent / f"{prefix.name}-{name}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
             figure.savefig(path)
             out.append(path)
     return out

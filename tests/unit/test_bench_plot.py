@@ -58,6 +58,11 @@ def test_both_plots_are_drawn_with_spofless_and_the_floor(tmp_path: Path) -> Non
         assert seen[hex_rgb(plot.FLOOR)] > 200, f"{path.name}: the floor's curve is drawn"
 
 
+def test_the_prefix_directory_is_made_when_missing(tmp_path: Path) -> None:
+    written = plot.write(results(), tmp_path / "new" / "dir" / "bench")
+    assert all(p.exists() for p in written) and len(written) == 2
+
+
 def test_a_run_without_a_floor_still_plots_the_operator(tmp_path: Path) -> None:
     data = results()
     del data["blast"]["floor"]["series"], data["scale"]["floor_series"]
