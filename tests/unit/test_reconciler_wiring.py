@@ -23,6 +23,13 @@ ZONES = {"zone-a": 3, "zone-b": 3, "zone-c": 3}
 EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
 
 
+async def _let_others_run() -> None:
+    """One turn of the event loop, as a real request's await gives: concurrent applies overlap."""
+    turn = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(turn.set_result, None)
+    await turn
+
+
 class Calls:
     """Records the calls; `refuse` makes a real (non dry-run) or dry-run apply of that kind fail."""
 
@@ -32,6 +39,8 @@ class Calls:
         self.statuses: list[dict[str, Any]] = []
         self.status_written = asyncio.Event()  # set on every status write, for tests to wait on
         self.version = 100  # resourceVersions this stand-in hands out
+        self.in_flight = 0
+        self.started_with: list[int] = []  # applies in flight as each began, itself included
 
     async def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         images = [c["image"] for c in manifest["spec"].get("template", {}).get("spec", {}).get("containers", [])]
@@ -39,6 +48,10 @@ class Calls:
             raise Refused(manifest["kind"], manifest["metadata"]["name"], "spec.template: Invalid value")
         if manifest["kind"] == self.fail and not dry_run:
             raise ApiException(status=500, reason="Internal Server Error")
+        self.in_flight += 1
+        self.started_with.append(self.in_flight)
+        await _let_others_run()
+        self.in_flight -= 1
         self.log.append(("dry-run" if dry_run else "apply", manifest["metadata"]["name"]))
         self.version += 1
         return {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": str(self.version)}}
@@ -117,11 +130,28 @@ def test_a_new_site_is_applied_without_a_dry_run() -> None:
     assert [v for v, _ in calls.log] == ["apply"] * 5 + ["status"]
 
 
+def test_a_new_site_makes_its_first_deployment_alone_then_the_rest_at_once() -> None:
+    calls = Calls()
+    empty = world(ZONES, {}, replicas={})
+    reconcile(calls, body_of(site({"replicas": 6})), Observed(nodes=empty.nodes))
+    assert calls.started_with == [1, 1, 2, 3, 4]
+    assert calls.log[0] == ("apply", "shop-zone-a")
+
+
+def test_a_new_site_whose_template_is_refused_makes_no_deployment() -> None:
+    calls = Calls(refuse="Deployment")
+    empty = world(ZONES, {}, replicas={})
+    result = reconcile(calls, body_of(site({"replicas": 6})), Observed(nodes=empty.nodes))
+    assert result.status["phase"] == "Invalid"
+    assert not [name for verb, name in calls.log if verb == "apply" and name.startswith("shop-zone-")]
+
+
 def test_a_change_to_existing_children_is_dry_run_whole_first() -> None:
     calls = Calls()
     reconcile(calls, body_of(site({"replicas": 6})), world(ZONES, EVEN))
     verbs = [v for v, _ in calls.log]
     assert verbs == ["dry-run"] * 5 + ["apply"] * 5 + ["status"]
+    assert set(calls.started_with) == {1}  # one at a time: a rollout writes in order
 
 
 def test_a_pass_with_nothing_to_change_makes_no_call() -> None:

@@ -7,6 +7,7 @@ The pass policy (which key, when, how often, retries) is the engine's; this modu
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -279,17 +280,32 @@ class Reconciler:
             for manifest in applies:
                 self._gate()
                 await self.kube.apply(manifest, dry_run=True)
-        for manifest in applies:
-            self._gate()
-            stored = await self.kube.apply(manifest)
-            metrics.API_WRITES.labels("apply").inc()
-            child = compact.child_from(stored)
-            self.overlay.wrote(key, child)
-            memory.applied[_child_key(manifest)] = (_digest(manifest), child.resource_version)
-            self.logger.info("applied %s %s/%s (%s)", manifest["kind"], site.namespace, manifest["metadata"]["name"],
-                             _why(manifest, have.get(_child_key(manifest))))  # fmt: skip
+            for manifest in applies:
+                await self._write(key, memory, site, manifest, have)
+        elif applies:
+            # A new site: its first Deployment alone, so a template the API refuses is refused before
+            # anything else is made; then the rest at once. Two round trips instead of five, which is
+            # what paces a thousand sites created together.
+            await self._write(key, memory, site, applies[0], have)
+            written = await asyncio.gather(*(self._write(key, memory, site, m, have) for m in applies[1:]),
+                                           return_exceptions=True)  # fmt: skip
+            for outcome in written:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         for manifest in scales:
             await self._scale(key, site.namespace, manifest["metadata"]["name"], manifest["spec"]["replicas"], children)
+
+    async def _write(
+        self, key: SiteKey, memory: Memory, site: decision.Site, manifest: dict[str, Any], have: dict[ChildKey, Child]
+    ) -> None:
+        self._gate()
+        stored = await self.kube.apply(manifest)
+        metrics.API_WRITES.labels("apply").inc()
+        child = compact.child_from(stored)
+        self.overlay.wrote(key, child)
+        memory.applied[_child_key(manifest)] = (_digest(manifest), child.resource_version)
+        self.logger.info("applied %s %s/%s (%s)", manifest["kind"], site.namespace, manifest["metadata"]["name"],
+                         _why(manifest, have.get(_child_key(manifest))))  # fmt: skip
 
     async def _scale(self, key: SiteKey, namespace: str, name: str, replicas: int, children: tuple[Child, ...]) -> None:
         self._gate()
