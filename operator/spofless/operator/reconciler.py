@@ -284,8 +284,7 @@ class Reconciler:
                 await self._write(key, memory, site, manifest, have)
         elif applies:
             # A new site: its first Deployment alone, so a template the API refuses is refused before
-            # anything else is made; then the rest at once. Two round trips instead of five, which is
-            # what paces a thousand sites created together.
+            # anything else is made; then the rest at once: two round trips instead of five.
             await self._write(key, memory, site, applies[0], have)
             written = await asyncio.gather(*(self._write(key, memory, site, m, have) for m in applies[1:]),
                                            return_exceptions=True)  # fmt: skip
