@@ -212,6 +212,17 @@ cmd_down() {
 # stop COMPONENT... kills components the way kwokctl does (SIGKILL) and drops their pid files, so that
 # `start` (kwokctl start cluster: starts what is not running) brings them back with the same flags and ports.
 # Without the pid file kwokctl would mistake a killed process not yet reaped (a zombie) for a running one.
+# gone PID SECONDS: true once PID has exited (a zombie counts as exited: nothing of it holds a port).
+gone() {
+  local pid=$1 i state
+  for ((i = 0; i < $2 * 10; i++)); do
+    state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 0
+    [[ $state == Z* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 cmd_stop() {
   [[ -f "$(cluster_dir)/kwok.yaml" ]] || die "no cluster $NAME"
   if (($# == 0)); then stop_metrics_server; kwokctl stop cluster >&2; return; fi
@@ -221,6 +232,9 @@ cmd_stop() {
     [[ -f $pidfile ]] || die "$component is not running (no $pidfile)"
     pid=$(<"$pidfile")
     kill -KILL "$pid" 2>/dev/null || true
+    # SIGKILL is delivered, not done: a start right after must not find the old process still holding
+    # its port (a busy machine takes a moment to tear a large process down).
+    gone "$pid" 30 || die "$component (pid $pid) still runs 30 s after SIGKILL"
     rm -f "$pidfile"
     log "stopped $component (pid $pid)"
   done

@@ -168,6 +168,7 @@ def cluster_state(namespace: str) -> str:
         ]
     except Exception as err:  # a failing cluster must not hide the test's own failure
         lines.append(f"(could not read the cluster: {err})")
+        lines += faults.apiserver_log_tail()
     return "\n".join(lines)
 
 

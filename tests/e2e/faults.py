@@ -146,7 +146,7 @@ def stop_apiserver() -> None:
         _control_plane("mv", "/etc/kubernetes/manifests/kube-apiserver.yaml", "/etc/kubernetes/kube-apiserver.yaml")
         wait_for("kube-apiserver down", lambda: not _apiserver_answers(), timeout=120)
     else:
-        subprocess.run([str(CLUSTER_SH), "stop", "kube-apiserver"], check=True, capture_output=True)
+        _cluster_sh("stop", "kube-apiserver")
 
 
 def start_apiserver(controllers_too: bool = False) -> None:
@@ -157,10 +157,25 @@ def start_apiserver(controllers_too: bool = False) -> None:
         _control_plane("mv", "/etc/kubernetes/kube-apiserver.yaml", "/etc/kubernetes/manifests/kube-apiserver.yaml")
     else:
         if controllers_too:
-            stop = [str(CLUSTER_SH), "stop", "kube-controller-manager", "kube-scheduler"]
-            subprocess.run(stop, check=True, capture_output=True)
-        subprocess.run([str(CLUSTER_SH), "start"], check=True, capture_output=True)
+            _cluster_sh("stop", "kube-controller-manager", "kube-scheduler")
+        _cluster_sh("start")
     wait_for("kube-apiserver back", _apiserver_answers, timeout=180)
+
+
+def _cluster_sh(*args: str) -> None:
+    """hack/cluster.sh ARGS; a failure says what the script said (kwokctl's own error among it)."""
+    done = subprocess.run([str(CLUSTER_SH), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr).strip().splitlines()[-20:] + apiserver_log_tail()
+        raise AssertionError(f"hack/cluster.sh {' '.join(args)} failed (exit {done.returncode}):\n" + "\n".join(said))
+
+
+def apiserver_log_tail(lines: int = 15) -> list[str]:
+    """On the local cluster, kube-apiserver's own last lines: why it does not answer, or did not start."""
+    log = Path(os.environ.get("KUBECONFIG", "")).parent / "logs" / "kube-apiserver.log"
+    if KIND or not log.is_file():
+        return []
+    return [f"--- {log} (tail) ---", *log.read_text(errors="replace").splitlines()[-lines:]]
 
 
 def apiserver_down() -> bool:
