@@ -53,6 +53,12 @@ class Store:
         self.kv[key] = (value, self.revision, lease)
         return self.revision
 
+    async def put_if_absent(self, key: str, value: str, lease: int = 0, absent: str | None = None) -> bool:
+        if (absent or key) in self.kv:
+            return False
+        await self.put(key, value, lease)
+        return True
+
     async def delete(self, key: str, prefix: bool = False) -> int:
         gone = [k for k in self.kv if k == key or (prefix and k.startswith(key))]
         for k in gone:
@@ -232,5 +238,37 @@ def test_a_round_does_not_publish_from_a_view_read_before_a_new_lease() -> None:
         await dc2._round()
         store.range = members  # type: ignore[method-assign]
         assert store.records() == {"10.0.0.1"}, "dc2 published from a view older than its new lease"
+
+    asyncio.run(run())
+
+
+def test_a_data_center_lost_with_the_stores_leader_returns_after_its_window() -> None:
+    """Seen on kind: dc1 died with the store's leader, and the election lapsed dc2's lease too. dc2 read
+    dc1 gone while its own lease had just lapsed, dropped the loss, and dc1 came back into DNS (and took
+    its share back) without its failback window, while its pods' readiness was still the one from
+    before it died. The loss is now recorded once dc2's own lapse is a TTL old."""
+    store = Store()
+
+    async def run() -> None:
+        dc1, dc2 = await settled(store)
+        store.lapse(dc1.lease)  # dc1 is dead
+        store.lapse(dc2.lease)  # and the election lapsed dc2's lease
+        assert await dc2._renew() is True  # found lapsed: a new one at once
+        await dc2._renew()
+        await dc2._read()
+        assert "/spofless/lost/dc1" not in store.kv  # maybe the store's doing: not yet
+        assert dc2._lapsed is not None
+        dc2._lapsed -= dc2.settings.lease_seconds  # a TTL later, dc1 still gone: lost
+        await dc2._read()
+        assert "/spofless/lost/dc1" in store.kv
+        await dc2._publish()
+        assert store.records() == {"10.0.0.2"}
+
+        back = presence(store, "dc1", 2)  # dc1's spofless starts again, its pods ready as last seen
+        await round_(back, dc2)
+        await round_(back, dc2)
+        assert store.records() == {"10.0.0.2"}, "dc1 is in DNS inside its failback window"
+        share = json.loads(store.kv["/spofless/sites/web/shop/dc2"][0])
+        assert share["desired"] == 4, "dc2 gave dc1 its share back inside the window"
 
     asyncio.run(run())

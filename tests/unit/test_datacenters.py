@@ -160,11 +160,34 @@ def test_a_returning_data_center_enters_dns_after_its_window() -> None:
 
 def test_a_loss_is_recorded_only_on_a_majority_read() -> None:
     before = frozenset(MEMBERS)
-    assert dcs.newly_lost(before, view(live=("dc1", "dc3"))) == ["dc2"]
-    assert dcs.newly_lost(before, view(live=("dc1", "dc3"), confirmed=False)) == []
-    assert dcs.newly_lost(before, view(live=("dc3",), reachable=False)) == []
-    # Every lease lapsing at once, this one's too, is the store's doing: no loss is recorded.
-    assert dcs.newly_lost(before, view(live=("dc1",)), own_lease_lapsed=True) == []
+    gone = dcs.unrecorded(frozenset(), before, view(live=("dc1", "dc3")))
+    assert gone == {"dc2"}
+    assert dcs.newly_lost(gone, view(live=("dc1", "dc3"))) == ["dc2"]
+    assert dcs.newly_lost(gone, view(live=("dc1", "dc3"), confirmed=False)) == []
+    assert dcs.newly_lost(gone, view(live=("dc3",), reachable=False)) == []
+    # Without a majority read, nothing is known to be gone or back.
+    assert dcs.unrecorded(gone, before, view(live=("dc2",), reachable=False)) == gone
+
+
+def test_a_loss_seen_while_this_lease_lapsed_is_recorded_once_the_ttl_is_out() -> None:
+    """The store's leader died with dc3: the election lapsed dc1's lease too. Then dc3's loss may be
+    the store's doing, and waits; dc3 still gone a TTL later is lost (a kind run dropped it, and dc3
+    came back into DNS without its failback window)."""
+    gone = dcs.unrecorded(frozenset(), frozenset(MEMBERS), view(live=("dc1", "dc2")))
+    assert dcs.newly_lost(gone, view(live=("dc1", "dc2")), own_lease_lapsed=True) == []
+    gone = dcs.unrecorded(gone, frozenset({"dc1", "dc2"}), view(live=("dc1", "dc2")))  # the next round
+    assert dcs.newly_lost(gone, view(live=("dc1", "dc2")), own_lease_lapsed=False) == ["dc3"]
+
+
+def test_members_back_within_the_ttl_are_not_recorded_lost() -> None:
+    """Every lease lapsing at once, this one's too, is the store's doing (an etcd leader paused and
+    resumed): the members that take a new lease within the TTL are no loss."""
+    gone = dcs.unrecorded(frozenset(), frozenset(MEMBERS), view(live=("dc1",)))
+    assert gone == {"dc2", "dc3"}
+    assert dcs.newly_lost(gone, view(live=("dc1",)), own_lease_lapsed=True) == []
+    gone = dcs.unrecorded(gone, frozenset({"dc1"}), view(live=tuple(MEMBERS)))
+    assert gone == set()
+    assert dcs.newly_lost(gone, view(live=tuple(MEMBERS))) == []
 
 
 lives = st.lists(st.sampled_from(MEMBERS), unique=True).map(tuple)

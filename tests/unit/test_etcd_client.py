@@ -119,6 +119,7 @@ def test_put_if_absent_compares_the_create_revision() -> None:
         store = Etcd([url])
         try:
             assert await store.put_if_absent("/lost/dc2", "t")
+            assert await store.put_if_absent("/lost/dc2", "t", absent="/members/dc2")
         finally:
             await store.close()
             await runner.cleanup()
@@ -127,6 +128,8 @@ def test_put_if_absent_compares_the_create_revision() -> None:
     body = seen[0][1]
     assert body["compare"] == [{"target": "CREATE", "key": b64("/lost/dc2"), "create_revision": "0"}]
     assert json.dumps(body["success"]) == json.dumps([{"requestPut": {"key": b64("/lost/dc2"), "value": b64("t")}}])
+    # Another key guards the write: the loss is recorded only while the member holds no lease.
+    assert seen[1][1]["compare"] == [{"target": "CREATE", "key": b64("/members/dc2"), "create_revision": "0"}]
 
 
 @pytest.mark.parametrize(("prefix", "end"), [("/a/", "/a0"), ("a", "b"), ("az", "a{")])

@@ -5,9 +5,9 @@ each site, the sites' DNS records, and the view of the other members every pass 
   of that. Everything it publishes is attached to the lease, so a dead or cut-off data center drops out
   of the store, and so out of DNS, when the lease lapses, without anyone writing.
 - Once a second it reads the members (a linearizable read: the store's majority answers it, or the
-  read fails). That read is what `reachable` and `confirmed` stand on. A lease that lapsed since the
-  last read is recorded as a loss (`/spofless/lost/<member>`), so every member applies the same
-  failback window when it returns. When the live set or the reachability changes, every site reports
+  read fails). That read is what `reachable` and `confirmed` stand on. A member whose lease lapsed is
+  recorded as lost (`/spofless/lost/<member>`), so every member applies the same failback window when
+  it returns. When the live set or the reachability changes, every site reports
   first and then moves (the engine's report_all), as for a zone.
 - For each site with spec.dataCenters it publishes its share (`/spofless/sites/<ns>/<name>/<dc>`) and,
   as the core says, its address under the site's hostname in the SkyDNS layout CoreDNS's etcd plugin
@@ -108,6 +108,7 @@ class Presence:
     published: dict[str, str] = field(default_factory=dict)  # key -> value written under the lease
     _told: tuple[bool, frozenset[str]] | None = None  # what the engine last heard: (reachable, live members)
     _lapsed: float | None = None  # monotonic time this data center's own lease was last found lapsed
+    _gone: frozenset[str] = frozenset()  # members seen live, absent since, their loss not recorded yet
     _rounds: int = 0
 
     # --- what a pass reads -----------------------------------------------------------------------
@@ -184,7 +185,7 @@ class Presence:
     def _forget(self) -> None:
         """A standby holds no lease: whatever it had lapses by itself within the TTL."""
         self.lease, self.published, self.joined = 0, {}, None
-        self.last_majority = None
+        self.last_majority, self._gone = None, frozenset()
 
     async def _join(self) -> None:
         """Takes a lease, or resumes the one the member record names (a new leader after a graceful
@@ -217,9 +218,13 @@ class Presence:
         own_lapse = self.settings.name not in view.live_names() or (
             self._lapsed is not None and time.monotonic() - self._lapsed < self.settings.lease_seconds
         )
-        for member in dc_split.newly_lost(before, view, own_lapse):
+        self._gone = dc_split.unrecorded(self._gone, before, view)
+        for member in dc_split.newly_lost(self._gone, view, own_lapse):
             self.logger.warning("data centers: %s lost (its lease lapsed)", member)
-            await self.store.put(f"{PREFIX}/lost/{member}", json.dumps({"at": _now().isoformat()}))
+            # Only while it holds no lease: a member back meanwhile is not returning from this loss.
+            await self.store.put_if_absent(f"{PREFIX}/lost/{member}", json.dumps({"at": _now().isoformat()}),
+                                           absent=f"{PREFIX}/members/{member}")  # fmt: skip
+            self._gone -= {member}
         lost = await self.store.range(f"{PREFIX}/lost/")  # a few keys: read every round, a return is never missed
         self.lost_at = {
             kv.key.rsplit("/", 1)[-1]: at for kv in lost.kvs if (at := _time(json.loads(kv.value).get("at")))

@@ -185,10 +185,11 @@ class Etcd:
         body = {"key": _b64(key), **({"range_end": _b64(prefix_end(key))} if prefix else {})}
         return int((await self.call("/v3/kv/deleterange", body)).get("deleted") or 0)
 
-    async def put_if_absent(self, key: str, value: str, lease: int = 0) -> bool:
-        """Writes `key` only if it does not exist; True when this call wrote it."""
+    async def put_if_absent(self, key: str, value: str, lease: int = 0, absent: str | None = None) -> bool:
+        """Writes `key` only while `absent` (`key` itself by default) does not exist; True when this call
+        wrote it."""
         put: dict[str, Any] = {"key": _b64(key), "value": _b64(value), **({"lease": str(lease)} if lease else {})}
-        compare = {"target": "CREATE", "key": _b64(key), "create_revision": "0"}
+        compare = {"target": "CREATE", "key": _b64(absent or key), "create_revision": "0"}
         data = await self.call("/v3/kv/txn", {"compare": [compare], "success": [{"requestPut": put}]})
         return bool(data.get("succeeded"))
 

@@ -134,17 +134,31 @@ def in_dns(view: DataCenterView, plan: Split, local_ready: int) -> bool | None:
     return not others
 
 
-def newly_lost(before: frozenset[str], view: DataCenterView, own_lease_lapsed: bool = False) -> list[str]:
-    """Members whose lease this data center saw lapse since its last majority read: the loss to record
-    (with the time) so that every data center applies the same failback window when the member returns.
+def unrecorded(gone: frozenset[str], before: frozenset[str], view: DataCenterView) -> frozenset[str]:
+    """Members this data center saw with a live lease and has not seen since (`before`: live at its
+    last majority read), whose loss it has not recorded yet (`gone`): those still absent now.
 
-    own_lease_lapsed: this data center's own lease lapsed within the last lease TTL. Then the lapses are
-    the store's doing, not the members': an etcd leader paused and resumed revoked every lease at once
-    (seen in a scenario, etcd 3.6.16), and every member took a new one within a second. Recording them
-    would hold every member out for its failback window."""
+    A loss noticed while it may not be recorded (see newly_lost) stays here until it may be: a member
+    gone for good is recorded a few rounds late, never forgotten. One back meanwhile leaves the set."""
+    if not (view.reachable and view.confirmed):
+        return gone
+    return frozenset((gone | before) - view.live_names() - {view.local})
+
+
+def newly_lost(gone: frozenset[str], view: DataCenterView, own_lease_lapsed: bool = False) -> list[str]:
+    """The losses to record now (with the time) so that every data center applies the same failback
+    window when the member returns. gone: what `unrecorded` says.
+
+    own_lease_lapsed: this data center's own lease lapsed within the last lease TTL. Then the lapses may
+    be the store's doing, not the members': an etcd leader paused and resumed revoked every lease at
+    once (seen in a scenario, etcd 3.6.16), and every member took a new one within a second. Recording
+    them would hold every member out for its failback window. So the recording waits out the TTL: a
+    member still gone then is lost. (The store's leader dying with a data center also lapses the other
+    members' leases, during the election: seen on kind. Dropping those losses instead of deferring them
+    let the dead data center back into DNS without its failback window.)"""
     if not (view.reachable and view.confirmed) or own_lease_lapsed:
         return []
-    return sorted(before - view.live_names() - {view.local})
+    return sorted(gone - view.live_names() - {view.local})
 
 
 def for_site(spec: ResilientSiteSpec, view: DataCenterView | None, key: str, now: datetime) -> Split | None:
