@@ -5,9 +5,10 @@ lose their replicas at the same moment, and a standby that writes nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,3 +273,37 @@ def test_a_data_center_lost_with_the_stores_leader_returns_after_its_window() ->
         assert share["desired"] == 4, "dc2 gave dc1 its share back inside the window"
 
     asyncio.run(run())
+
+
+def test_a_failed_renewal_is_tried_again_soon(monkeypatch: Any) -> None:
+    """The store's leader dying fails renewals until an election; the new leader gives every lease a
+    fresh TTL. Waiting a third of the TTL after each failure let the lease of a surviving data center
+    lapse on kind."""
+    from spofless.operator import datacenters
+    from spofless.operator.etcd import Unavailable
+
+    store = Store()
+    dc1 = presence(store, "dc1", 2)
+    pauses: list[float] = []
+    renewals: Iterator[int | Exception] = iter([Unavailable("no leader"), 5, 5])
+
+    async def keep_alive(lease: int) -> int:
+        outcome = next(renewals)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise asyncio.CancelledError
+
+    async def run() -> None:
+        await dc1._join()
+        store.keep_alive = keep_alive  # type: ignore[method-assign]
+        monkeypatch.setattr(asyncio, "sleep", pause)
+        with contextlib.suppress(asyncio.CancelledError):
+            await dc1._hold_lease()
+
+    asyncio.run(run())
+    assert pauses == [datacenters.RETRY_EVERY, 5 / 3, 5 / 3]

@@ -47,6 +47,7 @@ from spofless.operator.leader import Leadership
 PREFIX = "/spofless"
 DNS_PREFIX = "/skydns"
 READ_EVERY = 1.0  # seconds between two reads of the members: how late a lapsed lease is noticed, at most
+RETRY_EVERY = 0.25  # seconds before a failed renewal is tried again
 SHARES_EVERY = 5  # members' reads between two reads of every site's shares (the findings' picture)
 MEMBERS_EVERY = 30  # members' reads between two reads of the store's own member list
 
@@ -138,7 +139,14 @@ class Presence:
     async def _hold_lease(self) -> None:
         while True:
             lapsed = await self._attempt("renewing the lease", self._renew)
-            await asyncio.sleep(0 if lapsed else self.settings.lease_seconds / 3 if self.lease else READ_EVERY)
+            if lapsed:
+                continue  # take a new one at once
+            # A renewal that failed (the store's leader died: an election) is tried again soon: the new
+            # leader gives every lease a fresh TTL, and waiting a third of it could let this one lapse.
+            if not self.lease:
+                await asyncio.sleep(READ_EVERY)
+            else:
+                await asyncio.sleep(RETRY_EVERY if lapsed is None else self.settings.lease_seconds / 3)
 
     async def _renew(self) -> bool:
         """Takes, keeps or lets go of the lease; True when it was found lapsed (take a new one at once)."""
@@ -170,8 +178,8 @@ class Presence:
                 await self._publish(lease)
         return False
 
-    async def _attempt(self, what: str, step: Callable[[], Awaitable[bool]]) -> bool:
-        """One step of a loop; its failure is logged, never the end of the loop."""
+    async def _attempt(self, what: str, step: Callable[[], Awaitable[bool]]) -> bool | None:
+        """One step of a loop; its failure is logged, never the end of the loop (None: it failed)."""
         try:
             return await step()
         except asyncio.CancelledError:
@@ -180,7 +188,7 @@ class Presence:
             self.logger.warning("data centers: the store does not answer (%s): %s", what, err)
         except Exception:
             self.logger.exception("data centers: %s failed", what)
-        return False
+        return None
 
     def _forget(self) -> None:
         """A standby holds no lease: whatever it had lapses by itself within the TTL."""

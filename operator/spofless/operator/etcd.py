@@ -138,8 +138,9 @@ class Etcd:
         """One unary call, on the first endpoint that answers. A member that answers with an error (no
         leader, a request it refuses) counts as not answering: the next member may do better."""
         last: Exception | None = None
+        start = self._current
         for attempt in range(len(self.endpoints)):
-            index = (self._current + attempt) % len(self.endpoints)
+            index = (start + attempt) % len(self.endpoints)
             try:
                 async with self.session().post(f"{self.endpoints[index].rstrip('/')}{path}", json=body) as reply:
                     text = await reply.text()
@@ -150,6 +151,8 @@ class Etcd:
                     return data.get("result", data) if isinstance(data, dict) else {}
             except (aiohttp.ClientError, TimeoutError, Unavailable, ValueError) as err:
                 last = err
+                if index == start:  # the next call starts with the next member, not with a dead one's timeout
+                    self._current = (start + 1) % len(self.endpoints)
         raise Unavailable(str(last) or type(last).__name__)
 
     # --- leases ----------------------------------------------------------------------------------
