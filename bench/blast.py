@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bench import pipeline
+from bench import auditlog, pipeline
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import GROUP, PLURAL, VERSION
@@ -258,19 +258,13 @@ class Probe:
 
 
 def writes(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The operator's writes in an audit-log slice, and the busiest second."""
-    mine = [
-        e
-        for e in events
-        if e["verb"] in ("create", "update", "patch", "delete")
-        and e.get("stage", "ResponseComplete") == "ResponseComplete"
-    ]
+    """The operator's writes in an audit-log slice, by kind, and the busiest second."""
+    mine = auditlog.writes(events)
     per_second = Counter(e["requestReceivedTimestamp"][:19] for e in mine)
-    by_resource = Counter(e.get("objectRef", {}).get("resource", "?") for e in mine)
     return {
         "writes": len(mine),
         "writes_peak_per_s": max(per_second.values(), default=0),
-        "writes_by_resource": dict(by_resource),
+        "writes_by": auditlog.by_what(mine),
     }
 
 

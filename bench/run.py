@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
-from bench import blast, creation, pipeline, plot
+from bench import auditlog, blast, creation, pipeline, plot
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
@@ -163,8 +162,6 @@ class Operator:
 class Audit:
     """Requests of one user, from the kube-apiserver's audit log."""
 
-    WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-
     def __init__(self, path: str | None, user: str) -> None:
         self.path = Path(path) if path else None
         self.user = user
@@ -182,18 +179,10 @@ class Audit:
 
     def count(self, offset: int) -> dict[str, Any]:
         events = self.since(offset)
-        writes = [e for e in events if e["verb"] in self.WRITES]
+        writes = auditlog.writes(events)
         return {"requests": len(events), "writes": len(writes),
                 "writes_to_sites_and_children": len([e for e in writes if e.get("objectRef", {}).get("resource") != "events"]),
-                "writes_by": dict(Counter(_what(e) for e in writes).most_common())}  # fmt: skip
-
-
-def _what(event: dict[str, Any]) -> str:
-    """A write as `verb resource[/subresource]`, dry runs apart (the audit log marks them in the URI)."""
-    ref = event.get("objectRef") or {}
-    resource = ref.get("resource", "?") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
-    dry = " (dry run)" if "dryRun=All" in event.get("requestURI", "") else ""
-    return f"{event['verb']} {resource}{dry}"
+                "writes_by": auditlog.by_what(writes)}  # fmt: skip
 
 
 class Cluster:
