@@ -109,6 +109,7 @@ class Presence:
     published: dict[str, str] = field(default_factory=dict)  # key -> value written under the lease
     _told: tuple[bool, frozenset[str]] | None = None  # what the engine last heard: (reachable, live members)
     _lapsed: float | None = None  # monotonic time this data center's own lease was last found lapsed
+    _renewed: float | None = None  # monotonic time the lease was last taken or renewed
     _gone: frozenset[str] = frozenset()  # members seen live, absent since, their loss not recorded yet
     _rounds: int = 0
 
@@ -141,12 +142,17 @@ class Presence:
             lapsed = await self._attempt("renewing the lease", self._renew)
             if lapsed:
                 continue  # take a new one at once
-            # A renewal that failed (the store's leader died: an election) is tried again soon: the new
-            # leader gives every lease a fresh TTL, and waiting a third of it could let this one lapse.
             if not self.lease:
                 await asyncio.sleep(READ_EVERY)
             else:
-                await asyncio.sleep(RETRY_EVERY if lapsed is None else self.settings.lease_seconds / 3)
+                await asyncio.sleep(RETRY_EVERY if lapsed is None and self._may_still_renew() else
+                                    self.settings.lease_seconds / 3)  # fmt: skip
+
+    def _may_still_renew(self) -> bool:
+        """A renewal failed (the store's leader died: an election), and the lease may still be alive: try
+        again soon. The new leader gives every lease a fresh TTL, and waiting a third of it could let this
+        one lapse. Past the TTL, the store is down or out of reach (no leader answers at once): no hurry."""
+        return self._renewed is not None and time.monotonic() - self._renewed < self.settings.lease_seconds
 
     async def _renew(self) -> bool:
         """Takes, keeps or lets go of the lease; True when it was found lapsed (take a new one at once)."""
@@ -158,6 +164,8 @@ class Presence:
             self.logger.warning("data centers: the lease of %s lapsed; taking a new one", self.settings.name)
             self.lease, self.published, self._lapsed = 0, {}, time.monotonic()
             return True
+        else:
+            self._renewed = time.monotonic()
         return False
 
     async def _rounds_loop(self) -> None:
@@ -206,6 +214,7 @@ class Presence:
             self.lease = resumed
         else:
             self.lease = await self.store.grant(self.settings.lease_seconds)
+        self._renewed = time.monotonic()
         self.joined = _time(old.get("joined")) if record.kvs else None
         self.joined = self.joined or _now()
         value = json.dumps({"joined": self.joined.isoformat(), "lease": str(self.lease)}, sort_keys=True)
