@@ -60,6 +60,17 @@ def test_no_verdict_before_the_leases_were_watched_a_full_interval() -> None:
     assert verdict.zone is None and "watched" in verdict.held_by
 
 
+def test_after_a_broken_watch_the_verdict_waits_several_intervals() -> None:
+    """The API server was away: every kubelet's renewals come back on its own retries, a turn or two
+    apart. On the local cluster one zone renewed once after 15 s without kube-apiserver, then not for
+    8 s while the others did: one interval of watching (5 s + 2 s there) took it for silent."""
+    quiet_b = leases({"a": 2, "b": 13, "c": 1})
+    assert judge(quiet_b, watched_for=13).zone == "b"  # at the operator's start: one interval
+    verdict = judge(quiet_b, watched_for=13, after_break=True)
+    assert verdict.zone is None and "watched for 13 s" in verdict.held_by
+    assert judge(leases({"a": 3, "b": 33, "c": 1}), watched_for=33, after_break=True).zone == "b"
+
+
 def test_a_zone_proved_alive_by_a_kubelet_is_held_off() -> None:
     verdict = judge(leases({"a": 3, "b": 16, "c": 1}), watched_for=60, held_off={"b"})
     assert verdict.zone is None and "alive" in verdict.held_by

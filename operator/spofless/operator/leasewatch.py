@@ -7,8 +7,8 @@ compared with the last one seen: when it changed, the Lease was renewed now, on 
 re-list after the watch broke (not after the server merely ended it: that goes on from the last
 version seen) keeps the time a renewTime already seen was first seen (a Lease that
 did not change is no fresher for being listed), and restarts `watched_for`: no new verdict comes
-until the Leases have been watched a full interval again, since a silence not seen to begin is no
-evidence (core/placement/silence.py).
+until the Leases have been watched long enough again (`broke`: several intervals, as the kubelets'
+renewals come back from the same outage on their own retries; core/placement/silence.py).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class NodeLeases:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
     leases: dict[str, _Lease] = field(default_factory=dict)  # node name -> what was seen of its Lease
     listed_at: float | None = None  # when the current list-and-watch began
+    broke: bool = False  # the current list-and-watch follows one that broke (not the operator's start)
 
     def seen(self, zone_of: Mapping[str, str]) -> list[LeaseSeen]:
         """Every Lease of a node in a zone, with how long it has been silent."""
@@ -85,7 +86,7 @@ class NodeLeases:
                 raise
             except Exception as err:  # a broken watch: list again a moment later
                 self.logger.info("watching node Leases: %s; listing them again", describe(err))
-                self.listed_at = None
+                self.listed_at, self.broke = None, True
                 await asyncio.sleep(1.0)
 
     async def _list(self) -> str:

@@ -44,7 +44,8 @@ class SilenceWatch:
         now = self.clock()
         zone_of = {name: n.zone(DEFAULT_TOPOLOGY_KEY) or "" for name, n in nodes.items()}
         held = {z for z, until in self.held_off.items() if until > now}
-        verdict = silence.judge(self.leases.seen(zone_of), self.leases.watched_for(), held, judged=self.zone)
+        verdict = silence.judge(self.leases.seen(zone_of), self.leases.watched_for(), held, judged=self.zone,
+                                after_break=self.leases.broke)  # fmt: skip
         if self._contradicted(verdict, now):
             return
         if verdict.zone is not None and verdict.zone != self.zone:

@@ -15,8 +15,12 @@ node's silence. So a zone is judged silent when all of these hold:
   look quiet must not be taken for the only one;
 - exactly one zone is silent: two or more silent together look like the operator's own trouble,
   or the control plane's (the node controller itself stops evicting when every zone is down);
-- the Leases have been watched for a full interval plus the margin since the operator started or
-  its watch was listed again: a silence it has not seen begin is no evidence;
+- the Leases have been watched for a full interval plus the margin since the operator started: a
+  silence it has not seen begin is no evidence. After its watch broke and was listed again, for
+  AFTER_BREAK_INTERVALS intervals plus the margin: the API server was most likely away, and the
+  kubelets' renewals come back on their own retries, a missed turn or two apart (seen on the local
+  cluster: after 15 s without kube-apiserver, one zone renewed once and then not for 8 s while the
+  others did, and a single interval's watch took it for silent);
 - the zone is not held off: a kubelet that rewrote a pod's Ready in a zone judged silent proved it
   alive (the shell holds such a zone off for HOLD_OFF_SECONDS).
 
@@ -38,6 +42,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 MARGIN_SECONDS = 2.0  # beyond a Lease's renew interval before its silence counts
+AFTER_BREAK_INTERVALS = 3  # intervals of watching before a verdict, after the watch broke
 HOLD_OFF_SECONDS = 600.0  # a zone proved alive by a kubelet is not judged silent again this long
 
 
@@ -68,8 +73,10 @@ def judge(
     held_off: Collection[str] = (),
     margin: float = MARGIN_SECONDS,
     judged: str | None = None,
+    after_break: bool = False,
 ) -> Silence:
-    """`judged` is the zone judged silent at the last look, if any."""
+    """`judged` is the zone judged silent at the last look, if any; `after_break`: the current watch
+    began with a list after the last one broke (not at the operator's start)."""
     by_zone: dict[str, list[LeaseSeen]] = {}
     for lease in leases:
         if lease.zone:
@@ -80,7 +87,8 @@ def judge(
     looks = tuple(quiet)
     if judged in quiet and judged not in held_off:
         return Silence(judged, silent_for=_freshest(by_zone[judged]), looks_silent=looks)
-    longest = max((x.interval for x in leases), default=0.0) + margin
+    intervals = AFTER_BREAK_INTERVALS if after_break else 1
+    longest = max((x.interval for x in leases), default=0.0) * intervals + margin
     if watched_for < longest:
         return Silence(None, looks_silent=looks, held_by=f"Leases watched for {watched_for:.0f} s only")
     if len(quiet) > 1:
