@@ -31,12 +31,18 @@ def _parser(plugin: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+def _exact_namespace(name: str) -> str:
+    """The operator lists and watches pods and EndpointSlices per namespace served: a glob names none."""
+    if not name or any(c in name for c in "*?[]!,"):
+        raise argparse.ArgumentTypeError(f"{name!r}: give an exact namespace name (globs are not supported)")
+    return name
+
+
 def _add_run(sub: options.Sub) -> None:
     run = sub.add_parser("run", help="run the operator")
     scope = run.add_mutually_exclusive_group()
-    scope.add_argument(
-        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable; globs allowed)"
-    )
+    scope.add_argument("-n", "--namespace", action="append", default=[], type=_exact_namespace,
+                       help="watch this namespace (repeatable; exact names)")  # fmt: skip
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--liveness", default=os.environ.get("SPOFLESS_LIVENESS", "http://0.0.0.0:8080/healthz"),
                      help="liveness endpoint URL, or '' for none (default %(default)s)")  # fmt: skip
@@ -105,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     # Two replicas on one host (tests) must not share an identity: the pod name, else host and pid.
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-    handlers.configure(identity, not args.standalone, args.lease_namespace, args.lease_name, args.silent_zones)
+    handlers.configure(
+        identity, not args.standalone, args.lease_namespace, args.lease_name, args.silent_zones, tuple(args.namespace)
+    )
     if args.data_center:  # one data center of several: its lease, shares and DNS records in the store
         from spofless.operator import datacenters
 

@@ -145,3 +145,43 @@ def test_a_connection_that_never_opens_fails_after_the_connect_timeout(monkeypat
     finally:
         for s in [*fillers, server]:
             s.close()
+
+
+def test_a_watch_reads_objects_longer_than_aiohttp_s_line_limit_split_anywhere() -> None:
+    """aiohttp's line reader refuses a line over its buffer's high-water mark (512 KiB here); an object
+    may be up to the API server's 1.5 MiB. The stream splits lines itself, across chunks of any size."""
+    import asyncio
+    import json
+
+    from aiohttp import web
+
+    from spofless.operator import client
+
+    big = {"type": "ADDED", "object": {"metadata": {"name": "big", "annotations": {"a": "x" * 1_400_000}}}}
+    small = {"type": "DELETED", "object": {"metadata": {"name": "small"}}}
+    body = (json.dumps(big) + "\n\n" + json.dumps(small)).encode()  # a blank line, and no newline at the end
+
+    async def watch(request: web.Request) -> web.StreamResponse:
+        reply = web.StreamResponse()
+        await reply.prepare(request)
+        for start in range(0, len(body), 7001):  # chunks that cut lines anywhere
+            await reply.write(body[start : start + 7001])
+        await reply.write_eof()
+        return reply
+
+    async def scenario() -> list[dict[str, object]]:
+        app = web.Application()
+        app.router.add_get("/api/v1/pods", watch)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        kube = client.Client(client.Credentials(server=f"http://127.0.0.1:{port}"))
+        try:
+            return [event async for event in kube.stream("/api/v1/pods", [("watch", "true")])]
+        finally:
+            await kube.close()
+            await runner.cleanup()
+
+    assert asyncio.run(scenario()) == [big, small]

@@ -143,7 +143,7 @@ def test_the_leases_listed_again_keep_a_silent_zone_silent() -> None:
         renew(leases, "a-0", "c-0", stamp="t1")
         await silence.tick(NODES)
         judged = silence.zone
-        await leases._list()
+        await leases.reflector()._list()
         clock.now += 1
         await silence.tick(NODES)
         return judged, silence.zone

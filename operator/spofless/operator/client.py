@@ -151,6 +151,16 @@ class Client(Calls):
         async with self._open().get(url, params=query, headers=headers, timeout=timeout) as reply:
             if reply.status >= 400:
                 raise ApiError(reply.status, reply.reason or "", await reply.text(), reply.headers)
-            async for line in reply.content:
-                if line.strip():
-                    yield json.loads(line)
+            # Split the lines ourselves: aiohttp's line reader refuses a line over its buffer's high-water
+            # mark (512 KiB), and one object may be up to the API server's 1.5 MiB.
+            buffer = bytearray()
+            async for chunk in reply.content.iter_any():
+                buffer += chunk
+                start = 0
+                while (end := buffer.find(b"\n", start)) != -1:
+                    line, start = buffer[start:end], end + 1
+                    if line.strip():
+                        yield json.loads(line)
+                del buffer[:start]
+            if buffer.strip():
+                yield json.loads(buffer)

@@ -99,7 +99,8 @@ class Engine:
     zones: ZoneWatch = field(default_factory=ZoneWatch)
     indices: Indices | None = None
     silence: SilenceWatch | None = None  # the zone-silence detector; None: NotReady alone
-    indexed: bool = False  # kopf has listed everything once: passes may read the indices
+    indexed: bool = False  # every index has been listed once: passes may read them
+    _unlisted: set[str] = field(default_factory=lambda: {"kopf"})
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _running: dict[SiteKey, float] = field(default_factory=dict)
     _detail: asyncio.TimerHandle | None = None
@@ -125,9 +126,15 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def mark_indexed(self) -> None:
-        """kopf calls event handlers only once every index is filled: the first call says so."""
-        if not self.indexed:
+    def expect(self, *sources: str) -> None:
+        """Lists the indices wait on besides kopf's (the operator's own watches: reflector.py)."""
+        self._unlisted.update(sources)
+
+    def mark_indexed(self, source: str = "kopf") -> None:
+        """One source of the indices has listed everything once (kopf calls event handlers only once
+        every index of its own is filled); with the last, passes may read them."""
+        self._unlisted.discard(source)
+        if not self.indexed and not self._unlisted:
             self.indexed = True
             if self.leadership.leading():
                 self.resync("start")

@@ -14,37 +14,39 @@ every site, and peering pauses only kopf's own watches (leader.py has the Lease 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from spofless.core.judgement import headroom
 from spofless.core.model import kinds, names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
 from spofless.kube import CONNECT_TIMEOUT
-from spofless.operator import compact, dependency_records, metrics, usage
+from spofless.operator import compact, dependency_records
 from spofless.operator.client import ACCOUNT, Client, pod_credentials
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.events import EventSender
 from spofless.operator.leader import Elector, Leadership
 from spofless.operator.leasewatch import NodeLeases
+from spofless.operator.objectindex import Merged
 from spofless.operator.overlay import Overlay
+from spofless.operator.podwatch import Pods
 from spofless.operator.queue import Lane
 from spofless.operator.reconciler import Reconciler
+from spofless.operator.reflector import Reflector
 from spofless.operator.silencewatch import SilenceWatch
+from spofless.operator.slicewatch import EndpointSlices
 
 SiteKey = tuple[str, str]
 OWNED_LABELS = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
 NOT_OWNED_LABELS = {names.LABEL_MANAGED_BY: kopf.ABSENT}
-HEADROOM_DELAY = 2.0  # seconds: one look at the fleet's headroom per burst of pod changes
 STALL_SECONDS = 120.0  # a pass running this long is wedged (API calls time out after 30 s): liveness fails
 
 _log = logging.getLogger("spofless")
@@ -59,6 +61,7 @@ class Config:
     lease_namespace: str = "spofless-system"
     lease_name: str = "spofless"
     silent_zones: bool = True  # judge zone silence from the node Leases (leasewatch.py, silencewatch.py)
+    namespaces: tuple[str, ...] = ()  # the namespaces served (exact names); empty: the whole cluster
 
 
 CONFIG = Config()
@@ -72,13 +75,10 @@ class State:
     engine: Engine
     kube: Client
     elector: Elector | None
+    pods: Pods
     seen: dict[str, int] = field(default_factory=dict)  # object uid -> fingerprint of what a pass reads
-    loads: usage.NodeLoads = field(default_factory=usage.NodeLoads)  # per-node sums of every pod's requests
-    unabsorbable: frozenset[tuple[str, str]] | None = None  # zones whose loss the fleet could not absorb
-    headroom_check: asyncio.TimerHandle | None = None  # the pending look, HEADROOM_DELAY after a change
     events: EventSender | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    operator_pods: dict[str, tuple[str, bool]] = field(default_factory=dict)  # uid -> (node, ready)
 
 
 def _selector(kind: kinds.Kind) -> dict[str, str]:
@@ -88,10 +88,17 @@ def _selector(kind: kinds.Kind) -> dict[str, str]:
 
 SITE = _selector(kinds.SITE)
 
+
+def _urls(kind: kinds.Kind) -> list[str]:
+    """Where to list and watch a kind: the whole cluster, or each namespace served."""
+    base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    if not CONFIG.namespaces:
+        return [f"{base}/{kind.plural}"]
+    return [f"{base}/namespaces/{namespace}/{kind.plural}" for namespace in CONFIG.namespaces]
+
+
 SiteIndex = kopf.Index[SiteKey, compact.JsonText]
 NodeIndex = kopf.Index[None, records.Node]
-PodIndex = kopf.Index[SiteKey, records.Pod]
-EndpointIndex = kopf.Index[SiteKey, tuple[records.Endpoint, ...]]
 ChildIndex = kopf.Index[SiteKey, records.Child]
 DependencyIndex = kopf.Index[dependency_records.IndexKey, dependency_records.Record]
 DependentsIndex = kopf.Index[tuple[str, str], SiteKey]
@@ -138,10 +145,9 @@ async def startup(
     memo: kopf.Memo,
     site_index: SiteIndex,
     node_index: NodeIndex,
-    pod_index: PodIndex,
-    endpoint_index: EndpointIndex,
     child_index: ChildIndex,
     dependency_index: DependencyIndex,
+    dependents_index: DependentsIndex,
     **_: Any,
 ) -> None:
     settings.watching.server_timeout = 300  # re-list now and then; watches also reconnect by themselves
@@ -164,10 +170,18 @@ async def startup(
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
     if CONFIG.silent_zones:
         engine.silence = SilenceWatch(NodeLeases(kube), engine.report_all, engine.later, logger=_log)
-    loads = usage.NodeLoads()
+    pods = Pods(engine, CONFIG.lease_namespace)
+    slices = EndpointSlices(engine, dependents_index)
+    dependencies = Merged(dependency_index, slices.services)
     engine.start(
-        Indices(site_index, node_index, pod_index, endpoint_index, child_index, dependency_index, loads.per_node)
+        Indices(site_index, node_index, pods.index, slices.sites, child_index, dependencies, pods.loads.per_node)
     )
+    reflectors = [
+        Reflector(kube, url, apply, url, on_listed=functools.partial(engine.mark_indexed, url), logger=_log)
+        for kind, apply in ((kinds.POD, pods.apply), (kinds.ENDPOINT_SLICE, slices.apply))
+        for url in _urls(kind)
+    ]
+    engine.expect(*(r.what for r in reflectors))
     elector = None
     if CONFIG.leader_election:
         elector = Elector(
@@ -175,7 +189,10 @@ async def startup(
         )
     else:
         await engine.lead()
-    memo.state = State(engine=engine, kube=kube, elector=elector, loads=loads, events=events)
+    memo.state = State(engine=engine, kube=kube, elector=elector, pods=pods, events=events)
+    for reflector in reflectors:
+        task = asyncio.get_running_loop().create_task(reflector.run(), name=f"spofless-watch-{reflector.what}")
+        memo.state.tasks.add(task)
     if elector is not None:
         task = asyncio.get_running_loop().create_task(elector.run(), name="spofless-leader-election")
         memo.state.tasks.add(task)
@@ -186,6 +203,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     state: State = memo.state
     for task in state.tasks:
         task.cancel()
+    state.pods.close()
     if state.elector is not None:
         await state.elector.release()
     await state.engine.close()
@@ -195,6 +213,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 # --- indices: what a pass reads instead of asking the API ------------------------------------
+# Pods and EndpointSlices have their own watches and indices (podwatch.py, slicewatch.py).
 # Async, though they never await: kopf runs a sync handler in a thread pool, which cost a fifth of
 # the operator's CPU in a fleet failover (py-spy); an async one runs on the loop.
 
@@ -207,18 +226,6 @@ async def site_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> di
 @kopf.index(**_selector(kinds.NODE))
 async def node_index(body: kopf.Body, **_: Any) -> dict[None, records.Node]:
     return {None: parse.node_from(body)}
-
-
-@kopf.index(**_selector(kinds.POD), labels=OWNED_LABELS)
-async def pod_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, records.Pod]:
-    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.pod_from(body)}
-
-
-@kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=OWNED_LABELS)
-async def endpoint_index(
-    namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any
-) -> dict[SiteKey, tuple[records.Endpoint, ...]]:
-    return {(namespace, labels.get(names.LABEL_SITE, "")): parse.endpoints_from(body)}
 
 
 async def child_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[SiteKey, records.Child]:
@@ -264,16 +271,6 @@ async def site_changed(type: str | None, uid: str, namespace: str, name: str, bo
         state.engine.enqueue((namespace, name), "site")
 
 
-def _relevant(plural: str, body: kopf.Body) -> int:
-    """A fingerprint of what a pass reads of one object: a change elsewhere (a Deployment's status,
-    a pod's IP, a resourceVersion) cannot change a decision, so it triggers no pass."""
-    if plural == kinds.POD.plural:
-        return hash(parse.pod_from(body))
-    if plural == kinds.ENDPOINT_SLICE.plural:
-        return hash(parse.endpoints_from(body))
-    return compact.fingerprint(compact.child_from(body))
-
-
 async def child_changed(type: str | None, uid: str, namespace: str, name: str, labels: kopf.Labels, body: kopf.Body,
                         resource: kopf.Resource, memo: kopf.Memo, **_: Any) -> None:  # fmt: skip
     state: State = memo.state
@@ -284,19 +281,12 @@ async def child_changed(type: str | None, uid: str, namespace: str, name: str, l
     key = (namespace, site)
     gone = type == "DELETED"
     version = str(body.metadata.get("resourceVersion") or "")
-    if resource.plural not in (kinds.POD.plural, kinds.ENDPOINT_SLICE.plural):
-        state.engine.reconciler.overlay.saw(key, str(body.get("kind", "")), name, version, gone=gone)
-    elif resource.plural == kinds.POD.plural and state.engine.silence is not None and not gone:
-        state.engine.silence.pod_seen(namespace, parse.pod_from(body), version)
-    if not _changed(state, uid, None if gone else _relevant(resource.plural, body)):
-        return
-    if resource.plural in (kinds.POD.plural, kinds.ENDPOINT_SLICE.plural):
-        state.engine.enqueue_settled(key, resource.plural)
-    else:  # the site's own objects: a pass at once (one deleted is recreated without delay)
-        state.engine.enqueue(key, resource.plural)
+    state.engine.reconciler.overlay.saw(key, str(body.get("kind", "")), name, version, gone=gone)
+    if _changed(state, uid, None if gone else compact.fingerprint(compact.child_from(body))):
+        state.engine.enqueue(key, resource.plural)  # at once: one deleted is recreated without delay
 
 
-for _kind in kinds.LABELLED:  # a change to anything of a site's triggers its pass
+for _kind in kinds.OWNED:  # a change to anything of a site's own triggers its pass
     kopf.on.event(**_selector(_kind), labels=OWNED_LABELS)(child_changed)
 
 
@@ -309,61 +299,13 @@ async def node_changed(type: str | None, name: str, body: kopf.Body, memo: kopf.
     state.engine.node_changed(name, None if type == "DELETED" else parse.node_from(body))
 
 
-@kopf.on.event(**_selector(kinds.POD))
-async def pod_load(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo, node_index: NodeIndex,
-                   **_: Any) -> None:  # fmt: skip
-    """Every pod of the cluster, reduced to its node and requests, summed per node (the headroom).
-    When the room for a zone's loss flips, every site's what-if is redone, once per burst."""
-    state: State = memo.state
-    state.engine.mark_indexed()
-    if _is_operator(body):
-        _operator_pod(state, uid, None if type == "DELETED" else body)
-    if state.loads.update(uid, None if type == "DELETED" else parse.pod_load_from(body)) and not state.headroom_check:
-        loop = asyncio.get_running_loop()
-        state.headroom_check = loop.call_later(HEADROOM_DELAY, _headroom_changed, state, node_index)
-
-
-def _is_operator(body: kopf.Body) -> bool:
-    """A replica of this operator: the chart's pods of the operator component, in its namespace."""
-    labels = body.get("metadata", {}).get("labels") or {}
-    return (
-        body.get("metadata", {}).get("namespace") == CONFIG.lease_namespace
-        and labels.get("app.kubernetes.io/component") == "operator"
-        and labels.get("app.kubernetes.io/part-of") == "spofless"
-    )
-
-
-def _operator_pod(state: State, uid: str, body: kopf.Body | None) -> None:
-    """The leader reports where the operator's own ready replicas run (one zone is its own SPOF)."""
-    if body is None:
-        state.operator_pods.pop(uid, None)
-    else:
-        pod = parse.pod_from(body)
-        state.operator_pods[uid] = (pod.node or "", pod.ready and not pod.terminating)
-    if not state.engine.leadership.leading():
-        return
-    zone_of = {n.name: n.zone(DEFAULT_TOPOLOGY_KEY) or "" for n in state.engine.zones.nodes.values()}
-    ready = Counter(zone_of.get(node, "") for node, ok in state.operator_pods.values() if ok)
-    metrics.OPERATOR_REPLICAS.clear()
-    for zone, count in ready.items():
-        metrics.OPERATOR_REPLICAS.labels(zone).set(count)
-
-
-def _headroom_changed(state: State, node_index: NodeIndex) -> None:
-    state.headroom_check = None
-    now = headroom.unabsorbable(node_index.get(None, ()), state.loads.per_node, state.engine.zones.topology_keys)
-    before, state.unabsorbable = state.unabsorbable, now
-    if before is not None and now != before:
-        state.engine.fleet_later("headroom")
-
-
 # --- dependencies: the Services of spec.dependsOn, read only -------------------------------------
-# One index over what is not a site's own (a site's Service and endpoints are in the indices above),
-# reduced to the few fields the analysis reads; a change passes exactly the sites that name it.
+# One index over what is not a site's own (a site's Service and endpoints are in the indices above;
+# EndpointSlices in slicewatch.py's), reduced to the few fields the analysis reads; a change passes
+# exactly the sites that name it.
 
 
 @kopf.index(**_selector(kinds.SERVICE), labels=NOT_OWNED_LABELS)
-@kopf.index(**_selector(kinds.ENDPOINT_SLICE), labels=NOT_OWNED_LABELS)
 @kopf.index(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
 @kopf.index(**_selector(kinds.STATEFUL_SET))
 async def dependency_index(body: kopf.Body, **_: Any) -> dict[dependency_records.IndexKey, dependency_records.Record]:
@@ -376,12 +318,11 @@ async def dependents_index(namespace: str, name: str, spec: kopf.Spec, **_: Any)
 
 
 @kopf.on.event(**_selector(kinds.SERVICE))
-@kopf.on.event(**_selector(kinds.ENDPOINT_SLICE))
 @kopf.on.event(**_selector(kinds.DEPLOYMENT), labels=NOT_OWNED_LABELS)
 @kopf.on.event(**_selector(kinds.STATEFUL_SET))
 async def dependency_changed(type: str | None, uid: str, body: kopf.Body, memo: kopf.Memo,
                              dependents_index: DependentsIndex, **_: Any) -> None:  # fmt: skip
-    """A Service appearing or going, its endpoints, or a workload's replicas in its namespace changing:
+    """A Service appearing or going, or a workload's replicas in its namespace changing (its endpoints: slicewatch.py):
     a pass of exactly the sites that depend on it (nothing for a change the analysis does not read)."""
     state: State = memo.state
     state.engine.mark_indexed()
@@ -409,9 +350,15 @@ async def longest_pass(memo: kopf.Memo, **_: Any) -> float:
 
 
 def configure(
-    identity: str, leader_election: bool, lease_namespace: str | None, lease_name: str, silent_zones: bool = True
+    identity: str,
+    leader_election: bool,
+    lease_namespace: str | None,
+    lease_name: str,
+    silent_zones: bool = True,
+    namespaces: tuple[str, ...] = (),
 ) -> None:
     """Called by `spofless run` before kopf starts."""
+    CONFIG.namespaces = namespaces
     CONFIG.identity = identity
     CONFIG.silent_zones = silent_zones
     CONFIG.leader_election = leader_election

@@ -13,7 +13,6 @@ renewals come back from the same outage on their own retries; core/placement/sil
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,11 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spofless.core.placement.silence import LeaseSeen
-from spofless.kube import describe
+from spofless.operator.reflector import Reflector
 
 NAMESPACE = "kube-node-lease"
 URL = f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases"
 DEFAULT_DURATION = 40  # seconds: the kubelet's nodeLeaseDurationSeconds when a Lease says none
+
+
+def _name_of(item: Mapping[str, Any]) -> str:
+    return str((item.get("metadata") or {}).get("name") or "")
 
 
 @dataclass
@@ -44,6 +47,7 @@ class NodeLeases:
     leases: dict[str, _Lease] = field(default_factory=dict)  # node name -> what was seen of its Lease
     listed_at: float | None = None  # when the current list-and-watch began
     broke: bool = False  # the current list-and-watch follows one that broke (not the operator's start)
+    _reflector: Reflector | None = None
 
     def seen(self, zone_of: Mapping[str, str]) -> list[LeaseSeen]:
         """Every Lease of a node in a zone, with how long it has been silent."""
@@ -62,7 +66,7 @@ class NodeLeases:
         return 0.0 if self.listed_at is None else self.clock() - self.listed_at
 
     def record(self, item: Mapping[str, Any], deleted: bool = False) -> None:
-        name = str((item.get("metadata") or {}).get("name") or "")
+        name = _name_of(item)
         if not name:
             return
         if deleted:
@@ -75,53 +79,28 @@ class NodeLeases:
         if held is None or held.renew_time != renew:
             self.leases[name] = _Lease(renew, self.clock(), interval)
 
+    def _apply(self, name: str, item: Mapping[str, Any] | None) -> None:
+        if item is None:
+            self.leases.pop(name, None)
+        else:
+            self.record(item)
+
+    def _listed(self) -> None:
+        self.listed_at = self.clock()
+
+    def _broke(self) -> None:
+        self.listed_at, self.broke = None, True
+
+    def reflector(self) -> Reflector:
+        if self._reflector is None:
+            self._reflector = Reflector(self.client, URL, self._apply, "node Leases", key=_name_of,
+                                        on_listed=self._listed, on_change=self.on_change, on_break=self._broke,
+                                        clock=self.clock, logger=self.logger)  # fmt: skip
+        return self._reflector
+
     async def run(self) -> None:
         """List, then watch from that version; start over (timing anew) whenever the watch breaks."""
-        while True:
-            try:
-                version = await self._list()
-                while True:
-                    version = await self._watch(version)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # a broken watch: list again a moment later
-                self.logger.info("watching node Leases: %s; listing them again", describe(err))
-                self.listed_at, self.broke = None, True
-                await asyncio.sleep(1.0)
-
-    async def _list(self) -> str:
-        listed = await self.client.call("GET", URL)
-        items = listed.get("items") or []
-        names = {str((i.get("metadata") or {}).get("name") or "") for i in items}
-        for gone in set(self.leases) - names:
-            del self.leases[gone]
-        self.listed_at = self.clock()
-        for item in items:
-            self.record(item)
-        return str((listed.get("metadata") or {}).get("resourceVersion") or "")
-
-    async def _watch(self, version: str) -> str:
-        """Watches from `version` until the server ends the watch (timeoutSeconds); returns the last
-        version seen, to watch on from there. An ERROR (410 Gone: too old) breaks it: list again."""
-        query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("resourceVersion", version),
-                 ("timeoutSeconds", "290")]  # fmt: skip
-        started, events = self.clock(), 0
-        async for event in self.client.stream(URL, query):
-            events += 1
-            kind = event.get("type")
-            if kind == "ERROR":
-                raise RuntimeError(f"watch error: {event.get('object')}")
-            obj = event.get("object") or {}
-            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-            if kind in ("ADDED", "MODIFIED", "DELETED"):
-                self.record(obj, deleted=kind == "DELETED")
-                self.on_change()
-        if not events and self.clock() - started < 1.0:
-            raise RuntimeError("the watch ended as soon as it began")  # list again, a moment later
-        # The server ended the watch: nothing was missed, so it goes on from `version` without a
-        # list, as client-go's reflector does. A list here would restart `watched_for` and blind the
-        # detector to a new silence for an interval every 290 s.
-        return version
+        await self.reflector().run()
 
     async def renewed_since(self, nodes: Iterable[str]) -> bool:
         """A fresh read (not the watch): has any of these nodes' Leases been renewed since we last
