@@ -32,10 +32,12 @@ class Server:
         self.lists, self.watches = lists, watches
         self.listed = 0
         self.watched_from: list[str] = []
+        self.list_queries: list[dict[str, str]] = []
 
     async def call(self, method: str, url: str, body: Any = None, query: Any = None) -> dict[str, Any]:
         items = self.lists[self.listed]
         self.listed += 1
+        self.list_queries.append(dict(query or []))
         return {"items": items, "metadata": {"resourceVersion": str(10 * self.listed)}}
 
     async def stream(self, url: str, query: list[tuple[str, str]]) -> AsyncIterator[dict[str, Any]]:
@@ -95,6 +97,7 @@ def test_a_broken_watch_lists_again_and_says_what_went_while_nobody_watched() ->
     )
     held, said = reflect(server)
     assert server.listed == 2 and server.watched_from == ["10"]
+    assert server.list_queries == [{"resourceVersion": "0"}, {}], "the first from the watch cache, then the latest"
     assert said[said.index("broke") :] == ["broke", "gone a", "gone c", "seen b", "seen d", "listed"]
     assert set(held) == {"b", "d"}
 

@@ -42,6 +42,7 @@ class Reflector:
     clock: Callable[[], float] = time.monotonic
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("spofless"))
     _known: set[str] = field(default_factory=set)
+    _listed_once: bool = False
 
     async def run(self) -> None:
         """List, then watch from that version; start over whenever the watch breaks."""
@@ -58,7 +59,12 @@ class Reflector:
                 await asyncio.sleep(RELIST_DELAY)
 
     async def _list(self) -> str:
-        listed = await self.client.call("GET", self.url)
+        # The first list from the API server's watch cache (resourceVersion 0), as client-go's does: no
+        # read of etcd for thousands of objects at start-up. A list after a break reads the latest, so
+        # nothing already seen goes back in time.
+        query = [("resourceVersion", "0")] if not self._listed_once else None
+        listed = await self.client.call("GET", self.url, query=query)
+        self._listed_once = True
         items = listed.get("items") or []
         keys = [self.key(item) for item in items]
         for gone in sorted(self._known - set(keys)):
