@@ -377,3 +377,36 @@ def test_zone_health_is_exported_from_the_first_look_and_a_standby_exports_no_si
         return healthy[0], healthy[1], left
 
     assert run(scenario) == (1, 0, 0)
+
+
+def test_no_pass_reads_the_indices_before_every_watch_has_listed_them_once() -> None:
+    """The operator's own pod and slice watches may list before kopf's indices are filled, or after: a
+    pass in between would read a part of the cluster (no Deployments yet, say). Nothing is queued until
+    the last source has listed; then every site is passed once."""
+    cluster = Cluster(sites=3)
+    calls = Calls()
+    passes: list[Any] = []
+
+    async def scenario() -> None:
+        engine = engine_for(calls, cluster)
+        reconcile = engine.reconciler.reconcile
+
+        async def counted(key: Any, *args: Any) -> Any:
+            passes.append(key)
+            return await reconcile(key, *args)
+
+        engine.reconciler.reconcile = counted  # type: ignore[method-assign,assignment]
+        engine.start(cluster.indices())
+        engine.expect("/api/v1/pods", "/apis/discovery.k8s.io/v1/endpointslices")
+        engine.mark_indexed("/api/v1/pods")
+        engine.enqueue(("web", "s0"), "pods")
+        engine.mark_indexed()  # kopf's first event
+        engine.enqueue_settled(("web", "s1"), "pods")
+        assert not engine.indexed and len(engine.queue) == 0 and not engine.queue.timed()
+        engine.mark_indexed("/apis/discovery.k8s.io/v1/endpointslices")
+        assert engine.indexed
+        await settle(engine, calls)
+        await engine.close()
+
+    run(scenario)
+    assert sorted(passes) == [("web", "s0"), ("web", "s1"), ("web", "s2")]

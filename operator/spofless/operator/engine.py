@@ -167,8 +167,10 @@ class Engine:
     # --- what the watches say ------------------------------------------------------------------
 
     def enqueue(self, key: SiteKey, cause: str, lane: Lane = Lane.REST, after: float = 0.0) -> None:
-        """A pass of the site, now or `after` seconds from now; a standby queues nothing."""
-        if not self.leadership.leading():
+        """A pass of the site, now or `after` seconds from now; a standby queues nothing, nor does a
+        replica whose indices are not all listed yet (a pass then would read a part of the cluster;
+        the resync once they are passes every site)."""
+        if not (self.leadership.leading() and self.indexed):
             return
         if after > 0:
             self.queue.add_after(key, after, lane, cause)
