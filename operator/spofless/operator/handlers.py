@@ -1,7 +1,8 @@
 """kopf registrations, and nothing else: watch, index, and map each event to the site keys it
 concerns, for the engine's work queue.
 
-What a site is made of lives in kopf indices, filled from watches. An event never runs a pass
+What a site is made of lives in indices filled from watches: kopf's, and the operator's own for
+pods and EndpointSlices (reflector.py, podwatch.py, slicewatch.py). An event never runs a pass
 itself: it names the sites to pass (a change to a site, one of its children, pods or endpoints, a
 dependency) and the engine's workers run them. Node events go to the cluster's one zone model,
 which says whether every site must report (a zone lost or back) or only pass a moment later.
