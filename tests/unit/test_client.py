@@ -157,6 +157,8 @@ def test_a_watch_reads_objects_longer_than_aiohttp_s_line_limit_split_anywhere()
 
     from spofless.operator import client
 
+    from . import local_server
+
     big = {"type": "ADDED", "object": {"metadata": {"name": "big", "annotations": {"a": "x" * 1_400_000}}}}
     small = {"type": "DELETED", "object": {"metadata": {"name": "small"}}}
     body = (json.dumps(big) + "\n\n" + json.dumps(small)).encode()  # a blank line, and no newline at the end
@@ -172,12 +174,8 @@ def test_a_watch_reads_objects_longer_than_aiohttp_s_line_limit_split_anywhere()
     async def scenario() -> list[dict[str, object]]:
         app = web.Application()
         app.router.add_get("/api/v1/pods", watch)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        kube = client.Client(client.Credentials(server=f"http://127.0.0.1:{port}"))
+        runner, url = await local_server.start(app)
+        kube = client.Client(client.Credentials(server=url))
         try:
             return [event async for event in kube.stream("/api/v1/pods", [("watch", "true")])]
         finally:

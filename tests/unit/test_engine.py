@@ -102,6 +102,17 @@ async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
+def count_passes(engine: Engine, passes: list[Any]) -> None:
+    """Each pass the engine runs appends its site key to `passes`."""
+    reconcile = engine.reconciler.reconcile
+
+    async def counted(key: Any, *args: Any) -> Any:
+        passes.append(key)
+        return await reconcile(key, *args)
+
+    engine.reconciler.reconcile = counted  # type: ignore[method-assign,assignment]
+
+
 def run(scenario: Callable[[], Any]) -> Any:
     return asyncio.run(scenario())
 
@@ -333,13 +344,7 @@ def test_a_burst_of_pod_events_is_one_pass_once_it_settles(monkeypatch: pytest.M
 
     async def scenario() -> None:
         engine = engine_for(calls, cluster)
-        reconcile = engine.reconciler.reconcile
-
-        async def counted(key: Any, *args: Any) -> Any:
-            passes.append(key)
-            return await reconcile(key, *args)
-
-        engine.reconciler.reconcile = counted  # type: ignore[method-assign,assignment]
+        count_passes(engine, passes)
         engine.start(cluster.indices())
         engine.mark_indexed()
         await settle(engine, calls)
@@ -389,13 +394,7 @@ def test_no_pass_reads_the_indices_before_every_watch_has_listed_them_once() -> 
 
     async def scenario() -> None:
         engine = engine_for(calls, cluster)
-        reconcile = engine.reconciler.reconcile
-
-        async def counted(key: Any, *args: Any) -> Any:
-            passes.append(key)
-            return await reconcile(key, *args)
-
-        engine.reconciler.reconcile = counted  # type: ignore[method-assign,assignment]
+        count_passes(engine, passes)
         engine.start(cluster.indices())
         engine.expect("/api/v1/pods", "/apis/discovery.k8s.io/v1/endpointslices")
         engine.mark_indexed("/api/v1/pods")

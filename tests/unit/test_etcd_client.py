@@ -15,6 +15,8 @@ from aiohttp import web
 
 from spofless.operator.etcd import Etcd, Unavailable, prefix_end
 
+from . import local_server
+
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
@@ -34,12 +36,7 @@ async def serve(routes: dict[str, Handler], seen: list[tuple[str, dict[str, Any]
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
+    return await local_server.start(app)
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
