@@ -87,12 +87,19 @@ def sizing(sites: int, other_pods: int = 0, pods_per_node: int = 110, zones: int
 
 
 async def watch(kube: Kube, path: str, seen: Callable[[str, dict[str, Any]], None], stop: asyncio.Event) -> None:
-    """Lists `path`, then streams its changes into `seen(type, object)` until `stop` is set."""
+    """Lists `path`, then streams its changes into `seen(type, object)` until `stop` is set. A list that
+    fails is tried again: a watch task that died would leave the bench waiting for its 30 min timeout
+    (a run did, on a 429 from a cluster a second old)."""
     while not stop.is_set():
-        listed = await kube.client.call_api(
-            path, "GET", query_params=[("limit", "0")], response_types_map={200: "object"},
-            auth_settings=["BearerToken"], _return_http_data_only=True,
-        )  # fmt: skip
+        try:
+            listed = await kube.client.call_api(
+                path, "GET", query_params=[("limit", "0")], response_types_map={200: "object"},
+                auth_settings=["BearerToken"], _return_http_data_only=True,
+            )  # fmt: skip
+        except Exception as err:  # a 429 from a fresh cluster's "storage is (re)initializing", say
+            log(f"listing {path} failed ({str(err).splitlines()[0]}); trying again in 1 s")
+            await asyncio.sleep(1)
+            continue
         for item in listed["items"]:
             seen("ADDED", item)
         version = listed["metadata"]["resourceVersion"]
