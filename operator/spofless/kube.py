@@ -32,11 +32,17 @@ REQUEST_TIMEOUT = 30  # seconds; a hung call must end so the pass (and liveness)
 CONNECT_TIMEOUT = 5.0
 
 
+def collection(kind: kinds.Kind, namespace: str | None = None) -> str:
+    """The API path of a kind's objects: in one namespace, or (None) in the whole cluster."""
+    prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    scope = f"/namespaces/{namespace}" if namespace is not None else ""
+    return f"{prefix}{scope}/{kind.plural}"
+
+
 def path(kind: kinds.Kind, namespace: str, name: str, subresource: str = "") -> str:
     """The API path of one namespaced object (or its subresource)."""
-    prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
     tail = f"/{subresource}" if subresource else ""
-    return f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}{tail}"
+    return f"{collection(kind, namespace)}/{name}{tail}"
 
 
 class ApiError(Exception):

@@ -29,7 +29,7 @@ from spofless.core.model import kinds, names
 from spofless.core.model.events import Event
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY
 from spofless.core.observed import parse, records
-from spofless.kube import CONNECT_TIMEOUT
+from spofless.kube import CONNECT_TIMEOUT, collection
 from spofless.operator import compact, dependency_records
 from spofless.operator.client import ACCOUNT, Client, pod_credentials
 from spofless.operator.engine import Engine, Indices
@@ -92,10 +92,9 @@ SITE = _selector(kinds.SITE)
 
 def _urls(kind: kinds.Kind) -> list[str]:
     """Where to list and watch a kind: the whole cluster, or each namespace served."""
-    base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
     if not CONFIG.namespaces:
-        return [f"{base}/{kind.plural}"]
-    return [f"{base}/namespaces/{namespace}/{kind.plural}" for namespace in CONFIG.namespaces]
+        return [collection(kind)]
+    return [collection(kind, namespace) for namespace in CONFIG.namespaces]
 
 
 SiteIndex = kopf.Index[SiteKey, compact.JsonText]
