@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bench import auditlog, blast
@@ -45,3 +46,23 @@ def test_the_blast_bench_counts_writes_as_the_others_do() -> None:
     assert out["writes"] == 6
     assert out["writes_peak_per_s"] == 6  # all in the same second
     assert out["writes_by"] == auditlog.by_what(auditlog.writes(EVENTS))
+
+
+def test_the_blast_bench_times_each_sites_first_write_from_the_server_side() -> None:
+    def done(name: str, at: str, subresource: str = "status", code: int = 200) -> dict[str, Any]:
+        ref = {"resource": "resilientsites", "subresource": subresource, "name": name}
+        return {"verb": "patch", "objectRef": ref, "requestURI": "/", "stage": "ResponseComplete",
+                "stageTimestamp": f"2026-12-05T21:00:{at}Z", "responseStatus": {"code": code}}  # fmt: skip
+
+    origin = datetime(2026, 12, 5, 21, 0, 10, tzinfo=UTC).timestamp()
+    events = [
+        done("a", "09.000000"),  # before the origin: not a reaction to it
+        done("a", "12.500000"),
+        done("a", "11.250000"),  # its first after the origin, whatever the log's order
+        done("b", "13.000000", code=409),  # refused: not written
+        done("b", "14.000000"),
+        done("c", "11.000000", subresource="scale"),  # another kind of write
+        done("d", "15.000000"),  # not a site of this bench
+    ]
+    sites = {"a": "a", "b": "b"}
+    assert blast.written(events, origin, "resilientsites", "status", sites.get) == {"a": 1.25, "b": 4.0}
