@@ -400,6 +400,14 @@ async def _stages(probe: Probe, ns: str, origin: float) -> dict[str, Any]:
     return pipeline.stages(listed["items"], origin_wall, LOST, names.LABEL_ZONE)
 
 
+async def _ready_again(probe: Probe, ns: str, back_wall: float) -> dict[str, Any]:
+    listed = await probe.kube.client.call_api(
+        f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
+        auth_settings=["BearerToken"], _return_http_data_only=True,
+    )  # fmt: skip
+    return pipeline.ready_in(listed["items"], back_wall, LOST, names.LABEL_ZONE)
+
+
 def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v - before.get(k, 0.0)}
 
@@ -460,7 +468,12 @@ async def _operator_phase(
         "every site even again", names, lambda s, snap: even(snap.of(s)), 600, partial=True
     )
     out["failback"] = summary(failback, back, len(names))
-    out["failback_phase"] = {**probe.between(back, time.monotonic()), **writes(audit.since(mark))}
+    returning = audit.since(mark)
+    back_wall = time.time() - (time.monotonic() - back)
+    out["lost_zone_ready"] = await _ready_again(probe, view.ns, back_wall)
+    out["failbacks_written"] = summary(written(returning, back_wall, "deployments", "scale", site_of.get), 0.0,
+                                       len(names))  # fmt: skip
+    out["failback_phase"] = {**probe.between(back, time.monotonic()), **writes(returning)}
     out["operator_cpu_s"] = operator.cpu_seconds() - cpu0
     out["operator_passes"] = operator.metric("spofless_reconciles_total") - passes0
     out["operator_peak_rss_mb"] = operator.peak_rss_mb()
@@ -504,6 +517,7 @@ async def _floor_phase(
         return LOST in zones and zones[LOST]["ready"] >= 1
 
     await Times(view).until_all("zone-b's pods ready again (floor)", names, lost_zone_ready, 300, partial=True)
+    out["lost_zone_ready"] = await _ready_again(probe, view.ns, time.time() - (time.monotonic() - back))
     await scale(kube, view.ns, [(name, 1) for name, _ in changes])
     failback = await Times(view).until_all(
         "every site even again (floor)", names, lambda s, snap: even(snap.of(s)), 300, partial=True
@@ -533,6 +547,9 @@ def table(results: dict[str, Any]) -> str:
         row("NotReady -> every site's report written", op["reports_written"], None),
         row("NotReady -> every site's moves written", op["moves_written"], None),
         row("NotReady -> every site's capacity back", op["capacity"], floor["capacity"]),
+        f"  zone back -> {LOST}'s pods Ready again: {_stage(op['lost_zone_ready'])} (floor: "
+        f"{_stage(floor['lost_zone_ready'])})",
+        row("zone back -> every site's failback written", op["failbacks_written"], None),
         row("zone back -> every site even again", op["failback"], floor["failback"]),
         f"  ratio capacity p50 {results['ratio_capacity_p50']:.2f}, max {results['ratio_capacity_max']:.2f}; "
         f"failback (minus window) max {results['ratio_failback_max_minus_window']:.2f}",
@@ -553,12 +570,14 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _stage(x: dict[str, Any]) -> str:
+    return f"p50 {x['p50_s']} s, max {x['max_s']} s" if x["n"] else "none"
+
+
 def _where_the_time_goes(op: dict[str, Any], floor: dict[str, Any]) -> list[str]:
     """The new pods' way to Ready and the CPU each part of the cluster used, operator's phase and floor's."""
 
-    def stage(x: dict[str, Any]) -> str:
-        return f"p50 {x['p50_s']} s, max {x['max_s']} s" if x["n"] else "none"
-
+    stage = _stage
     lines = []
     for who, phase in (("operator", op), ("floor", floor)):
         pods, cpu = phase.get("pods"), phase.get("outage_cpu")

@@ -77,3 +77,15 @@ def test_cpu_between_two_snapshots(tmp_path: Path) -> None:
 def test_cpu_snapshot_reads_this_machine() -> None:
     snap = pipeline.cpu_snapshot()
     assert snap.total > 0 and 0 <= snap.busy <= snap.total
+
+
+def test_the_returning_zones_pods_ready_again_count_from_its_return() -> None:
+    pods = [
+        _pod("zone-b", -120, -119, 30),  # made during the outage, Ready once the zone returned
+        _pod("zone-b", -300, -299, 10),
+        _pod("zone-b", -300, -299, -200),  # Ready before the zone returned: not part of the failback
+        _pod("zone-b", -120, -119),  # not Ready yet
+        _pod("zone-a", -300, -299, 20),  # another zone
+    ]
+    origin = ORIGIN.timestamp()
+    assert pipeline.ready_in(pods, origin, "zone-b", "spofless.dev/zone") == {"n": 2, "p50_s": 20.0, "max_s": 30.0}
