@@ -140,6 +140,7 @@ def test_pods_unschedulable_past_the_threshold_make_the_zone_full_and_move_its_s
     early = decide(site(FULL_SPEC, status), observed, T0 + timedelta(seconds=10))
     assert deployments(early) == {"zone-a": 2, "zone-b": 2, "zone-c": 2}  # a few seconds is no trigger
     assert early.wake_after is not None and 19 <= early.wake_after <= 20  # woken when it would be
+    assert not early.wake_moves  # a trigger's threshold: no capacity moves back when it is due
     late = decide(site(FULL_SPEC, early.status), observed, T0 + timedelta(seconds=31))
     assert deployments(late) == {"zone-a": 3, "zone-b": 2, "zone-c": 3}
     assert zone(late.status, "zone-b")["cause"] == "ZoneFull"
@@ -167,6 +168,7 @@ def test_a_full_zone_fails_back_after_the_window_once_it_schedules_again() -> No
     assert deployments(back) == moved
     assert "ZoneHasRoom" in {e.reason for e in back.events}
     assert back.wake_after is not None and 59 <= back.wake_after <= 60
+    assert back.wake_moves  # the failback window: served with the moves (the engine's lane)
     done = decide(site(FULL_SPEC, back.status), room, T0 + timedelta(seconds=101))
     assert deployments(done) == EVEN
     assert "Failback" in {e.reason for e in done.events}

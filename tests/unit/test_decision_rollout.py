@@ -90,7 +90,7 @@ def test_a_template_change_reaches_one_zone_first() -> None:
         ["zone-b", "zone-c"],
     )
     assert [e.reason for e in result.events if e.reason.startswith("Rollout")] == ["RolloutStarted", "RolloutZone"]
-    assert result.wake_after is not None and result.wake_after <= 60
+    assert result.wake_after is not None and result.wake_after <= 60 and not result.wake_moves
 
 
 def test_the_next_zone_starts_after_the_first_is_ready_and_baked() -> None:

@@ -18,7 +18,7 @@ from spofless.operator import compact
 from spofless.operator.engine import Engine, Indices
 from spofless.operator.leader import Leadership
 from spofless.operator.overlay import Overlay
-from spofless.operator.queue import Backoff, WorkQueue
+from spofless.operator.queue import Backoff, Lane, WorkQueue
 from spofless.operator.reconciler import Reconciler
 
 from .builders import ZONE_KEY, pods, site, world
@@ -56,6 +56,13 @@ class Cluster:
         for i, node in enumerate(self.nodes[None]):
             if node.labels[ZONE_KEY] == zone:
                 self.nodes[None][i] = dataclasses.replace(node, ready=False)
+                yield self.nodes[None][i]
+
+    def restore(self, zone: str) -> Iterator[Node]:
+        """Each node of the zone turning Ready again."""
+        for i, node in enumerate(self.nodes[None]):
+            if node.labels[ZONE_KEY] == zone:
+                self.nodes[None][i] = dataclasses.replace(node, ready=True)
                 yield self.nodes[None][i]
 
 
@@ -143,6 +150,71 @@ def test_a_zone_lost_is_one_transition_and_every_report_goes_before_any_move() -
     scaled = sorted({name for verb, (name, _) in [(v, a) for v, a in log if v == "scale"]})
     assert scaled == sorted(f"s{i}-zone-{z}" for i in range(12) for z in ("a", "c")), "one move per healthy zone"
     assert not [a for v, a in log if v == "dry-run"], "replicas alone go through the scale subresource"
+
+
+def test_a_zone_back_is_one_full_pass_per_site_with_no_report_before_it() -> None:
+    cluster = Cluster(sites=6)
+    calls = Calls()
+
+    posted: list[str] = []
+
+    async def scenario() -> tuple[list[tuple[str, Any]], list[Any]]:
+        engine = engine_for(calls, cluster)
+        engine.reconciler.post = lambda _body, event: posted.append(event.reason)
+        engine.start(cluster.indices())
+        for node in cluster.nodes[None]:
+            engine.node_changed(node.name, node)
+        engine.mark_indexed()
+        for node in cluster.lose("zone-b"):
+            engine.node_changed(node.name, node)
+        await settle(engine, calls)
+        calls.log.clear()
+        posted.clear()
+        reports = []
+        report = engine.reconciler.report
+
+        async def counted(key: Any, *args: Any) -> None:
+            reports.append(key)
+            await report(key, *args)
+
+        engine.reconciler.report = counted  # type: ignore[method-assign,assignment]
+        for node in cluster.restore("zone-b"):
+            engine.node_changed(node.name, node)
+        await settle(engine, calls)
+        await engine.close()
+        return calls.log, reports
+
+    log, reports = run(scenario)
+    assert reports == [], "a zone back has no report pass: nothing hurts"
+    assert len([v for v, _ in log if v == "status"]) == 6, "one status write per site"
+    assert posted.count("ZoneRecovered") == 6, posted
+
+
+def test_a_failback_window_ending_is_queued_with_the_moves() -> None:
+    cluster = Cluster(sites=1)
+    for bodies in cluster.sites.values():  # a window of a minute: the failback waits on a timer
+        body = bodies[0].parsed()
+        body["spec"]["failover"]["failbackAfterSeconds"] = 60
+        bodies[0] = compact.JsonText(body)
+    calls = Calls()
+
+    async def scenario() -> list[tuple[Any, Lane, str]]:
+        engine = engine_for(calls, cluster)
+        engine.start(cluster.indices())
+        for node in cluster.nodes[None]:
+            engine.node_changed(node.name, node)
+        engine.mark_indexed()
+        for node in cluster.lose("zone-b"):
+            engine.node_changed(node.name, node)
+        await settle(engine, calls)
+        for node in cluster.restore("zone-b"):
+            engine.node_changed(node.name, node)
+        await settle(engine, calls)
+        timers = engine.queue.timers()
+        await engine.close()
+        return timers
+
+    assert run(scenario) == [(("web", "s0"), Lane.MOVES, "failback")]
 
 
 def test_a_standby_writes_nothing_from_any_path() -> None:

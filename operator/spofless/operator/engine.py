@@ -1,9 +1,10 @@
 """The reconcile engine: watches map events to site keys, one work queue orders the passes, a bounded
 set of workers runs them, and only the leader's workers write.
 
-- A site's pass runs in one of three lanes (see queue.py): a zone lost or back puts every site in
+- A site's pass runs in one of three lanes (see queue.py): a zone lost puts every site in
   the zone lane, where a pass writes the report only (status and zone event, one small patch); the
-  site then goes to the moves lane for its full pass. Everything else is the rest lane.
+  site then goes to the moves lane for its full pass. A zone back, and a failback window ending,
+  go to the moves lane at once. Everything else is the rest lane.
 - A failed pass is retried with per-key backoff and jitter, as its error sort says: throttled waits
   at least Retry-After, transient backs off, permanent waits for a change, a crash is reported in
   the status (Reconciled=False, InternalError) and backs off too. Other sites never wait on it.
@@ -222,19 +223,24 @@ class Engine:
         self._detail = asyncio.get_running_loop().call_later(DETAIL_DELAY, fire)
 
     def _zone_transitions(self, transitions: Iterable[Transition]) -> None:
+        lost = False
         for t in transitions:
             self.logger.warning("zone %s %s", t.zone, "is back" if t.healthy else "lost: none of its nodes is Ready")
-        self.report_all("zone")
+            lost = lost or not t.healthy
+        # A zone back hurts no site: each gets its full pass (status, event, failback window) at
+        # once, without a report first that would be a second pass for the same status.
+        self.report_all("zone", Lane.ZONE if lost else Lane.MOVES)
 
-    def report_all(self, cause: str) -> None:
+    def report_all(self, cause: str, lane: Lane = Lane.ZONE) -> None:
         """Something every site stands on was lost or came back (a zone, a data center): every site
-        reports first, in the zone lane, then goes to the moves lane for its full pass."""
+        reports first, in the zone lane, then goes to the moves lane for its full pass (or straight to
+        its full pass, with `lane` MOVES)."""
         if self._detail is not None:  # every site gets a full pass after its report anyway
             self._detail.cancel()
             self._detail = None
         if self.leadership.leading():
             for key in self._site_keys():
-                self.queue.add(key, Lane.ZONE, cause)
+                self.queue.add(key, lane, cause)
 
     def _site_keys(self) -> list[SiteKey]:
         return self.indices.site_keys() if self.indices is not None and self.indexed else []
@@ -284,7 +290,10 @@ class Engine:
                 return
         self.queue.forget(key)
         if result.wake_after is not None:
-            self.queue.add_after(key, result.wake_after + 0.1, Lane.REST, "timer")
+            # A failback is a move: a fleet's windows end together, and their passes go with the
+            # moves rather than behind the pod events' passes of the rest lane.
+            lane, why = (Lane.MOVES, "failback") if result.wake_moves else (Lane.REST, "timer")
+            self.queue.add_after(key, result.wake_after + 0.1, lane, why)
 
     async def _failed(self, key: SiteKey, body: Mapping[str, Any], err: Exception, now: datetime) -> None:
         kind = failure(err)

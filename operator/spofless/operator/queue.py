@@ -26,8 +26,8 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Lane(enum.IntEnum):
-    ZONE = 0  # a zone lost or back: every site's report goes first
-    MOVES = 1  # the moves that follow a report
+    ZONE = 0  # a zone lost: every site's report goes first
+    MOVES = 1  # the moves that follow a report, a zone back, a failback window ending
     REST = 2  # everything else: a child changed, a timed step, a resync
 
 
@@ -181,6 +181,10 @@ class WorkQueue(Generic[K]):
     def timed(self) -> frozenset[K]:
         """The keys with a timed add set."""
         return frozenset(self._timers)
+
+    def timers(self) -> list[tuple[K, Lane, str]]:
+        """Each key waiting on its timer, with the lane and cause it will be queued with."""
+        return [(key, lane, cause) for key, (_, _, lane, cause) in self._timers.items()]
 
     def processing(self) -> frozenset[K]:
         return frozenset(self._processing)

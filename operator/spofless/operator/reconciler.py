@@ -159,7 +159,8 @@ class Reconciler:
             wait = memory.written_at + PROGRESS_SECONDS - time.monotonic()
             if wait > 0 and not result.events and decision.progress_only(site.status, result.status):
                 # Progress only, and the last write was a moment ago: a timed pass writes it, folded.
-                return replace(result, wake_after=min(wait, result.wake_after or wait))
+                due = min(wait, result.wake_after or wait)
+                return replace(result, wake_after=due, wake_moves=result.wake_moves and due == result.wake_after)
             await self._write_status(key, site, result.status)
         metrics.STATUSES.record(key, result.status)
         for event in result.events:

@@ -38,6 +38,9 @@ class Decision:
     delete: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) of children no longer wanted
     events: list[Event] = field(default_factory=list)
     wake_after: float | None = None  # seconds until a timed step (a failback window ending, a bake) is due
+    # The step due first is a failback (a zone's or a data center's window ending): capacity moves
+    # back, so it is served as the moves that follow a zone's loss are, not behind every other pass.
+    wake_moves: bool = False
     scale: dict[str, int] = field(default_factory=dict)  # Deployment -> replicas, written without its template
     unready: list[str] = field(default_factory=list)  # pods of a silent zone to take out of the Service
     evict: list[str] = field(default_factory=list)  # pods left marked after their zone renewed again
@@ -77,12 +80,14 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     if templates is None:  # the spec cannot be carried out: nothing is applied or deleted, pods run on
         return Decision(status=status.wire(), events=events, unready=unready, evict=evict)
     manifests = _children(site, facts, templates)
+    wake_after, wake_moves = _wake(seen, templates, dcs.wake_after if dcs is not None else None)
     return Decision(
         status=status.wire(),
         apply=manifests,
         delete=_stale(site, seen, observed, manifests),
         events=events,
-        wake_after=_wake_after(seen, templates, dcs.wake_after if dcs is not None else None),
+        wake_after=wake_after,
+        wake_moves=wake_moves,
         scale=_scale_only(site, templates.scale_only, placed.plan.desired, seen.current),
         unready=unready,
         evict=evict,
@@ -172,12 +177,15 @@ def _silent_zone(seen: Assessment, observed: Observed) -> tuple[list[str], list[
     return unready, silent.leftovers(observed.pods, observed.silence)
 
 
-def _wake_after(seen: Assessment, templates: rollout.Templates, data_centers: float | None) -> float | None:
+def _wake(seen: Assessment, templates: rollout.Templates, data_centers: float | None) -> tuple[float | None, bool]:
     """Seconds until time alone changes the decision: a failback window ending (a zone's or a data
-    center's), a trigger, a bake or a deadline."""
-    wakes = [*seen.failback_left.values(), seen.triggered.wake_after, templates.step.wake_after, data_centers]
-    due = [w for w in wakes if w is not None]
-    return min(due) if due else None
+    center's), a trigger, a bake or a deadline; and whether the first due is a failback."""
+    failbacks = [w for w in [*seen.failback_left.values(), data_centers] if w is not None]
+    others = [w for w in (seen.triggered.wake_after, templates.step.wake_after) if w is not None]
+    if not failbacks and not others:
+        return None, False
+    first = min(failbacks + others)
+    return first, bool(failbacks) and min(failbacks) == first
 
 
 def _scale_only(
