@@ -100,6 +100,17 @@ async def settle(engine: Engine, calls: Calls, timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
+async def after_outage(engine: Engine, cluster: Cluster, calls: Calls) -> None:
+    """Started on the listed nodes, then zone-b lost, and every pass that follows run."""
+    engine.start(cluster.indices())
+    for node in cluster.nodes[None]:
+        engine.node_changed(node.name, node)  # the initial listing: no transition
+    engine.mark_indexed()
+    for node in cluster.lose("zone-b"):
+        engine.node_changed(node.name, node)
+    await settle(engine, calls)
+
+
 async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
     """Polls `condition` until it holds; fails after `timeout` rather than hanging the suite."""
     loop = asyncio.get_running_loop()
@@ -155,19 +166,12 @@ def test_a_zone_lost_is_one_transition_and_every_report_goes_before_any_move() -
 def test_a_zone_back_is_one_full_pass_per_site_with_no_report_before_it() -> None:
     cluster = Cluster(sites=6)
     calls = Calls()
-
     posted: list[str] = []
 
     async def scenario() -> tuple[list[tuple[str, Any]], list[Any]]:
         engine = engine_for(calls, cluster)
         engine.reconciler.post = lambda _body, event: posted.append(event.reason)
-        engine.start(cluster.indices())
-        for node in cluster.nodes[None]:
-            engine.node_changed(node.name, node)
-        engine.mark_indexed()
-        for node in cluster.lose("zone-b"):
-            engine.node_changed(node.name, node)
-        await settle(engine, calls)
+        await after_outage(engine, cluster, calls)
         calls.log.clear()
         posted.clear()
         reports = []
@@ -200,13 +204,7 @@ def test_a_failback_window_ending_is_queued_with_the_moves() -> None:
 
     async def scenario() -> list[tuple[Any, Lane, str]]:
         engine = engine_for(calls, cluster)
-        engine.start(cluster.indices())
-        for node in cluster.nodes[None]:
-            engine.node_changed(node.name, node)
-        engine.mark_indexed()
-        for node in cluster.lose("zone-b"):
-            engine.node_changed(node.name, node)
-        await settle(engine, calls)
+        await after_outage(engine, cluster, calls)
         for node in cluster.restore("zone-b"):
             engine.node_changed(node.name, node)
         await settle(engine, calls)
