@@ -447,13 +447,15 @@ async def _operator_phase(
     pods = await _stages(probe, view.ns, origin)
     outage = audit.since(mark)
     origin_wall = time.time() - (time.monotonic() - origin)
-    site_of = {name: d["site"] for name, d in view.deployments.items()}
+    # Only this bench's sites: another bench's, in another namespace, may be written meanwhile.
+    ours = set(names)
+    site_of = {name: d["site"] for name, d in view.deployments.items() if d["site"] in ours}
     sites = view.by_site()
     changes = [(d["name"], d["replicas"]) for s in sites.values() for d in s.values() if d["replicas"] != 1]
     targets = {s: [z for z, d in zones.items() if z != LOST and d["replicas"] > 1] for s, zones in sites.items()}
     out: dict[str, Any] = {
         "detect": summary(detect, origin, len(names)), "capacity": summary(capacity, origin, len(names)),
-        "reports_written": summary(written(outage, origin_wall, "resilientsites", "status", lambda n: n), 0.0,
+        "reports_written": summary(written(outage, origin_wall, "resilientsites", "status", {n: n for n in ours}.get), 0.0,
                                    len(names)),
         "moves_written": summary(written(outage, origin_wall, "deployments", "scale", site_of.get), 0.0, len(names)),
         "outage": {**probe.between(origin, done), **writes(outage)},
