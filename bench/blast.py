@@ -377,11 +377,7 @@ async def _settled(probe: Probe, ns: str, sites: int, timeout: float = 900) -> N
     (a floor once had half its sites' capacity back in 4.5 s that way)."""
     deadline = time.monotonic() + timeout
     while True:
-        listed = await probe.kube.client.call_api(
-            f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
-            auth_settings=["BearerToken"], _return_http_data_only=True,
-        )  # fmt: skip
-        pods = listed["items"]
+        pods = await _pods(probe, ns)
         going = sum(1 for p in pods if p["metadata"].get("deletionTimestamp"))
         if len(pods) == sites * REPLICAS and not going:
             return
@@ -390,22 +386,28 @@ async def _settled(probe: Probe, ns: str, sites: int, timeout: float = 900) -> N
         await asyncio.sleep(1)
 
 
+async def _pods(probe: Probe, ns: str) -> list[dict[str, Any]]:
+    """The namespace's pods, in one list."""
+    listed = await probe.kube.client.call_api(
+        f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
+        auth_settings=["BearerToken"], _return_http_data_only=True,
+    )  # fmt: skip
+    return list(listed["items"])
+
+
+def _wall(monotonic: float) -> float:
+    """A monotonic time as wall-clock time (the API server's timestamps are wall clock)."""
+    return time.time() - (time.monotonic() - monotonic)
+
+
 async def _stages(probe: Probe, ns: str, origin: float) -> dict[str, Any]:
     """The new pods' way to Ready since `origin` (monotonic), from one list of the namespace's pods."""
-    listed = await probe.kube.client.call_api(
-        f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
-        auth_settings=["BearerToken"], _return_http_data_only=True,
-    )  # fmt: skip
-    origin_wall = time.time() - (time.monotonic() - origin)
-    return pipeline.stages(listed["items"], origin_wall, LOST, names.LABEL_ZONE)
+    return pipeline.stages(await _pods(probe, ns), _wall(origin), LOST, names.LABEL_ZONE)
 
 
-async def _ready_again(probe: Probe, ns: str, back_wall: float) -> dict[str, Any]:
-    listed = await probe.kube.client.call_api(
-        f"/api/v1/namespaces/{ns}/pods", "GET", response_types_map={200: "object"},
-        auth_settings=["BearerToken"], _return_http_data_only=True,
-    )  # fmt: skip
-    return pipeline.ready_in(listed["items"], back_wall, LOST, names.LABEL_ZONE)
+async def _ready_again(probe: Probe, ns: str, back: float) -> dict[str, Any]:
+    """The returning zone's pods turning Ready since `back` (monotonic)."""
+    return pipeline.ready_in(await _pods(probe, ns), _wall(back), LOST, names.LABEL_ZONE)
 
 
 def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -446,7 +448,7 @@ async def _operator_phase(
     cpu = pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), operator.cpu_seconds() - cpu0)
     pods = await _stages(probe, view.ns, origin)
     outage = audit.since(mark)
-    origin_wall = time.time() - (time.monotonic() - origin)
+    origin_wall = _wall(origin)
     # Only this bench's sites: another bench's, in another namespace, may be written meanwhile.
     ours = set(names)
     site_of = {name: d["site"] for name, d in view.deployments.items() if d["site"] in ours}
@@ -471,8 +473,8 @@ async def _operator_phase(
     )
     out["failback"] = summary(failback, back, len(names))
     returning = audit.since(mark)
-    back_wall = time.time() - (time.monotonic() - back)
-    out["lost_zone_ready"] = await _ready_again(probe, view.ns, back_wall)
+    back_wall = _wall(back)
+    out["lost_zone_ready"] = await _ready_again(probe, view.ns, back)
     out["failbacks_written"] = summary(written(returning, back_wall, "deployments", "scale", site_of.get), 0.0,
                                        len(names))  # fmt: skip
     out["failback_phase"] = {**probe.between(back, time.monotonic()), **writes(returning)}
@@ -519,7 +521,7 @@ async def _floor_phase(
         return LOST in zones and zones[LOST]["ready"] >= 1
 
     await Times(view).until_all("zone-b's pods ready again (floor)", names, lost_zone_ready, 300, partial=True)
-    out["lost_zone_ready"] = await _ready_again(probe, view.ns, time.time() - (time.monotonic() - back))
+    out["lost_zone_ready"] = await _ready_again(probe, view.ns, back)
     await scale(kube, view.ns, [(name, 1) for name, _ in changes])
     failback = await Times(view).until_all(
         "every site even again (floor)", names, lambda s, snap: even(snap.of(s)), 300, partial=True

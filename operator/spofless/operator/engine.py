@@ -161,9 +161,10 @@ class Engine:
             self._detail.cancel()
             self._detail = None
 
-    def resync(self, cause: str) -> None:
+    def resync(self, cause: str, lane: Lane = Lane.REST) -> None:
+        """Every site once, in `lane`."""
         for key in self._site_keys():
-            self.queue.add(key, Lane.REST, cause)
+            self.queue.add(key, lane, cause)
 
     # --- what the watches say ------------------------------------------------------------------
 
@@ -217,8 +218,7 @@ class Engine:
 
         def fire() -> None:
             self._detail = None
-            for key in self._site_keys():
-                self.queue.add(key, Lane.REST, cause)
+            self.resync(cause)
 
         self._detail = asyncio.get_running_loop().call_later(DETAIL_DELAY, fire)
 
@@ -239,8 +239,7 @@ class Engine:
             self._detail.cancel()
             self._detail = None
         if self.leadership.leading():
-            for key in self._site_keys():
-                self.queue.add(key, lane, cause)
+            self.resync(cause, lane)
 
     def _site_keys(self) -> list[SiteKey]:
         return self.indices.site_keys() if self.indices is not None and self.indexed else []
