@@ -270,16 +270,18 @@ class Engine:
             self.queue.cancel_timer(key)
             self.reconciler.forget(key)
             return
+        children = self.reconciler.overlay.children(key, self.indices.children.get(key, ()))
         silence = self.silence.view() if self.silence is not None else None
+        observed = self.indices.observed(key, body, children, silence)
         now = datetime.now(UTC)
         metrics.RECONCILES.labels(cause or "other").inc()
         with metrics.RECONCILE_SECONDS.time():
             try:
                 if lane is Lane.ZONE:
-                    await self._report(key, body, cause, silence, now)
+                    await self.reconciler.report(key, body, observed, now)
                     self.queue.add(key, Lane.MOVES, cause)
                     return
-                result = await self.reconciler.reconcile(key, body, self._observed(key, body, silence), now)
+                result = await self.reconciler.reconcile(key, body, observed, now)
             except NotLeading:
                 return
             except Exception as err:
@@ -291,20 +293,6 @@ class Engine:
             # moves rather than behind the pod events' passes of the rest lane.
             lane, why = (Lane.MOVES, "failback") if result.wake_moves else (Lane.REST, "timer")
             self.queue.add_after(key, result.wake_after + 0.1, lane, why)
-
-    def _observed(self, key: SiteKey, body: Mapping[str, Any], silence: ZoneSilence | None) -> Observed:
-        assert self.indices is not None
-        children = self.reconciler.overlay.children(key, self.indices.children.get(key, ()))
-        return self.indices.observed(key, body, children, silence)
-
-    async def _report(
-        self, key: SiteKey, body: Mapping[str, Any], cause: str, silence: ZoneSilence | None, now: datetime
-    ) -> None:
-        """A zone's loss or return from the nodes alone, without reading the site's pods and children;
-        a silence or a data center's loss through the full report."""
-        if cause == "zone" and await self.reconciler.report_zones(key, body, self.zones.health, silence, now):
-            return
-        await self.reconciler.report(key, body, self._observed(key, body, silence), now)
 
     async def _failed(self, key: SiteKey, body: Mapping[str, Any], err: Exception, now: datetime) -> None:
         kind = failure(err)

@@ -20,8 +20,8 @@ from typing import Any
 
 from spofless.core.model import names
 from spofless.core.model.events import Event
-from spofless.core.observed.records import Child, Observed, ZoneSilence
-from spofless.core.site import crash, decision, zone_report
+from spofless.core.observed.records import Child, Observed
+from spofless.core.site import crash, decision
 from spofless.kube import Api, Failure, Refused, describe, failure
 from spofless.operator import compact, metrics
 from spofless.operator.compact import plain
@@ -116,25 +116,6 @@ class Reconciler:
         await self._take_out(site, result.unready, observed)  # the traffic first: it is what hurts now
         await self._write_status(key, site, result.status)
         self._post(stored, [e for e in result.events if e.reason in ZONE_EVENTS])
-
-    async def report_zones(
-        self,
-        key: SiteKey,
-        stored: Mapping[str, Any],
-        health_of: Callable[[str], zone_report.Cluster],
-        silence: ZoneSilence | None,
-        now: datetime,
-    ) -> bool:
-        """A zone lost or back, reported from the nodes' health alone (core/site/zone_report.py): a
-        fraction of a full `decide`, when 1000 sites report at once. False when the site needs the
-        full report (`report`): nothing was written then."""
-        site = self._site(key, stored)
-        out = zone_report.reported(site.status, site.spec, health_of, silence, now)
-        if out is None:
-            return False
-        await self._write_status(key, site, out.status)
-        self._post(stored, out.events)
-        return True
 
     async def reconcile(
         self, key: SiteKey, stored: Mapping[str, Any], observed: Observed, now: datetime

@@ -52,26 +52,16 @@ def _warn_once(prev: ResilientSiteStatus, reason: str, message: str) -> list[Eve
 
 
 def _zones(prev: ResilientSiteStatus, zone_set: zones.ZoneSet) -> list[Event]:
+    out: list[Event] = []
     before = {z.name: z.healthy for z in prev.zones}
-    turns = (_turn(z, before.get(z), zone_set.health[z]) for z in zone_set.expected)
-    return [e for e in turns if e is not None]
-
-
-def zone_turns(prev: ResilientSiteStatus, new: ResilientSiteStatus) -> list[Event]:
-    """A zone lost or back between two statuses: what a zone report announces (zone_report.py),
-    said as a full pass says it from the nodes."""
-    before = {z.name: z.healthy for z in prev.zones}
-    turns = (_turn(z.name, before.get(z.name), zones.ZoneHealth(z.name, z.nodes, z.ready_nodes)) for z in new.zones)
-    return [e for e in turns if e is not None]
-
-
-def _turn(zone: str, was: bool | None, health: zones.ZoneHealth) -> Event | None:
-    healthy = health.healthy
-    if was is True and not healthy:
-        return Event("Warning", "ZoneLost", f"zone {zone} lost: none of its {health.nodes} node(s) is Ready")
-    if was is False and healthy:
-        return Event("Normal", "ZoneRecovered", f"zone {zone} is back: {health.ready_nodes} node(s) Ready")
-    return None
+    for zone in zone_set.expected:
+        health = zone_set.health[zone]
+        was = before.get(zone)
+        if was is True and not health.healthy:
+            out.append(Event("Warning", "ZoneLost", f"zone {zone} lost: none of its {health.nodes} node(s) is Ready"))
+        elif was is False and health.healthy:
+            out.append(Event("Normal", "ZoneRecovered", f"zone {zone} is back: {health.ready_nodes} node(s) Ready"))
+    return out
 
 
 def _silences(prev: ResilientSiteStatus, new: ResilientSiteStatus, observed: Observed) -> list[Event]:

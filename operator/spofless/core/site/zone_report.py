@@ -8,55 +8,28 @@ fields it touches whenever the zones' health alone tells it, and leaves a field 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from spofless.core.judgement import rules
-from spofless.core.model.events import Event
 from spofless.core.model.spec import ResilientSiteSpec
 from spofless.core.model.status import Cause, ResilientSiteStatus, ZoneStatus
-from spofless.core.observed.records import ZoneSilence
-from spofless.core.placement.zones import ZoneHealth
-from spofless.core.site import announce, memory, report
-
-Cluster = Mapping[str, ZoneHealth]  # the cluster's zones under one topology key
+from spofless.core.site import memory, report
 
 
 @dataclass(frozen=True)
-class ZoneReport:
-    """What a zone lane's pass writes for one site: the status and the zones' events."""
+class ZoneCount:
+    """A zone of the cluster as the engine counts it, by the site's topology key."""
 
-    status: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-
-
-def reported(
-    raw_status: Any,
-    raw_spec: Any,
-    health_of: Callable[[str], Cluster],
-    silence: ZoneSilence | None,
-    now: datetime,
-) -> ZoneReport | None:
-    """The cheap report of a zone lost or back, and its ZoneLost/ZoneRecovered events; None where
-    the nodes' health alone cannot speak for the site and the full `decide` must report: a spec it
-    cannot read, a site over data centers, or a zone silence in play (a silent zone has Ready nodes)."""
-    try:
-        spec = ResilientSiteSpec.model_validate(raw_spec)
-    except ValidationError:
-        return None
-    prev, _ = memory.previous_status(raw_status)
-    silent = silence is not None and (silence.zone or silence.recovered_for or silence.held_off)
-    if spec.data_centers is not None or silent or any(z.cause == "ZoneSilent" for z in prev.zones):
-        return None
-    status = _report(prev, spec, health_of(spec.topology_key), now)
-    return ZoneReport(status.wire(), announce.zone_turns(prev, status))
+    nodes: int
+    ready_nodes: int
 
 
-def zone_report(raw_status: Any, raw_spec: Any, cluster: Cluster, now: datetime) -> dict[str, Any]:
+def zone_report(raw_status: Any, raw_spec: Any, cluster: Mapping[str, ZoneCount], now: datetime) -> dict[str, Any]:
     """The previous status with the zones' health brought up to date (zones[].healthy, nodes,
     readyNodes, since, cause, goneSince; a lost zone's readyReplicas 0), and the phase, message,
     spof, readyReplicas and readyZones that follow, as `decide` would say them.
@@ -71,17 +44,13 @@ def zone_report(raw_status: Any, raw_spec: Any, cluster: Cluster, now: datetime)
         spec = ResilientSiteSpec.model_validate(raw_spec)
     except ValidationError:
         return prev.wire()
-    return _report(prev, spec, cluster, now).wire()
-
-
-def _report(prev: ResilientSiteStatus, spec: ResilientSiteSpec, cluster: Cluster, now: datetime) -> ResilientSiteStatus:
     if prev.phase == "Invalid" or not prev.zones:
-        return prev
+        return prev.wire()
     out = prev.model_copy(deep=True)
     changed, uncertain = False, False
     evacuated = {e.zone for e in spec.failover.evacuate if e.until > now}
     for entry in out.zones:
-        count = cluster.get(entry.name, ZoneHealth(entry.name, 0, 0))
+        count = cluster.get(entry.name, ZoneCount(0, 0))
         healthy = count.ready_nodes > 0
         if count.ready_nodes < entry.ready_nodes and healthy:
             uncertain = True  # some of its nodes went: which of its ready pods were on them is unknown
@@ -91,9 +60,9 @@ def _report(prev: ResilientSiteStatus, spec: ResilientSiteSpec, cluster: Cluster
         entry.nodes, entry.ready_nodes = count.nodes, count.ready_nodes
         entry.gone_since = (entry.gone_since or now) if count.nodes == 0 else None
     if not changed or uncertain:
-        return out
+        return out.wire()
     _judge(out, prev, spec, cluster)
-    return out
+    return out.wire()
 
 
 def _turn(entry: ZoneStatus, healthy: bool, evacuated: bool, now: datetime) -> None:
@@ -109,7 +78,9 @@ def _turn(entry: ZoneStatus, healthy: bool, evacuated: bool, now: datetime) -> N
         entry.since = now
 
 
-def _judge(out: ResilientSiteStatus, prev: ResilientSiteStatus, spec: ResilientSiteSpec, cluster: Cluster) -> None:
+def _judge(
+    out: ResilientSiteStatus, prev: ResilientSiteStatus, spec: ResilientSiteSpec, cluster: Mapping[str, ZoneCount]
+) -> None:
     """The phase and what it is read from, from the zones' ready counts."""
     per_zone = {z.name: z.ready_replicas for z in out.zones}
     total = sum(per_zone.values())
