@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from spofless.core.site.crash import crashed
 from spofless.core.site.decision import decide
-from spofless.core.site.zone_report import ZoneCount, zone_report
 
 from .builders import T0, TEMPLATE, site, world
 from .test_decision_rollout import NEW, NEW_REV, OLD_REV, ZONES, change, cluster, steady
@@ -108,51 +107,6 @@ def test_a_crash_report_never_raises(raw: Any, message: Any, generation: Any) ->
     out = crashed(raw, message, T0, generation)
     assert condition(out, "Reconciled")["reason"] == "InternalError"
     assert len(condition(out, "Reconciled")["message"]) <= 500
-
-
-# --- the zone-health report ------------------------------------------------------------------------
-
-
-def settled(spec: dict[str, Any]) -> dict[str, Any]:
-    first = decide(site(spec), world(ZONES, EVEN), T0).status
-    return decide(site(spec, first), world(ZONES, EVEN), T0).status
-
-
-REPORTED = ("phase", "message", "spof", "readyReplicas", "readyZones")
-ZONE_FIELDS = ("name", "healthy", "nodes", "readyNodes", "since", "cause", "goneSince", "readyReplicas")
-
-
-def agree(cheap: dict[str, Any], full: dict[str, Any]) -> None:
-    assert {k: cheap.get(k) for k in REPORTED} == {k: full.get(k) for k in REPORTED}
-    zones = [{k: z.get(k) for k in ZONE_FIELDS} for z in cheap["zones"]]
-    assert zones == [{k: z.get(k) for k in ZONE_FIELDS} for z in full["zones"]]
-
-
-def test_a_zone_report_says_what_the_full_pass_says_of_a_lost_zone_and_its_return() -> None:
-    for spec in (SPEC, {"replicas": 3}, {"replicas": 2, "minZones": 3}):
-        before = settled(spec)
-        at = T0 + timedelta(seconds=5)
-        lost = {"zone-a": ZoneCount(3, 3), "zone-b": ZoneCount(3, 0), "zone-c": ZoneCount(3, 3)}
-        cheap = zone_report(before, {"template": TEMPLATE, **spec}, lost, at)
-        ready = {z: n for z, n in EVEN.items() if z != "zone-b"}
-        full = decide(site(spec, before), world(ZONES, ready, replicas=EVEN, not_ready=("zone-b",)), at).status
-        agree(cheap, full)
-        back = {z: ZoneCount(3, 3) for z in ZONES}
-        later = at + timedelta(seconds=30)
-        cheap = zone_report(full, {"template": TEMPLATE, **spec}, back, later)
-        full = decide(site(spec, full), world(ZONES, ready, replicas=EVEN), later).status
-        agree(cheap, full)
-
-
-def test_a_zone_report_leaves_what_it_cannot_know() -> None:
-    before = settled(SPEC)
-    same = {z: ZoneCount(3, 3) for z in ZONES}
-    assert zone_report(before, {"template": TEMPLATE, **SPEC}, same, T0) == before
-    partly = {"zone-a": ZoneCount(3, 1), "zone-b": ZoneCount(3, 0), "zone-c": ZoneCount(3, 3)}
-    out = zone_report(before, {"template": TEMPLATE, **SPEC}, partly, T0)
-    assert (out["phase"], out["message"]) == (before["phase"], before["message"])
-    assert next(z for z in out["zones"] if z["name"] == "zone-b")["healthy"] is False
-    assert zone_report(before, {"replicas": "x"}, partly, T0) == before
 
 
 def test_a_rollout_finding_counts_in_the_phase_like_every_other_spof() -> None:
