@@ -61,6 +61,10 @@ def _add_run(sub: options.Sub) -> None:
     run.add_argument("--no-silent-zones", dest="silent_zones", action="store_false",
                      help="do not judge zones silent from their node Leases: wait for NotReady (sites can opt out one "
                      "by one: spec.failover.silentZone.enabled)")  # fmt: skip
+    run.add_argument("--fold-counts", type=float, default=float(os.environ.get("SPOFLESS_FOLD_COUNTS", "0")),
+                     metavar="SECONDS", help="let a status change of ready counts alone (no phase, condition or "
+                     "finding changed, no event) wait this long after the site's last status write, to go out "
+                     "with the next one: fewer writes while a zone's pods come back (default 0: at once)")  # fmt: skip
     run.add_argument("--lease-namespace", default=os.environ.get("SPOFLESS_LEASE_NAMESPACE"),
                      help="its namespace (default: POD_NAMESPACE, else spofless-system)")  # fmt: skip
     run.add_argument("--data-center", default=os.environ.get("SPOFLESS_DATA_CENTER", ""),
@@ -81,6 +85,9 @@ def _add_run(sub: options.Sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.data_center and not args.etcd_endpoints:
         sys.stderr.write("spofless run: --data-center needs --etcd-endpoints (the store the data centers share)\n")
+        return 2
+    if not 0 <= args.fold_counts <= 60:
+        sys.stderr.write("spofless run: --fold-counts must be between 0 and 60 seconds\n")
         return 2
     if not 2 <= args.etcd_lease_seconds <= 60:
         sys.stderr.write("spofless run: --etcd-lease-seconds must be between 2 and 60\n")
@@ -112,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
     # Two replicas on one host (tests) must not share an identity: the pod name, else host and pid.
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     handlers.configure(
-        identity, not args.standalone, args.lease_namespace, args.lease_name, args.silent_zones, tuple(args.namespace)
+        identity,
+        not args.standalone,
+        args.lease_namespace,
+        args.lease_name,
+        args.silent_zones,
+        tuple(args.namespace),
+        args.fold_counts,
     )
     if args.data_center:  # one data center of several: its lease, shares and DNS records in the store
         from spofless.operator import datacenters

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,6 @@ from spofless.core.model.events import Event
 from spofless.core.observed.records import Child, Observed
 from spofless.core.site import decision
 from spofless.kube import Api, Refused
-from spofless.operator import reconciler as reconciler_module
 from spofless.operator.leader import Leadership
 from spofless.operator.reconciler import Reconciler, covers, merge_patch
 
@@ -233,7 +233,7 @@ def test_a_first_rollouts_progress_is_written_folded() -> None:
 
     writes, wake = asyncio.run(scenario())
     assert writes == 1
-    assert wake is not None and 0 < wake <= reconciler_module.PROGRESS_SECONDS
+    assert wake is not None and 0 < wake <= decision.PROGRESS_SECONDS
 
 
 def test_a_phase_change_is_written_at_once() -> None:
@@ -286,3 +286,32 @@ def test_a_refused_template_still_moves_replicas_with_each_zone_on_its_own_templ
     )
     assert moved.status["phase"] == "Invalid"
     assert next(z for z in moved.status["zones"] if z["name"] == "zone-b")["healthy"] is False
+
+
+def test_a_change_of_counts_alone_waits_when_the_operator_folds_them() -> None:
+    """`spofless run --fold-counts 10`: a zone's pod ready again a moment after the zone's return is
+    written by a timed pass, folded; without the flag, at once."""
+    from .test_status_fold import MOVED, SPEC, outage
+
+    *_, moved, back, _ready = outage()  # the core's own statuses, decided at T0+20, T0+60 and T0+62
+    back_world = world(ZONES, {"zone-a": 2, "zone-c": 1}, replicas=MOVED)
+    ready_world = world(ZONES, {"zone-a": 2, "zone-b": 1, "zone-c": 1}, replicas=MOVED)
+
+    def writes(fold: float) -> tuple[int, float | None]:
+        calls = Calls()
+
+        async def scenario() -> float | None:
+            reconciler = writer(calls)
+            reconciler.fold_counts = fold
+            key, at = ("web", "shop"), T0 + timedelta(seconds=60)
+            await reconciler.reconcile(key, body_of(site(SPEC, moved.status)), back_world, at)
+            at += timedelta(seconds=2)
+            second = await reconciler.reconcile(key, body_of(site(SPEC, back.status)), ready_world, at)
+            return second.wake_after
+
+        wake = asyncio.run(scenario())
+        return len(calls.statuses), wake
+
+    assert writes(0.0)[0] == 2
+    folded, wake = writes(10.0)
+    assert folded == 1 and wake is not None and 0 < wake <= 10.0

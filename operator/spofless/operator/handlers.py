@@ -63,6 +63,7 @@ class Config:
     lease_name: str = "spofless"
     silent_zones: bool = True  # judge zone silence from the node Leases (leasewatch.py, silencewatch.py)
     namespaces: tuple[str, ...] = ()  # the namespaces served (exact names); empty: the whole cluster
+    fold_counts: float = 0.0  # seconds a change of ready counts alone may wait (`spofless run --fold-counts`)
 
 
 CONFIG = Config()
@@ -166,7 +167,8 @@ async def startup(
 
     events = EventSender(send, leadership, logger=_log)
     events.start()
-    reconciler = Reconciler(kube=kube, post=events.post, leadership=leadership, overlay=Overlay(), logger=_log)
+    reconciler = Reconciler(kube=kube, post=events.post, leadership=leadership, overlay=Overlay(), logger=_log,
+                            fold_counts=CONFIG.fold_counts)  # fmt: skip
     engine = Engine(reconciler=reconciler, leadership=leadership, logger=_log)
     if CONFIG.silent_zones:
         engine.silence = SilenceWatch(NodeLeases(kube), engine.report_all, engine.later, logger=_log)
@@ -356,9 +358,11 @@ def configure(
     lease_name: str,
     silent_zones: bool = True,
     namespaces: tuple[str, ...] = (),
+    fold_counts: float = 0.0,
 ) -> None:
     """Called by `spofless run` before kopf starts."""
     CONFIG.namespaces = namespaces
+    CONFIG.fold_counts = fold_counts
     CONFIG.identity = identity
     CONFIG.silent_zones = silent_zones
     CONFIG.leader_election = leader_election

@@ -32,9 +32,6 @@ SiteKey = tuple[str, str]  # (namespace, name)
 ChildKey = tuple[str, str]  # (kind, name) within the site's namespace
 Poster = Callable[[Mapping[str, Any], Event], None]
 
-# A first rollout's progress (ready counts while the phase stays Pending) is written at most this
-# often per site: every pod turning ready would be a write. Every other change is written at once.
-PROGRESS_SECONDS = 30.0
 MOVES = ("Failover", "Failback", "Scaled")  # events that announce a change of replicas
 ZONE_EVENTS = (
     "ZoneLost",
@@ -105,6 +102,7 @@ class Reconciler:
     memory: dict[SiteKey, Memory] = field(default_factory=dict)
     # Called with (namespace, pod, zone, resourceVersion) for each pod taken out of its Service.
     took_out: Callable[[str, str, str, str], None] = lambda *_: None
+    fold_counts: float = 0.0  # seconds a change of ready counts alone may wait (core: decision.fold_seconds)
 
     # --- the two kinds of pass -----------------------------------------------------------------
 
@@ -156,9 +154,9 @@ class Reconciler:
             self.overlay.deleted(key, kind, name)
             metrics.API_WRITES.labels("delete").inc()
         if result.status != dict(site.status):
-            wait = memory.written_at + PROGRESS_SECONDS - time.monotonic()
-            if wait > 0 and not result.events and decision.progress_only(site.status, result.status):
-                # Progress only, and the last write was a moment ago: a timed pass writes it, folded.
+            wait = memory.written_at + decision.fold_seconds(site.status, result, self.fold_counts) - time.monotonic()
+            if wait > 0:
+                # No news, and the last write was a moment ago: a timed pass writes it, folded.
                 due = min(wait, result.wake_after or wait)
                 return replace(result, wake_after=due, wake_moves=result.wake_moves and due == result.wake_after)
             await self._write_status(key, site, result.status)

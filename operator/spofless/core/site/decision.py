@@ -94,6 +94,42 @@ def decide(site: Site, observed: Observed, now: datetime, failure: ApplyFailure 
     )
 
 
+# A first rollout's progress: every pod turning ready would be a write of its own.
+PROGRESS_SECONDS = 30.0
+# What only counts ready pods, at the top and in each entry of these lists (see `counts_only`).
+COUNTS = ("readyReplicas", "readyZones", "message", "zoneLoss", "dataCenterLoss")
+ENTRY_COUNTS = {"zones": ("readyReplicas",), "conditions": ("message",), "singlePointsOfFailure": ("message",),
+                "dataCenters": ("readyReplicas",), "dependencies": ("readyEndpoints", "zones", "nodes")}  # fmt: skip
+
+
+def fold_seconds(old: dict[str, Any], new: Decision, counts_seconds: float) -> float:
+    """How long after the last status write a pass's new status may wait, to be written folded
+    with the next: a first rollout's progress, PROGRESS_SECONDS; a change of ready counts alone,
+    `counts_seconds` (`spofless run --fold-counts`; 0, written at once, by default). Anything else,
+    and anything with an event, is news, written at once."""
+    if new.events:
+        return 0.0
+    if progress_only(old, new.status):
+        return PROGRESS_SECONDS
+    return counts_seconds if counts_seconds > 0 and counts_only(old, new.status) else 0.0
+
+
+def counts_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when two statuses differ only in how many pods are ready, and what follows from those
+    counts alone (the message, the what-if): the phase, the zones' health, every condition's status
+    and reason, and every finding stay as they were."""
+    return _without_counts(old) == _without_counts(new)
+
+
+def _without_counts(status: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in status.items() if k not in COUNTS}
+    for key, fields in ENTRY_COUNTS.items():
+        entries = out.get(key)
+        if isinstance(entries, list):
+            out[key] = [{k: v for k, v in e.items() if k not in fields} if isinstance(e, dict) else e for e in entries]
+    return out
+
+
 def progress_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """True when a new status only reports the progress of a site's first rollout (ready counts,
     findings settling while its children appear): such a status may wait a moment to be written,
