@@ -102,7 +102,7 @@ class Reconciler:
     memory: dict[SiteKey, Memory] = field(default_factory=dict)
     # Called with (namespace, pod, zone, resourceVersion) for each pod taken out of its Service.
     took_out: Callable[[str, str, str, str], None] = lambda *_: None
-    fold_counts: float = 0.0  # seconds a change of ready counts alone may wait (core: decision.fold_seconds)
+    fold_counts: float = 0.0  # seconds a change of ready counts alone may wait (core: decision.fold_wait)
 
     # --- the two kinds of pass -----------------------------------------------------------------
 
@@ -154,7 +154,8 @@ class Reconciler:
             self.overlay.deleted(key, kind, name)
             metrics.API_WRITES.labels("delete").inc()
         if result.status != dict(site.status):
-            wait = memory.written_at + decision.fold_seconds(site.status, result, self.fold_counts) - time.monotonic()
+            since = time.monotonic() - memory.written_at
+            wait = decision.fold_wait(site.status, result, self.fold_counts, since)
             if wait > 0:
                 # No news, and the last write was a moment ago: a timed pass writes it, folded.
                 due = min(wait, result.wake_after or wait)

@@ -102,16 +102,22 @@ ENTRY_COUNTS = {"zones": ("readyReplicas",), "conditions": ("message",), "single
                 "dataCenters": ("readyReplicas",), "dependencies": ("readyEndpoints", "zones", "nodes")}  # fmt: skip
 
 
-def fold_seconds(old: dict[str, Any], new: Decision, counts_seconds: float) -> float:
-    """How long after the last status write a pass's new status may wait, to be written folded
-    with the next: a first rollout's progress, PROGRESS_SECONDS; a change of ready counts alone,
-    `counts_seconds` (`spofless run --fold-counts`; 0, written at once, by default). Anything else,
-    and anything with an event, is news, written at once."""
+def fold_wait(old: dict[str, Any], new: Decision, counts_seconds: float, since_write: float) -> float:
+    """Seconds a pass's new status may wait, to be written folded with the next write (0: at once).
+
+    A first rollout's progress waits until PROGRESS_SECONDS after the site's last status write. A
+    change of ready counts alone, only with `spofless run --fold-counts` (`counts_seconds`), waits
+    as long after the last write, or for the site's next timed step when that is due within as
+    long: a returning zone's pods turn ready shortly before its failback, which writes both at once.
+    Anything else, and anything with an event, is news, written at once."""
     if new.events:
         return 0.0
     if progress_only(old, new.status):
-        return PROGRESS_SECONDS
-    return counts_seconds if counts_seconds > 0 and counts_only(old, new.status) else 0.0
+        return max(PROGRESS_SECONDS - since_write, 0.0)
+    if counts_seconds <= 0 or not counts_only(old, new.status):
+        return 0.0
+    step = new.wake_after if new.wake_after is not None and new.wake_after <= counts_seconds else 0.0
+    return max(counts_seconds - since_write, step, 0.0)
 
 
 def counts_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
