@@ -18,6 +18,7 @@ from spofless.operator.leader import Leadership
 from spofless.operator.reconciler import Reconciler, covers, merge_patch
 
 from .builders import T0, site, world
+from .test_status_fold import MOVED, SPEC, outage
 
 ZONES = {"zone-a": 3, "zone-b": 3, "zone-c": 3}
 EVEN = {"zone-a": 2, "zone-b": 2, "zone-c": 2}
@@ -291,8 +292,6 @@ def test_a_refused_template_still_moves_replicas_with_each_zone_on_its_own_templ
 def test_a_change_of_counts_alone_waits_when_the_operator_folds_them() -> None:
     """`spofless run --fold-counts 10`: a zone's pod ready again a moment after the zone's return is
     written by a timed pass, folded; without the flag, at once."""
-    from .test_status_fold import MOVED, SPEC, outage
-
     *_, moved, back, _ready = outage()  # the core's own statuses, decided at T0+20, T0+60 and T0+62
     back_world = world(ZONES, {"zone-a": 2, "zone-c": 1}, replicas=MOVED)
     ready_world = world(ZONES, {"zone-a": 2, "zone-b": 1, "zone-c": 1}, replicas=MOVED)
