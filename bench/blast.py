@@ -468,8 +468,12 @@ async def _operator_phase(
     mark = audit.mark()
     label_zone(False)
     back = await _zone_b(view, lost=False)
+    cpu_back, operator_back = pipeline.cpu_snapshot(), operator.cpu_seconds()
     failback = await Times(view).until_all(
         "every site even again", names, lambda s, snap: even(snap.of(s)), 600, partial=True
+    )
+    out["failback_cpu"] = pipeline.cpu_between(
+        cpu_back, pipeline.cpu_snapshot(), operator.cpu_seconds() - operator_back
     )
     out["failback"] = summary(failback, back, len(names))
     returning = audit.since(mark)
@@ -515,6 +519,7 @@ async def _floor_phase(
     log(f"floor: capacity back p50 {out['capacity']['p50_s']:.2f} s, max {out['capacity']['max_s']:.2f} s")
     label_zone(False)
     back = await _zone_b(view, lost=False)
+    cpu_back = pipeline.cpu_snapshot()
 
     def lost_zone_ready(site: str, snap: Snapshot) -> bool:
         zones = snap.of(site)
@@ -528,6 +533,7 @@ async def _floor_phase(
     )
     out["failback"] = summary(failback, back, len(names))
     out["failback_phase"] = probe.between(back, time.monotonic())
+    out["failback_cpu"] = pipeline.cpu_between(cpu_back, pipeline.cpu_snapshot(), 0.0)
     return out
 
 
@@ -593,6 +599,10 @@ def _where_the_time_goes(op: dict[str, Any], floor: dict[str, Any]) -> list[str]
             )
         if cpu:
             lines.append(f"  {who}: CPU s until capacity back {cpu['cpu_s']}, machine busy {cpu['machine_busy']}")
+        if (bound := phase["lost_zone_ready"].get("scheduled")) is not None:
+            lines.append(f"  {who}: zone back -> {LOST}'s pending pods bound {stage(bound)}")
+        if back := phase.get("failback_cpu"):
+            lines.append(f"  {who}: CPU s from zone back to even {back['cpu_s']}, machine busy {back['machine_busy']}")
     return lines
 
 

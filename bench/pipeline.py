@@ -112,14 +112,17 @@ def stages(
 def ready_in(pods: Iterable[dict[str, Any]], origin_wall: float, zone: str, zone_label: str) -> dict[str, Any]:
     """Offsets from `origin_wall` (a zone's return) at which that zone's pods turned Ready: a
     failback waits on them, so its time splits between the cluster bringing the zone's pods up and
-    whoever then writes the moves back."""
-    ready = []
+    whoever then writes the moves back. With `scheduled`: when those of them bound since were bound
+    (the scheduler's share, apart from KWOK's)."""
+    ready, scheduled = [], []
     for pod in pods:
         if ((pod.get("metadata") or {}).get("labels") or {}).get(zone_label) != zone:
             continue
         if (at := _condition(pod, "Ready")) is not None and at >= origin_wall - 1:
             ready.append(at - origin_wall)
-    return _spread(ready)
+            if (bound := _condition(pod, "PodScheduled")) is not None and bound >= origin_wall - 1:
+                scheduled.append(bound - origin_wall)
+    return {**_spread(ready), "scheduled": _spread(scheduled)}
 
 
 def made(objects: Iterable[dict[str, Any]], origin_wall: float) -> dict[str, float | int | None]:
