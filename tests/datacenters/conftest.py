@@ -78,18 +78,31 @@ def shop(world: World, request: pytest.FixtureRequest) -> Iterator[str]:
         dc.kubectl("create", "namespace", namespace)
         dc.apply(site(namespace, world.hostname))
     try:
-        wait_for("every data center serving its share and in DNS", lambda: steady(world, namespace), timeout=120)
+        try:
+            wait_for("every data center serving its share and in DNS", lambda: steady(world, namespace), timeout=120)
+        except AssertionError:
+            print_logs(world, namespace)  # a setup that never settles says why, as a failed test does
+            raise
         yield namespace
     finally:
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
-            for dc in world.datacenters:
-                print(f"--- {dc.name} operator log ---\n{dc.operator_log()}")
-            for member, tail in store_logs().items():
-                print(f"--- {member} log ---\n{tail}")
+            print_logs(world, namespace)
         heal(world)
         for dc in world.datacenters:
             dc.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def print_logs(world: World, namespace: str) -> None:
+    """Every data center's view of the site and its operator's log, and the store's members' logs."""
+    for dc in world.datacenters:
+        try:
+            print(f"--- {dc.name} site status ---\n{dc.status('shop', namespace)}")
+        except Exception as err:  # a data center still down: say so and go on to the logs
+            print(f"--- {dc.name} site status: unreadable ({err}) ---")
+        print(f"--- {dc.name} operator log ---\n{dc.operator_log()}")
+    for member, tail in store_logs().items():
+        print(f"--- {member} log ---\n{tail}")
 
 
 def steady(world: World, namespace: str) -> bool:
