@@ -25,7 +25,8 @@ s = sizing($blast, other_pods=3 * $scale + 6 * $latency + 6)
 print(s['nodes_per_zone'], f\"{s['zones']} zones x {s['nodes_per_zone']} nodes x {s['pods_per_node']} pods: \"
       f\"{s['slots_after_losing_a_zone']} slots left after losing a zone for {s['pods']} pods\")")
 log "cluster sized for $blast blast sites, $scale scale sites: $summary"
-hack/cluster.sh up --nodes-per-zone "$nodes" >/dev/null
+# KWOK plays a kubelet per node more closely with 32 status writers than with its 4 (hack/kwok/pod-writers.yaml).
+hack/cluster.sh up --nodes-per-zone "$nodes" --pod-writers 32 >/dev/null
 eval "$(hack/cluster.sh env)"
 kubectl apply --server-side -f crds/ >/dev/null
 wait_crds_established

@@ -3,6 +3,7 @@
 # kube-scheduler run as local processes (kwokctl's binary runtime) and KWOK fakes the nodes and their pods.
 #
 #   hack/cluster.sh up [--zones N] [--nodes-per-zone M] [--name NAME] [--download] [--no-metrics-server]
+#                      [--pod-writers N]   KWOK writes pods' status with N workers (hack/kwok/pod-writers.yaml)
 #   hack/cluster.sh down | status | kubeconfig | env         [--name NAME]
 #   hack/cluster.sh stop [COMPONENT...]  kill components (e.g. kube-apiserver), or stop the whole cluster
 #   hack/cluster.sh start                start whatever is stopped, keeping all data
@@ -24,6 +25,7 @@ ZONES=${SPOFLESS_ZONES:-3}
 NODES_PER_ZONE=${SPOFLESS_NODES_PER_ZONE:-3}
 DOWNLOAD=${SPOFLESS_DOWNLOAD:-0}
 METRICS_SERVER=${SPOFLESS_METRICS_SERVER:-1}
+POD_WRITERS=""  # KWOK's default (4)
 # kwokctl keeps each cluster (config, pids, logs, etcd data, kubeconfig) in $KWOK_WORKDIR/clusters/NAME:
 # in the cache, never in the repo.
 export KWOK_WORKDIR=$SPOFLESS_CACHE
@@ -181,8 +183,16 @@ cmd_up() {
   else
     log "creating cluster $NAME in $(cluster_dir)"
     # --kubeconfig "": leave ~/.kube/config alone; the cluster has its own kubeconfig.
-    kwokctl --config "$HACK_DIR/kwok/kwokctl.yaml" --config "$HACK_DIR/kwok/stages.yaml" \
-      create cluster --kubeconfig "" --kube-audit-policy "$HACK_DIR/kwok/audit-policy.yaml" >&2
+    local configs=(--config "$HACK_DIR/kwok/kwokctl.yaml" --config "$HACK_DIR/kwok/stages.yaml")
+    if [[ -n $POD_WRITERS ]]; then
+      [[ $POD_WRITERS =~ ^[1-9][0-9]*$ ]] || die "--pod-writers takes a positive number, not '$POD_WRITERS'"
+      mkdir -p "$SPOFLESS_CACHE/kwok-configs"
+      local writers="$SPOFLESS_CACHE/kwok-configs/pod-writers-$POD_WRITERS.yaml"
+      sed "s/@WRITERS@/$POD_WRITERS/" "$HACK_DIR/kwok/pod-writers.yaml" >"$writers"
+      configs+=(--config "$writers")
+      log "KWOK writes pods' status with $POD_WRITERS workers"
+    fi
+    kwokctl "${configs[@]}" create cluster --kubeconfig "" --kube-audit-policy "$HACK_DIR/kwok/audit-policy.yaml" >&2
   fi
   wait_until 60 "kube-apiserver" kubectl get --raw /readyz
   log "waiting for $((ZONES * NODES_PER_ZONE)) nodes in $ZONES zones to be Ready"
@@ -274,6 +284,7 @@ while (($#)); do
     --name) NAME=$2; shift 2 ;;
     --download) DOWNLOAD=1; shift ;;
     --no-metrics-server) METRICS_SERVER=0; shift ;;
+    --pod-writers) POD_WRITERS=$2; shift 2 ;;
     -h | --help) usage ;;
     -*) die "unknown option $1" ;;
     *) args+=("$1"); shift ;;
