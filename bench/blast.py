@@ -600,7 +600,8 @@ def _where_the_time_goes(op: dict[str, Any], floor: dict[str, Any]) -> list[str]
         if cpu:
             lines.append(f"  {who}: CPU s until capacity back {cpu['cpu_s']}, machine busy {cpu['machine_busy']}")
         if (bound := phase["lost_zone_ready"].get("scheduled")) is not None:
-            lines.append(f"  {who}: zone back -> {LOST}'s pending pods bound {stage(bound)}")
+            lines.append(f"  {who}: zone back -> {LOST}'s pods bound, of those Ready since: {bound['n']} bound since, "
+                         f"{stage(bound)}")  # fmt: skip
         if back := phase.get("failback_cpu"):
             lines.append(f"  {who}: CPU s from zone back to even {back['cpu_s']}, machine busy {back['machine_busy']}")
     return lines
