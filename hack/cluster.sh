@@ -185,7 +185,6 @@ cmd_up() {
     # --kubeconfig "": leave ~/.kube/config alone; the cluster has its own kubeconfig.
     local configs=(--config "$HACK_DIR/kwok/kwokctl.yaml" --config "$HACK_DIR/kwok/stages.yaml")
     if [[ -n $POD_WRITERS ]]; then
-      [[ $POD_WRITERS =~ ^[1-9][0-9]*$ ]] || die "--pod-writers takes a positive number, not '$POD_WRITERS'"
       mkdir -p "$SPOFLESS_CACHE/kwok-configs"
       local writers="$SPOFLESS_CACHE/kwok-configs/pod-writers-$POD_WRITERS.yaml"
       sed "s/@WRITERS@/$POD_WRITERS/" "$HACK_DIR/kwok/pod-writers.yaml" >"$writers"
@@ -284,7 +283,10 @@ while (($#)); do
     --name) NAME=$2; shift 2 ;;
     --download) DOWNLOAD=1; shift ;;
     --no-metrics-server) METRICS_SERVER=0; shift ;;
-    --pod-writers) POD_WRITERS=$2; shift 2 ;;
+    --pod-writers)
+      POD_WRITERS=${2:-}
+      [[ $POD_WRITERS =~ ^[1-9][0-9]*$ ]] || die "--pod-writers takes a positive number, not '$POD_WRITERS'"
+      shift 2 ;;
     -h | --help) usage ;;
     -*) die "unknown option $1" ;;
     *) args+=("$1"); shift ;;
