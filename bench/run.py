@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
 
-from bench import auditlog, blast, creation, pipeline, plot
+from bench import auditlog, blast, creation, pipeline, plot, profile
 from bench.timeline import Timeline
 from spofless.core.model import names
 from spofless.core.model.spec import DEFAULT_TOPOLOGY_KEY, GROUP, KIND, PLURAL, VERSION, ResilientSiteSpec
@@ -82,6 +82,10 @@ class Operator:
     name: str = "operator"  # of its log file
     metrics_port: int = field(default_factory=lambda: free_port())  # two benches may run side by side
     proc: subprocess.Popen[bytes] | None = None
+    # `--profile`: py-spy records each run of the operator into `<profile_prefix>-<name>-<n>.folded`.
+    profile_prefix: Path | None = None
+    profiles: list[Path] = field(default_factory=list)
+    spy: subprocess.Popen[bytes] | None = None
     log_path: Path = field(
         default_factory=lambda: Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "spofless-bench-operator.log"
     )
@@ -90,11 +94,16 @@ class Operator:
         if self.name != "operator":
             self.log_path = self.log_path.with_name(f"spofless-bench-{self.name}.log")
 
+    @property
+    def profiling(self) -> bool:
+        return self.profile_prefix is not None
+
     def kill(self) -> None:
         """SIGKILL: no release of the Lease, as a crash or a node lost with it."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
+        self._profile_written()
 
     @property
     def identity(self) -> str:
@@ -113,6 +122,10 @@ class Operator:
             assert self.proc.poll() is None, f"the operator exited at start; see {self.log_path}"
             assert time.monotonic() < deadline, f"the operator's metrics did not answer in 60 s; see {self.log_path}"
             time.sleep(0.2)
+        if self.profile_prefix is not None:
+            prefix = self.profile_prefix
+            self.profiles.append(prefix.with_name(f"{prefix.name}-{self.name}-{len(self.profiles) + 1}.folded"))
+            self.spy = profile.record(self.proc.pid, self.profiles[-1])
 
     def _answers(self) -> bool:
         try:
@@ -125,6 +138,13 @@ class Operator:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        self._profile_written()
+
+    def _profile_written(self) -> None:
+        """py-spy writes its file once the operator is gone."""
+        if self.spy is not None:
+            self.spy.wait(timeout=120)
+            self.spy = None
 
     def peak_rss_mb(self) -> float:
         assert self.proc is not None
@@ -474,7 +494,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 Path(os.environ.get("SPOFLESS_BENCH_LOGS", "/tmp")) / "bench-operator-kubeconfig.json",
             )
         )
-    operator = Operator(kubeconfig=kubeconfig)
+    operator = Operator(kubeconfig=kubeconfig, profile_prefix=Path(args.out).with_suffix("") if args.profile else None)
     audit = Audit(os.environ.get("SPOFLESS_AUDIT_LOG"), args.operator_user)
     kube = await Kube.connect()
     cluster = Cluster(kube)
@@ -505,6 +525,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         operator.stop()
         await kube.close()
+        for written in operator.profiles:
+            print(profile.summary(written) if written.exists() else f"profile {written}: py-spy wrote nothing")
 
 
 def _answers(operator: Operator) -> Callable[[], Awaitable[bool]]:
@@ -527,6 +549,8 @@ if __name__ == "__main__":
     parser.add_argument("--blast-sites", type=int, default=300, help="sites under one zone outage (bench/blast.py)")
     parser.add_argument("--takeover-sites", type=int, default=0,
                         help="sites under one zone outage whose leader replica is killed mid-failover (bench/blast.py)")  # fmt: skip
+    parser.add_argument("--profile", action="store_true",
+                        help="record the operator's CPU profile with py-spy, and its work queue (bench/profile.py)")  # fmt: skip
     parser.add_argument(
         "--service-account", help="run the operator as this namespace/name (default: your kubeconfig's user)"
     )

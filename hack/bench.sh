@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source hack/lib/tools.sh
 
 # Size the cluster so the two zones left after losing one hold every pod (bench/blast.py: sizing).
-blast=300 scale=300 latency=20 takeover=0
+blast=300 scale=300 latency=20 takeover=0 profiling=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case ${args[i]} in
@@ -15,6 +15,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --takeover-sites) takeover=${args[i + 1]} ;;
     --scale-sites) scale=${args[i + 1]} ;;
     --latency-sites) latency=${args[i + 1]} ;;
+    --profile) profiling=1 ;;
   esac
 done
 # The takeover scenario is a blast of its own, after the first: the larger of the two sizes the zones.
@@ -24,6 +25,11 @@ from bench.blast import sizing
 s = sizing($blast, other_pods=3 * $scale + 6 * $latency + 6)
 print(s['nodes_per_zone'], f\"{s['zones']} zones x {s['nodes_per_zone']} nodes x {s['pods_per_node']} pods: \"
       f\"{s['slots_after_losing_a_zone']} slots left after losing a zone for {s['pods']} pods\")")
+# --profile: py-spy (PyPI) samples the operator (bench/profile.py); only the bench needs it.
+if ((profiling)) && [[ ! -x .venv/bin/py-spy ]]; then
+  log "installing py-spy into .venv for --profile"
+  .venv/bin/pip install --quiet "py-spy>=0.4,<1"
+fi
 log "cluster sized for $blast blast sites, $scale scale sites: $summary"
 # KWOK plays a kubelet per node more closely with 32 status writers than with its 4 (hack/kwok/pod-writers.yaml).
 hack/cluster.sh up --nodes-per-zone "$nodes" --pod-writers 32 >/dev/null
