@@ -412,7 +412,8 @@ async def _ready_again(probe: Probe, ns: str, back: float) -> dict[str, Any]:
     return pipeline.ready_in(await _pods(probe, ns), _wall(back), LOST, names.LABEL_ZONE)
 
 
-def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """A counter's values by label between two scrapes, those that moved only."""
     return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v - before.get(k, 0.0)}
 
 
@@ -437,7 +438,7 @@ async def _operator_phase(
     started, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
     # Profiling: the queue's depth too (a scrape renders every site's series: not in a plain run).
     queue = profile.QueueWatch(operator.by_label) if operator.profiling else None
-    waited0 = operator.by_label("spofless_queue_wait_seconds_bucket")
+    waited0 = operator.by_label(profile.WAITED)
     if queue:
         queue.start()
     label_zone(True)
@@ -492,9 +493,9 @@ async def _operator_phase(
     out["operator_cpu_s"] = operator.cpu_seconds() - cpu0
     out["operator_passes"] = operator.metric("spofless_reconciles_total") - passes0
     out["operator_peak_rss_mb"] = operator.peak_rss_mb()
-    out["passes_by_cause"] = _delta(causes0, operator.by_label("spofless_reconciles_total"))
-    out["errors_by_sort"] = _delta(sorts0, operator.by_label("spofless_reconcile_errors_total"))
-    out["queue_wait"] = profile.waits(waited0, operator.by_label("spofless_queue_wait_seconds_bucket"))
+    out["passes_by_cause"] = delta(causes0, operator.by_label("spofless_reconciles_total"))
+    out["errors_by_sort"] = delta(sorts0, operator.by_label("spofless_reconcile_errors_total"))
+    out["queue_wait"] = profile.waits(waited0, operator.by_label(profile.WAITED))
     if queue:
         out["queue_depth"] = await queue.stop(origin)
     await Times(view).until_all(

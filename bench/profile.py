@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 RATE = 20  # samples a second: enough for shares over minutes, light on a 2-core machine
+ENTRY = ("(spofless/__main__.py)", "(spofless/cli.py)")  # under every sample: says nothing
+WAITED = "spofless_queue_wait_seconds_bucket"  # the operator's histogram of sites' time in the queue
 
 
 def record(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -30,7 +32,9 @@ def record(pid: int, out: Path) -> subprocess.Popen[bytes]:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy (hack/bench.sh --profile does)")
     cmd = [spy, "record", "--pid", str(pid), "--rate", str(RATE), "--nonblocking", "--nolineno",
            "--format", "raw", "--output", str(out)]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out.parent.mkdir(parents=True, exist_ok=True)  # the results' directory is made only at the end
+    with out.with_suffix(".log").open("wb") as log:  # what py-spy says, if it writes nothing
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stacks(path: Path) -> Counter[tuple[str, ...]]:
@@ -53,7 +57,7 @@ def summary(path: Path, top: int = 15) -> str:
     packages: Counter[str] = Counter()
     for stack, count in folded.items():
         for frame in set(stack):
-            if "spofless" in frame:
+            if "spofless" in frame and not frame.endswith(ENTRY):
                 inclusive[frame] += count
         packages[_package(stack[-1])] += count
     lines = [

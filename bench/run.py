@@ -384,6 +384,7 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
     stop, tasks = await creation.watching(cluster.kube, ns, view, sites=True)
     tasks.append(asyncio.create_task(creation.sample(view, timeline, None, stop)))
     mark, cpu0, cpu_before = audit.mark(), operator.cpu_seconds(), pipeline.cpu_snapshot()
+    waited0, causes0 = operator.by_label(profile.WAITED), operator.by_label("spofless_reconciles_total")
     start = time.monotonic()
 
     async def all_redundant() -> bool:
@@ -397,7 +398,9 @@ async def scale(cluster: Cluster, operator: Operator, audit: Audit, sites: int) 
     finally:
         await creation.stopped(stop, tasks)
     use = {"cpu": pipeline.cpu_between(cpu_before, pipeline.cpu_snapshot(), operator.cpu_seconds() - cpu0),
-           "pods": await pod_stages(cluster, ns, start)}  # fmt: skip
+           "pods": await pod_stages(cluster, ns, start),
+           "queue_wait": profile.waits(waited0, operator.by_label(profile.WAITED)),
+           "passes_by_cause": blast.delta(causes0, operator.by_label("spofless_reconciles_total"))}  # fmt: skip
     return {"sites": sites, "all_redundant_after_first_create_s": done - start, "floor_s": floor,
             "replicas": 3, "series": timeline.since(start), "floor_series": floor_series,
             "ratio": (done - start) / floor, "all_redundant_after_last_create_s": done - last_create,
@@ -526,7 +529,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         operator.stop()
         await kube.close()
         for written in operator.profiles:
-            print(profile.summary(written) if written.exists() else f"profile {written}: py-spy wrote nothing")
+            print(
+                profile.summary(written)
+                if written.exists()
+                else f"profile {written}: none, see {written.with_suffix('.log')}"
+            )
 
 
 def _answers(operator: Operator) -> Callable[[], Awaitable[bool]]:
