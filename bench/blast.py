@@ -61,8 +61,6 @@ class Operator(Protocol):
     def cpu_seconds(self) -> float: ...
     def metric(self, name: str) -> float: ...
     def by_label(self, name: str) -> dict[str, float]: ...
-    @property
-    def profiling(self) -> bool: ...
 
 
 class Audit(Protocol):
@@ -436,11 +434,8 @@ async def _operator_phase(
         operator.by_label("spofless_reconcile_errors_total"),
     )
     started, cpu_before = time.monotonic(), pipeline.cpu_snapshot()
-    # Profiling: the queue's depth too (a scrape renders every site's series: not in a plain run).
-    queue = profile.QueueWatch(operator.by_label) if operator.profiling else None
-    waited0 = operator.by_label(profile.WAITED)
-    if queue:
-        queue.start()
+    queue, waited0 = profile.QueueWatch(operator.by_label), operator.by_label(profile.WAITED)
+    queue.start()
     label_zone(True)
     origin = await _zone_b(view, lost=True)
     log("zone-b NotReady; waiting for every site to report it")
@@ -496,8 +491,7 @@ async def _operator_phase(
     out["passes_by_cause"] = delta(causes0, operator.by_label("spofless_reconciles_total"))
     out["errors_by_sort"] = delta(sorts0, operator.by_label("spofless_reconcile_errors_total"))
     out["queue_wait"] = profile.waits(waited0, operator.by_label(profile.WAITED))
-    if queue:
-        out["queue_depth"] = await queue.stop(origin)
+    out["queue_depth"] = await queue.stop(origin)
     await Times(view).until_all(
         "every site Redundant", names, lambda s, _: view.phases.get(s) == "Redundant", 600, partial=True
     )
@@ -584,7 +578,7 @@ def table(results: dict[str, Any]) -> str:
         f"  operator over outage and failback: CPU {op['operator_cpu_s']:.1f} s, {op['operator_passes']:.0f} passes, "
         f"peak RSS {op['operator_peak_rss_mb']:.0f} MB",
         f"  passes by cause: {op['passes_by_cause']}; failed passes by sort: {op['errors_by_sort'] or 'none'}",
-        f"  queue wait (histogram bounds): {op.get('queue_wait')}; depth per lane: {op.get('queue_depth', 'with --profile')}",
+        f"  queue wait (histogram bounds): {op.get('queue_wait')}; depth per lane: {op.get('queue_depth')}",
         f"  the floor sent its {floor['writes']} scale writes in {floor['writes_sent_s']:.2f} s (the API server's "
         f"write ceiling here: {floor['writes'] / max(floor['writes_sent_s'], 1e-9):.0f}/s)",
         *_where_the_time_goes(op, floor),

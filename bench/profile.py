@@ -5,7 +5,7 @@ py-spy (from PyPI) samples the operator's stacks 20 times a second without pausi
 stacks (the event loop waiting) are not sampled, so shares are of the operator's busy time.
 `summary` says which functions the samples were in (inclusive: a function and what it called) and
 which packages ran them (self: the innermost frame). The queue's depth per lane and the time sites
-waited in it come from the operator's /metrics (`QueueWatch`).
+waited in it come from the operator's /metrics (`QueueWatch`, `waits`), in every run.
 """
 
 from __future__ import annotations
