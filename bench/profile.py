@@ -22,6 +22,15 @@ from typing import Any
 
 RATE = 20  # samples a second: enough for shares over minutes, light on a 2-core machine
 ENTRY = ("(spofless/__main__.py)", "(spofless/cli.py)")  # under every sample: says nothing
+WAITING = ".select (selectors.py)"  # the loop waiting for I/O: idle, though --nonblocking samples it
+LOOP_CALLBACK = "Handle._run (asyncio/events.py)"  # what the event loop runs, one callback at a time
+PARTS = (  # by the frame under the loop's callback
+    ("passes", ("Engine._work (spofless/",)),
+    ("kopf's watches: sites, nodes, children, dependencies", ("worker (kopf/", "guard (kopf/")),
+    ("own watches: pods, EndpointSlices, node leases", ("Reflector.", "NodeLeases.")),
+    ("writes sent apart from a pass", ("Reconciler._write (spofless/",)),
+    ("events sent", ("EventSender.",)),
+)
 WAITED = "spofless_queue_wait_seconds_bucket"  # the operator's histogram of sites' time in the queue
 
 
@@ -48,26 +57,38 @@ def stacks(path: Path) -> Counter[tuple[str, ...]]:
 
 
 def summary(path: Path, top: int = 15) -> str:
-    """Where the samples were: the operator's own functions (inclusive), then packages (self)."""
+    """Where the samples were: by part of the operator, its own functions (inclusive), then the
+    packages that ran them (self). The event loop waiting in select is left out: idle."""
     folded = stacks(path)
-    total = sum(folded.values())
+    waiting = sum(n for stack, n in folded.items() if stack[-1].endswith(WAITING))
+    busy = Counter({stack: n for stack, n in folded.items() if not stack[-1].endswith(WAITING)})
+    total = sum(busy.values())
     if not total:
         return f"profile {path}: no sample"
+    parts: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
-    for stack, count in folded.items():
+    for stack, count in busy.items():
+        parts[part(stack)] += count
         for frame in set(stack):
             if "spofless" in frame and not frame.endswith(ENTRY):
                 inclusive[frame] += count
         packages[_package(stack[-1])] += count
-    lines = [
-        f"profile {path}: {total} samples at {RATE} Hz ({total / RATE:.0f} s busy)",
-        "  spofless functions, inclusive:",
-    ]
-    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
-    lines.append("  by package, self:")
-    lines += [f"    {n / total:6.1%}  {name}" for name, n in packages.most_common(8)]
+    lines = [f"profile {path}: {total} samples at {RATE} Hz ({total / RATE:.0f} s), and {waiting} waiting in select"]
+    for title, counts, n in (("by part", parts, len(PARTS) + 2), ("spofless functions, inclusive", inclusive, top),
+                             ("by package, self", packages, 8)):  # fmt: skip
+        lines.append(f"  {title}:")
+        lines += [f"    {c / total:6.1%}  {name}" for name, c in counts.most_common(n)]
     return "\n".join(lines)
+
+
+def part(stack: tuple[str, ...]) -> str:
+    """The part of the operator a sample was in: what the event loop's callback ran, or a thread."""
+    for i, frame in enumerate(stack[:-1]):
+        if frame.startswith(LOOP_CALLBACK):
+            under = stack[i + 1]
+            return next((name for name, prefixes in PARTS if under.startswith(prefixes)), "other callbacks: sockets")
+    return "other threads: the metrics server" if stack[0].startswith("Thread._bootstrap") else "the event loop itself"
 
 
 def _package(frame: str) -> str:
