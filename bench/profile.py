@@ -1,10 +1,11 @@
 """The operator's CPU profile and work queue over a bench (`hack/bench.sh --profile`).
 
 py-spy (from PyPI) samples the operator's stacks 20 times a second without pausing it
-(--nonblocking) and writes them folded: one stack per line, with how many samples had it. Idle
-stacks (the event loop waiting) are not sampled, so shares are of the operator's busy time.
-`summary` says which functions the samples were in (inclusive: a function and what it called) and
-which packages ran them (self: the innermost frame). The queue's depth per lane and the time sites
+(--nonblocking) and writes them folded: one stack per line, with how many samples had it. Without
+pausing, py-spy also samples the event loop waiting in select; `summary` leaves those out, so its
+shares are of the operator's busy time. It says which part of the operator ran the samples, which
+of its functions they were in (inclusive: a function and what it called), and which packages ran
+them (self: the innermost frame). The queue's depth per lane and the time sites
 waited in it come from the operator's /metrics (`QueueWatch`, `waits`), in every run.
 """
 
@@ -75,7 +76,7 @@ def summary(path: Path, top: int = 15) -> str:
                 inclusive[frame] += count
         packages[_package(stack[-1])] += count
     lines = [f"profile {path}: {total} samples at {RATE} Hz ({total / RATE:.0f} s), and {waiting} waiting in select"]
-    for title, counts, n in (("by part", parts, len(PARTS) + 2), ("spofless functions, inclusive", inclusive, top),
+    for title, counts, n in (("by part", parts, None), ("spofless functions, inclusive", inclusive, top),
                              ("by package, self", packages, 8)):  # fmt: skip
         lines.append(f"  {title}:")
         lines += [f"    {c / total:6.1%}  {name}" for name, c in counts.most_common(n)]
