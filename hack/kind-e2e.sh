@@ -35,7 +35,8 @@ LEASE=${SPOFLESS_NODE_LEASE:-}
 BENCH=0
 if [[ ${1:-} == --bench ]]; then BENCH=1; shift; fi
 DATACENTERS=${SPOFLESS_KIND_DATACENTERS:-}
-if (($#)) || ((BENCH)); then PYTEST_ARGS=("$@"); DATACENTERS=${DATACENTERS:-0}; else PYTEST_ARGS=(tests/e2e); fi
+# By default the whole suite, with its slowest tests listed: where the suite's time goes.
+if (($#)) || ((BENCH)); then PYTEST_ARGS=("$@"); DATACENTERS=${DATACENTERS:-0}; else PYTEST_ARGS=(tests/e2e --durations=15); fi
 [[ -x .venv/bin/pytest ]] || die ".venv is missing: run make (or: python3 -m venv .venv && .venv/bin/pip install -e '.[test]')"
 
 step() { # step LABEL CMD...: runs CMD and logs how long it took (the figures docs/development/kind.md quotes)

@@ -59,7 +59,7 @@ export SPOFLESS_E2E_SERVICE_ACCOUNT=spofless-system/spofless
 
 log "unit, chart and e2e tests"
 start=$SECONDS
-$BIN/pytest tests --ignore=tests/datacenters --ignore=tests/datacenters_kind "$@"
+$BIN/pytest tests --ignore=tests/datacenters --ignore=tests/datacenters_kind --durations=15 "$@"
 log "TIME KWOK suite (unit, chart, e2e): $((SECONDS - start)) s"
 trap - EXIT
 teardown # the local cluster goes before the next ones come up: 2 cores are enough for one set at a time
