@@ -83,9 +83,10 @@ def replicas_by_zone(namespace: str, site: str) -> dict[str, int]:
     return {z: d["spec"]["replicas"] for z, d in deployments(namespace, site).items()}
 
 
+def spofs(entries: list[dict[str, Any]] | None) -> set[tuple[str, str]]:
+    """(scope, name) of each single point of failure in a status's singlePointsOfFailure (not its warnings)."""
+    return {(f["scope"], f["name"]) for f in entries or [] if f.get("severity", "SPOF") == "SPOF"}
+
+
 def findings(name: str, namespace: str) -> set[tuple[str, str]]:
-    return {
-        (f["scope"], f["name"])
-        for f in status(name, namespace).get("singlePointsOfFailure", [])
-        if f.get("severity", "SPOF") == "SPOF"
-    }
+    return spofs(status(name, namespace).get("singlePointsOfFailure"))

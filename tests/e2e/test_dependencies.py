@@ -12,7 +12,7 @@ import pytest
 from .cluster import KubectlError, apply, get, kubectl, status, wait_for
 from .conftest import Operator, zone_nodes, zones
 from .faults import NOTICE_S, lose_zone
-from .sites import SITE_IMAGE, findings, manifest, wait_phase
+from .sites import SITE_IMAGE, manifest, spofs, wait_phase
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 
@@ -74,10 +74,8 @@ def test_a_one_replica_data_store_puts_a_redundant_web_tier_at_risk_until_it_is_
     apply(manifest("shop", ns, replicas=6, dependsOn=[{"service": "db"}]))
     # Waited for together: until the site's own EndpointSlice shows the ready pods, Service shop is
     # rightly a SPOF as well.
-    st = wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120,
-                    singlePointsOfFailure=lambda fs: {f["scope"] for f in fs or [] if f["severity"] == "SPOF"}
-                    == {"Dependency"})  # fmt: skip
-    assert ("Dependency", f"{ns}/db") in findings("shop", ns), st["singlePointsOfFailure"]
+    wait_phase("shop", ns, "AtRisk", readyReplicas=6, timeout=120,
+               singlePointsOfFailure=lambda fs: spofs(fs) == {("Dependency", f"{ns}/db")})  # fmt: skip
     # The store's endpoint too: its EndpointSlice follows its pod a moment later, and with no ready
     # endpoint the store is as much a Dependency SPOF as with one.
     dep = wait_for(

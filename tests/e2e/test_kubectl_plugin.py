@@ -15,7 +15,7 @@ import pytest
 
 from .cluster import KUBECTL, apply, get
 from .conftest import zones
-from .sites import SITE_IMAGE, manifest, wait_phase
+from .sites import SITE_IMAGE, manifest, spofs, wait_phase
 
 PLUGIN_DIR = Path(sys.executable).parent  # where `pip install` put the kubectl-spofless entry point
 ZONE_KEY = "topology.kubernetes.io/zone"
@@ -54,11 +54,10 @@ def shop(ns: str) -> tuple[str, str]:
     def judged(rows: Any) -> bool:
         return bool(rows) and any(r.get("zone") == zone and r.get("down") for r in rows)
 
-    def only_the_database(findings: Any) -> bool:
+    def only_the_database(entries: Any) -> bool:
         # The pods turn ready before the site's own EndpointSlice says so: until it does, the
         # status rightly names Service shop as a SPOF too. Wait for the judgement to settle.
-        spofs = [f for f in findings or [] if f.get("severity", "SPOF") == "SPOF"]
-        return [(f["scope"], f["name"]) for f in spofs] == [("Dependency", f"{ns}/db")]
+        return spofs(entries) == {("Dependency", f"{ns}/db")}
 
     wait_phase(
         "shop", ns, "AtRisk", timeout=180, readyReplicas=3, zoneLoss=judged, singlePointsOfFailure=only_the_database
