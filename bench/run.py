@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 from tests.e2e.cluster import service_account_kubeconfig  # run as `python -m bench.run` from the repo root
+from tests.e2e.ports import free_port
 
 from bench import auditlog, blast, creation, pipeline, plot, profile
 from bench.timeline import Timeline
@@ -40,12 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAOS = "node-not-ready.stage.kwok.x-k8s.io"
 TEMPLATE = {"spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 8080}]}]}}
 POLL = 0.1  # seconds between two looks: the resolution of every latency below
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def log(message: str) -> None:

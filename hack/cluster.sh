@@ -125,7 +125,9 @@ start_metrics_server() {
   dir=$(cluster_dir)/metrics-server
   bin=$(metrics_server_dir)/metrics-server
   mkdir -p "$dir"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # Below the ephemeral range: a port found free there can become an outgoing connection's before
+  # metrics-server binds it (tests/e2e/ports.py says more).
+  port=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from tests.e2e.ports import free_port; print(free_port())' "$HACK_DIR/..")
   kubectl apply -f "$HACK_DIR/kwok/metrics.yaml" >/dev/null
   # --kubelet-*: KWOK serves every node's resource metrics on its own port (the node's status port), with a
   # certificate of its own; the nodes' annotation gives the path.

@@ -7,12 +7,14 @@ bounds a scenario exists to check."""
 from __future__ import annotations
 
 import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.e2e.cluster import stays, wait_for
 
 from .conftest import FAILBACK_SECONDS, REPLICAS
-from .world import ELECTION_SECONDS, LEASE_SECONDS, DataCenter, World, timed
+from .world import ANSWER_AGE_SECONDS, ELECTION_TIMEOUT_SECONDS, LEASE_SECONDS, DataCenter, World, timed
 
 
 def carried(world: World, namespace: str, alive: list[str]) -> bool:
@@ -34,15 +36,30 @@ def report(what: str, seconds: float) -> None:
 
 def test_a_data_center_killed_leaves_dns_and_its_share_moves(world: World, shop: str) -> None:
     dc1, dc3 = world.dc("dc1"), world.dc("dc3")
-    # When the data center that dies holds the store's raft leader, the new leader gives every lease a
-    # fresh TTL when it takes over (etcd's lessor), so the lease lapses an election later.
-    leader = world.store_leader() == "dc3"
+    # The data center that dies holds the store's raft leader, the harder case (the hung and the cut one
+    # do not). Its lease cannot lapse before a new leader rules, and that leader gives every lease a fresh
+    # TTL plus an election timeout as it takes over (etcd's lessor), so the bound counts from the new
+    # leader. The election itself is etcd's (1.0 to 1.8 s here), and is printed.
+    world.move_store_leader_to("dc3")
     dc3.signal_operator(signal.SIGKILL)
-    world.script("stop", "dc3")
-    left = timed("dc3 out of dc1's DNS answers", lambda: "dc3" not in world.in_dns(dc1), timeout=3 * LEASE_SECONDS)
-    report(f"killed data center out of DNS ({'it held' if leader else 'it did not hold'} the store's leader)", left)
-    bound = LEASE_SECONDS + 1 + (ELECTION_SECONDS if leader else 0) + 1  # + 1 s: the probe's own pace, a loaded machine
-    assert left <= bound, f"dc3 left DNS after {left:.1f} s (target: lease {LEASE_SECONDS} s + 1 s)"
+    killed = time.monotonic()
+
+    def new_leader() -> float:
+        timed("a new store leader", lambda: world.store_leader() not in ("", "dc3"), timeout=30)
+        return time.monotonic() - killed
+
+    with ThreadPoolExecutor(1) as pool:
+        world.script("stop-member", "dc3")  # the store's member first: the clocks start when it dies
+        election = pool.submit(new_leader)
+        world.script("stop", "dc3")  # its cluster and name server
+        elected = election.result()
+    left = time.monotonic() - killed
+    left += timed("dc3 out of dc1's DNS answers", lambda: "dc3" not in world.in_dns(dc1), timeout=3 * LEASE_SECONDS)
+    report("a new store leader elected", elected)
+    report("killed data center out of DNS", left)
+    # + 1.5 s: etcd's 0.5 s expiry check, then the probe's pace and a loaded machine.
+    bound = ELECTION_TIMEOUT_SECONDS + LEASE_SECONDS + ANSWER_AGE_SECONDS + 1.5
+    assert left - elected <= bound, f"dc3 left DNS {left - elected:.1f} s after the new leader (target: {bound} s)"
     assert world.in_dns(dc1) == {"dc1", "dc2"}
     back = timed("the site carried by dc1 and dc2", lambda: carried(world, shop, ["dc1", "dc2"]), timeout=90)
     report("capacity back in the other data centers", left + back)

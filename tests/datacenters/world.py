@@ -24,6 +24,7 @@ import dns.exception
 import dns.resolver
 
 from tests.e2e.cluster import ClusterAt, wait_for
+from tests.e2e.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "datacenters.sh"
@@ -37,13 +38,12 @@ STATE_LOGS = (
     )
     / "logs"
 )
-ELECTION_SECONDS = 2  # etcd's 1 s election timeout, and the election itself
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# etcd's election timeout (its default; hack/lib/datacenters.sh): a leader that takes over gives every lease
+# this much on top of a fresh TTL (its lessor's Promote).
+ELECTION_TIMEOUT_SECONDS = 1
+# How old a name server's answer can be: its cache keeps an answer for 1 s (`cache 1`), and CoreDNS counts
+# that second in whole seconds, so an answer is served until it is 2 s old.
+ANSWER_AGE_SECONDS = 2
 
 
 class Uplink:
@@ -210,16 +210,23 @@ class World:
 
     def move_store_leader_off(self, name: str) -> None:
         """Hands the store's raft leadership to another member if `name`'s member holds it."""
-        if self.store_leader() != name:
-            return
-        statuses = self._store_status()
-        leader = self.dc(name)
-        target = next(s["header"]["member_id"] for other, s in statuses.items() if other != name)
-        body = json.dumps({"targetID": target}).encode()
-        request = urllib.request.Request(f"{leader.etcd}/v3/maintenance/transfer-leadership", data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=10):
+        if self.store_leader() == name:
+            self._transfer_store_leader(name, next(d.name for d in self.datacenters if d.name != name))
+            wait_for(f"the store's leader off {name}", lambda: self.store_leader() not in ("", name), timeout=15)
+
+    def move_store_leader_to(self, name: str) -> None:
+        """Hands the store's raft leadership to `name`'s member if another member holds it."""
+        wait_for("a store leader", lambda: self.store_leader() != "", timeout=15)
+        leader = self.store_leader()
+        if leader != name:
+            self._transfer_store_leader(leader, name)
+            wait_for(f"the store's leader on {name}", lambda: self.store_leader() == name, timeout=15)
+
+    def _transfer_store_leader(self, leader: str, to: str) -> None:
+        body = json.dumps({"targetID": self._store_status()[to]["header"]["member_id"]}).encode()
+        url = f"{self.dc(leader).etcd}/v3/maintenance/transfer-leadership"
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10):
             pass
-        wait_for(f"the store's leader off {name}", lambda: self.store_leader() not in ("", name), timeout=15)
 
     def _store_status(self) -> dict[str, dict[str, Any]]:
         """Each answering member's status, by data center."""

@@ -81,13 +81,17 @@ class KindDataCenter(ClusterAt):
 
     def leads_store(self) -> bool:
         """Its etcd member leads the store now."""
+        status = self.store_status()
+        return bool(status) and status.get("leader") == status.get("header", {}).get("member_id")
+
+    def store_status(self) -> dict[str, Any]:
+        """Its etcd member's status ({} when it does not answer): its id, and the leader it follows."""
         request = urllib.request.Request(f"{self.etcd}/v3/maintenance/status", data=b"{}", method="POST")
         try:
             with urllib.request.urlopen(request, timeout=2) as reply:
-                status = json.load(reply)
+                return dict(json.load(reply))
         except OSError:
-            return False
-        return bool(status.get("leader") == status.get("header", {}).get("member_id"))
+            return {}
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -16,17 +15,12 @@ from typing import Any
 import yaml
 
 from .cluster import wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .ports import free_port
 
 
 class Prometheus:
     def __init__(self, binary: str, workdir: Path, target: str, rules: dict[str, Any]) -> None:
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         workdir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(workdir / "data", ignore_errors=True)
         (workdir / "rules.yaml").write_text(yaml.safe_dump(rules))
