@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ import dns.resolver
 
 from tests.e2e.cluster import ClusterAt, wait_for
 from tests.e2e.ports import free_port
+
+from . import store
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "datacenters.sh"
@@ -201,44 +202,23 @@ class World:
         by_address = {d.address: d.name for d in self.datacenters}
         return {by_address.get(a, a) for a in self.answers(server) or set()}
 
+    @property
+    def members(self) -> dict[str, str]:
+        """The store's members by data center: their client URLs."""
+        return {dc.name: dc.etcd for dc in self.datacenters}
+
     def store_leader(self) -> str:
         """The data center whose etcd member leads the store now ("" if none answers)."""
-        for name, status in self._store_status().items():
-            if status.get("leader") == status.get("header", {}).get("member_id"):
-                return name
-        return ""
+        return store.leader(self.members)
 
     def move_store_leader_off(self, name: str) -> None:
         """Hands the store's raft leadership to another member if `name`'s member holds it."""
         if self.store_leader() == name:
-            self._transfer_store_leader(name, next(d.name for d in self.datacenters if d.name != name))
-            wait_for(f"the store's leader off {name}", lambda: self.store_leader() not in ("", name), timeout=15)
+            store.move_leader_to(self.members, next(d.name for d in self.datacenters if d.name != name))
 
     def move_store_leader_to(self, name: str) -> None:
         """Hands the store's raft leadership to `name`'s member if another member holds it."""
-        wait_for("a store leader", lambda: self.store_leader() != "", timeout=15)
-        leader = self.store_leader()
-        if leader != name:
-            self._transfer_store_leader(leader, name)
-            wait_for(f"the store's leader on {name}", lambda: self.store_leader() == name, timeout=15)
-
-    def _transfer_store_leader(self, leader: str, to: str) -> None:
-        body = json.dumps({"targetID": self._store_status()[to]["header"]["member_id"]}).encode()
-        url = f"{self.dc(leader).etcd}/v3/maintenance/transfer-leadership"
-        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10):
-            pass
-
-    def _store_status(self) -> dict[str, dict[str, Any]]:
-        """Each answering member's status, by data center."""
-        out = {}
-        for dc in self.datacenters:
-            try:
-                request = urllib.request.Request(f"{dc.etcd}/v3/maintenance/status", data=b"{}", method="POST")
-                with urllib.request.urlopen(request, timeout=2) as reply:
-                    out[dc.name] = json.load(reply)
-            except OSError:
-                continue
-        return out
+        store.move_leader_to(self.members, name)
 
     def script(self, *args: str) -> None:
         done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=300)

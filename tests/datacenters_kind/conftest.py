@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import dns.exception
 import dns.resolver
 import pytest
 
+from tests.datacenters import store
 from tests.e2e.cluster import ClusterAt
 
 FILE = os.environ.get("SPOFLESS_KIND_DATACENTERS_FILE", "")
@@ -81,17 +81,11 @@ class KindDataCenter(ClusterAt):
 
     def leads_store(self) -> bool:
         """Its etcd member leads the store now."""
-        status = self.store_status()
-        return bool(status) and status.get("leader") == status.get("header", {}).get("member_id")
+        return store.leads(self.store_status())
 
     def store_status(self) -> dict[str, Any]:
         """Its etcd member's status ({} when it does not answer): its id, and the leader it follows."""
-        request = urllib.request.Request(f"{self.etcd}/v3/maintenance/status", data=b"{}", method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as reply:
-                return dict(json.load(reply))
-        except OSError:
-            return {}
+        return store.member_status(self.etcd)
 
 
 @dataclass
@@ -100,9 +94,14 @@ class KindWorld:
     site_image: str
     script: str
     datacenters: list[KindDataCenter]
+    witness: str  # the third etcd member's client URL
 
     def dc(self, name: str) -> KindDataCenter:
         return next(d for d in self.datacenters if d.name == name)
+
+    def move_store_leader_to(self, name: str) -> None:
+        """Hands the store's raft leadership to `name`'s member if another member holds it."""
+        store.move_leader_to({**{dc.name: dc.etcd for dc in self.datacenters}, "witness": self.witness}, name)
 
     def run_script(self, *args: str) -> None:
         done = subprocess.run([self.script, *args], capture_output=True, text=True, timeout=180)
@@ -113,4 +112,4 @@ class KindWorld:
 def kind_world() -> KindWorld:
     topology = json.loads(Path(FILE).read_text())
     dcs = [KindDataCenter(d["name"], d["kubeconfig"], d["dns"], d["etcd"], d["node"]) for d in topology["datacenters"]]
-    return KindWorld(topology["zone"], topology["site_image"], topology["script"], dcs)
+    return KindWorld(topology["zone"], topology["site_image"], topology["script"], dcs, topology["witness"])
