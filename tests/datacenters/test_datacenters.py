@@ -39,7 +39,7 @@ def test_a_data_center_killed_leaves_dns_and_its_share_moves(world: World, shop:
     # The data center that dies holds the store's raft leader, the harder case (the hung and the cut one
     # do not). Its lease cannot lapse before a new leader rules, and that leader gives every lease a fresh
     # TTL plus an election timeout as it takes over (etcd's lessor), so the bound counts from the new
-    # leader. The election itself is etcd's (1.0 to 1.8 s here), and is printed.
+    # leader. The election itself is etcd's (1.0 to 1.9 s here), and is printed.
     world.move_store_leader_to("dc3")
     dc3.signal_operator(signal.SIGKILL)
     killed = time.monotonic()
