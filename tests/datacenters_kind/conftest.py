@@ -79,10 +79,6 @@ class KindDataCenter(ClusterAt):
         except dns.exception.DNSException:
             return None
 
-    def leads_store(self) -> bool:
-        """Its etcd member leads the store now."""
-        return store.leads(self.store_status())
-
     def store_status(self) -> dict[str, Any]:
         """Its etcd member's status ({} when it does not answer): its id, and the leader it follows."""
         return store.member_status(self.etcd)

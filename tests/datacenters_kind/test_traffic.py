@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.datacenters import store
 from tests.e2e.traffic import Outage
 
 from .client import Client
@@ -149,8 +150,9 @@ def test_requests_through_a_data_center_outage_and_return(kind_world: KindWorld)
     out = Outage(zone="dc1", replicas=REPLICAS)
     try:
         time.sleep(3)  # a few seconds of steady traffic first: the baseline
-        leader = dc1.leads_store()  # handed it above; a dead store leader delays the lease by an election
-        dead = str(dc1.store_status().get("header", {}).get("member_id", ""))
+        before = dc1.store_status()  # handed the leadership above: read once, whether it still leads and its id
+        leader = store.leads(before)  # a dead store leader delays the lease's end by an election
+        dead = str(before.get("header", {}).get("member_id", ""))
         out.t["kill"] = time.time()
         with ThreadPoolExecutor(1) as pool:
             # dc2's member following a leader other than dc1's: the election is over.
